@@ -1,0 +1,141 @@
+"""The domain's error catalogue: every refusal a person can meet, with a message they understand.
+
+Messages are written in English and marked with ``N_`` so that Babel extracts them; the web
+layers translate them into the visitor's language when they show them. ``kind`` says what sort
+of refusal it is, and the HTTP layer maps it to a status code (the domain knows no HTTP).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+
+def N_(message: str) -> str:
+    """Mark a message for translation without translating it here."""
+    return message
+
+
+class ErrorKind(enum.StrEnum):
+    INVALID = "invalid"  # the request itself is wrong
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"  # valid, but the state of things refuses it (full, closed, cancelled)
+    FORBIDDEN = "forbidden"
+
+
+class DomainError(Exception):
+    kind: ErrorKind = ErrorKind.INVALID
+    code: str = "invalid"
+    title: str = N_("The request could not be carried out")
+    message: str = N_("Something in the request is not right.")
+
+    def __init__(self, field: str | None = None, **params: Any) -> None:
+        self.field = field
+        self.params = params
+        super().__init__(self.text)
+
+    @property
+    def text(self) -> str:
+        return self.message.format(**self.params)
+
+
+class InvalidParty(DomainError):
+    code = "invalid_party"
+    title = N_("Invalid number of people")
+    message = N_("A booking needs at least one person, and no negative numbers.")
+
+
+class PartyTooLarge(DomainError):
+    code = "party_too_large"
+    title = N_("Group too large")
+    message = N_(
+        "One booking can hold at most {maximum} people. "
+        "For a larger group, please call the tourist office."
+    )
+
+
+class SlotNotFound(DomainError):
+    kind = ErrorKind.NOT_FOUND
+    code = "slot_not_found"
+    title = N_("Unknown visit")
+    message = N_("There is no visit with this number.")
+
+
+class BookingNotFound(DomainError):
+    kind = ErrorKind.NOT_FOUND
+    code = "booking_not_found"
+    title = N_("Unknown booking")
+    message = N_("No booking matches this link. Please check that it was copied in full.")
+
+
+class NotEnoughPlaces(DomainError):
+    kind = ErrorKind.CONFLICT
+    code = "not_enough_places"
+    title = N_("Not enough places left")
+    message = N_("Only {remaining} place(s) left for this visit; you asked for {requested}.")
+
+
+class SlotCancelled(DomainError):
+    kind = ErrorKind.CONFLICT
+    code = "slot_cancelled"
+    title = N_("Visit cancelled")
+    message = N_("This visit has been cancelled and no longer takes bookings.")
+
+
+class BookingClosed(DomainError):
+    kind = ErrorKind.CONFLICT
+    code = "booking_closed"
+    title = N_("Bookings closed")
+    message = N_("Bookings for this visit closed at {cutoff}. Please choose another date.")
+
+
+class CancellationClosed(DomainError):
+    kind = ErrorKind.CONFLICT
+    code = "cancellation_closed"
+    title = N_("Too late to cancel online")
+    message = N_(
+        "Online cancellation closed at {cutoff}. Please call the tourist office or the farm."
+    )
+
+
+class AlreadyCancelled(DomainError):
+    kind = ErrorKind.CONFLICT
+    code = "already_cancelled"
+    title = N_("Already cancelled")
+    message = N_("This booking is already cancelled.")
+
+
+class IdempotencyKeyReused(DomainError):
+    kind = ErrorKind.CONFLICT
+    code = "idempotency_key_reused"
+    title = N_("Idempotency key already used")
+    message = N_(
+        "This Idempotency-Key was already used for a different booking request. "
+        "Use a new key for a new booking."
+    )
+
+
+class SlotNotOver(DomainError):
+    kind = ErrorKind.CONFLICT
+    code = "slot_not_over"
+    title = N_("The visit has not started yet")
+    message = N_("Attendance can be recorded once the visit has started.")
+
+
+class AttendanceNotAllowed(DomainError):
+    kind = ErrorKind.CONFLICT
+    code = "attendance_not_allowed"
+    title = N_("Attendance cannot be recorded")
+    message = N_("Attendance cannot be recorded for a cancelled visit.")
+
+
+class InvalidAttendance(DomainError):
+    code = "invalid_attendance"
+    title = N_("Invalid attendance")
+    message = N_("Attendance numbers cannot be negative.")
+
+
+class BookingOfAnotherSlot(DomainError):
+    code = "booking_of_another_slot"
+    title = N_("Booking of another visit")
+    message = N_("Booking {reference} does not belong to this visit.")

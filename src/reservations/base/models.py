@@ -1,0 +1,304 @@
+"""The data model: providers offer activities, activities have dated slots, visitors book slots.
+
+Conventions: datetimes are time-zone aware and stored in UTC (``UTCDateTime``), money is in
+integer cents, statuses are readable words. ``Slot.booked`` is a counter of the people on live
+bookings; a CHECK keeps it between 0 and the capacity, and the booking service only changes it
+with one conditional UPDATE, so no concurrency can oversell a slot.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    Time,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from reservations.base import clock
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on PostgreSQL and on SQLite alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: every datetime must carry a time zone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _words(enum_cls: type[enum.StrEnum], name: str) -> Enum:
+    """A string column limited to the enum's values by a CHECK constraint."""
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=24,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class ActivityKind(enum.StrEnum):
+    FARM_VISIT = "farm_visit"
+    ANIMATION = "animation"
+
+
+class SlotStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"  # published, go/no-go not decided yet
+    CONFIRMED = "confirmed"  # enough people: it goes ahead
+    HELD = "held"  # it took place (attendance recorded)
+    CANCELLED = "cancelled"
+
+
+#: Slots that still take bookings (if before their cut-off and not full).
+BOOKABLE_STATUSES = (SlotStatus.SCHEDULED, SlotStatus.CONFIRMED)
+
+
+class CancelReason(enum.StrEnum):
+    UNDER_MINIMUM = "under_minimum"
+    PROVIDER = "provider"
+    WEATHER = "weather"
+    STAFF = "staff"
+    OTHER = "other"
+
+
+class Channel(enum.StrEnum):
+    WEB = "web"
+    COUNTER = "counter"
+    PHONE = "phone"
+    RESELLER = "reseller"
+    HISTORY = "history"  # imported from a past season's spreadsheet
+
+
+class BookingStatus(enum.StrEnum):
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+    PENDING_PAYMENT = "pending_payment"
+    EXPIRED = "expired"
+
+
+class CancelledBy(enum.StrEnum):
+    """Who ended a booking: a booking ended with its slot still counts as demand in reports."""
+
+    VISITOR = "visitor"
+    STAFF = "staff"
+    SLOT = "slot"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Provider(Base):
+    """A farm or an event organiser."""
+
+    __tablename__ = "provider"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    village: Mapped[str] = mapped_column(String(200))
+    sector: Mapped[str] = mapped_column(String(100), index=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    #: Language codes the provider speaks with visitors, e.g. ["fr", "en"].
+    languages: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["fr"])
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    activities: Mapped[list[Activity]] = relationship(back_populates="provider", lazy="raise")
+
+
+class Activity(Base):
+    """What a provider offers (a farm visit, an animation), with the defaults its slots take."""
+
+    __tablename__ = "activity"
+    __table_args__ = (
+        UniqueConstraint("provider_id", "name"),
+        CheckConstraint("default_capacity > 0", name="capacity_positive"),
+        CheckConstraint("default_min_participants >= 0", name="minimum_not_negative"),
+        CheckConstraint("price_adult_cents >= 0 AND price_child_cents >= 0", name="prices"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"), index=True)
+    kind: Mapped[ActivityKind] = mapped_column(_words(ActivityKind, "activity_kind"))
+    #: The French title, used to match activities by name (history import, staff search).
+    name: Mapped[str] = mapped_column(String(200))
+    #: Per locale: {"fr": "...", "en": "...", "de": "...", "nl": "..."}; "fr" always present.
+    title: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    description: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    duration_minutes: Mapped[int] = mapped_column(Integer, default=90)
+    meeting_point: Mapped[str | None] = mapped_column(Text)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    min_age: Mapped[int | None] = mapped_column(Integer)
+    accessibility: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    default_capacity: Mapped[int] = mapped_column(Integer, default=20)
+    default_min_participants: Mapped[int] = mapped_column(Integer, default=0)
+    price_adult_cents: Mapped[int] = mapped_column(Integer, default=0)
+    price_child_cents: Mapped[int] = mapped_column(Integer, default=0)
+    #: Bookings close this many minutes before the start.
+    cutoff_minutes: Mapped[int] = mapped_column(Integer, default=120)
+    #: Go/no-go is decided this many days before the start day, at this local time.
+    decision_days_before: Mapped[int] = mapped_column(Integer, default=1)
+    decision_time: Mapped[time] = mapped_column(Time, default=time(18, 0))
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    provider: Mapped[Provider] = relationship(back_populates="activities", lazy="raise")
+    slots: Mapped[list[Slot]] = relationship(back_populates="activity", lazy="raise")
+
+    def title_in(self, locale: str) -> str:
+        return self.title.get(locale) or self.title.get("fr") or self.name
+
+
+class Slot(Base):
+    """One dated occurrence of an activity."""
+
+    __tablename__ = "slot"
+    __table_args__ = (
+        CheckConstraint("capacity >= 0", name="capacity_not_negative"),
+        CheckConstraint("booked >= 0 AND booked <= capacity", name="booked_within_capacity"),
+        CheckConstraint("min_participants >= 0", name="minimum_not_negative"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        Index("ix_slot_starts_on_status", "starts_on", "status"),
+        Index("ix_slot_decision_due", "status", "decision_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: The local (Europe/Paris) date of the start: days, weekdays and months group on it.
+    starts_on: Mapped[date] = mapped_column(Date)
+    capacity: Mapped[int] = mapped_column(Integer)
+    min_participants: Mapped[int] = mapped_column(Integer, default=0)
+    #: People (adults + children) on confirmed bookings; see the module docstring.
+    booked: Mapped[int] = mapped_column(Integer, default=0)
+    booking_cutoff_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decision_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[SlotStatus] = mapped_column(
+        _words(SlotStatus, "slot_status"), default=SlotStatus.SCHEDULED
+    )
+    cancel_reason: Mapped[CancelReason | None] = mapped_column(_words(CancelReason, "cancel_reason"))
+    cancel_message: Mapped[str | None] = mapped_column(Text)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Raised at every change a calendar should see (iCal SEQUENCE).
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
+
+    activity: Mapped[Activity] = relationship(back_populates="slots", lazy="raise")
+    bookings: Mapped[list[Booking]] = relationship(back_populates="slot", lazy="raise")
+
+    @property
+    def remaining(self) -> int:
+        return max(self.capacity - self.booked, 0)
+
+
+class Booking(Base):
+    __tablename__ = "booking"
+    __table_args__ = (
+        CheckConstraint("adults >= 0 AND children >= 0", name="party_not_negative"),
+        CheckConstraint("adults + children >= 1", name="party_not_empty"),
+        Index("ix_booking_slot_id_status", "slot_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Short code read out on the phone and printed on confirmations, e.g. "K7QM-42ZD".
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("slot.id"))
+    adults: Mapped[int] = mapped_column(Integer)
+    children: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    locale: Mapped[str] = mapped_column(String(8), default="fr")
+    channel: Mapped[Channel] = mapped_column(_words(Channel, "booking_channel"))
+    status: Mapped[BookingStatus] = mapped_column(
+        _words(BookingStatus, "booking_status"), default=BookingStatus.CONFIRMED
+    )
+    notes: Mapped[str | None] = mapped_column(Text)
+    #: SHA-256 of the secret manage token; the token itself is never stored.
+    manage_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: SHA-256 of the client's Idempotency-Key, and of the request it came with.
+    idempotency_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_by: Mapped[CancelledBy | None] = mapped_column(_words(CancelledBy, "cancelled_by"))
+
+    slot: Mapped[Slot] = relationship(back_populates="bookings", lazy="raise")
+    attendance: Mapped[Attendance | None] = relationship(back_populates="booking", lazy="raise")
+
+    @property
+    def people(self) -> int:
+        return self.adults + self.children
+
+
+class Attendance(Base):
+    """Who actually came for a booking; zero adults and zero children is a no-show."""
+
+    __tablename__ = "attendance"
+    __table_args__ = (CheckConstraint("adults >= 0 AND children >= 0", name="present_not_negative"),)
+
+    booking_id: Mapped[int] = mapped_column(ForeignKey("booking.id"), primary_key=True)
+    adults: Mapped[int] = mapped_column(Integer)
+    children: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+
+    booking: Mapped[Booking] = relationship(back_populates="attendance", lazy="raise")
+
+    @property
+    def no_show(self) -> bool:
+        return self.adults + self.children == 0
+
+
+class AuditEntry(Base):
+    """One change to a slot or a booking: who, what, when, and the values before and after."""
+
+    __tablename__ = "audit_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    #: "visitor", "system", "cli", "staff:<email>", "provider:<id>", "api" ...
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(60))
+    slot_id: Mapped[int | None] = mapped_column(ForeignKey("slot.id"), index=True)
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("booking.id"), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,248 @@
+"""A slot's life after it is planned: the go/no-go decision, cancellation, and attendance."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import case, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reservations.base import audit, clock
+from reservations.base.booking import lock_slot
+from reservations.base.db import Database
+from reservations.base.errors import (
+    AttendanceNotAllowed,
+    BookingOfAnotherSlot,
+    InvalidAttendance,
+    SlotCancelled,
+    SlotNotFound,
+    SlotNotOver,
+)
+from reservations.base.models import (
+    Attendance,
+    Booking,
+    BookingStatus,
+    CancelledBy,
+    CancelReason,
+    Slot,
+    SlotStatus,
+)
+
+
+@dataclass
+class Decisions:
+    """What one run of the go/no-go decisions did."""
+
+    confirmed: list[int] = field(default_factory=list)
+    cancelled: list[int] = field(default_factory=list)
+    #: Bookings cancelled with their slot: whom to tell.
+    bookings_cancelled: list[int] = field(default_factory=list)
+
+
+async def decide_due_slots(
+    db: Database, *, now: datetime | None = None, actor: str = "system"
+) -> Decisions:
+    """Take the go/no-go decision of every scheduled slot whose decision time has come.
+
+    A slot under its minimum is cancelled (``under_minimum``) with its bookings; any other is
+    confirmed. The decision is one conditional UPDATE on a still-scheduled slot, so running this
+    twice, or twice at once, decides each slot once.
+    """
+    now = now or clock.now()
+    async with db.reading() as session:
+        due = list(
+            await session.scalars(
+                select(Slot.id)
+                .where(Slot.status == SlotStatus.SCHEDULED, Slot.decision_at <= now)
+                .order_by(Slot.decision_at, Slot.id)
+            )
+        )
+    decisions = Decisions()
+    for slot_id in due:
+        async with db.writing() as session:
+            enough = Slot.booked >= Slot.min_participants
+            decided = await session.execute(
+                update(Slot)
+                .where(Slot.id == slot_id, Slot.status == SlotStatus.SCHEDULED)
+                .values(
+                    status=case((enough, SlotStatus.CONFIRMED.value), else_=SlotStatus.CANCELLED.value),
+                    cancel_reason=case((enough, None), else_=CancelReason.UNDER_MINIMUM.value),
+                    cancelled_at=case((enough, None), else_=now),
+                    sequence=Slot.sequence + 1,
+                )
+                .returning(Slot.status, Slot.booked, Slot.min_participants)
+                .execution_options(synchronize_session=False)
+            )
+            row = decided.first()
+            if row is None:
+                continue  # decided meanwhile by another run
+            status = SlotStatus(row.status)
+            audit.record(
+                session,
+                actor,
+                "slot.decided",
+                slot_id=slot_id,
+                before={"status": "scheduled"},
+                after={"status": status.value, "booked": row.booked},
+                min_participants=row.min_participants,
+            )
+            if status == SlotStatus.CONFIRMED:
+                decisions.confirmed.append(slot_id)
+            else:
+                decisions.cancelled.append(slot_id)
+                ended = await _cancel_bookings_of(session, slot_id, actor, now)
+                decisions.bookings_cancelled.extend(ended)
+    return decisions
+
+
+async def cancel_slot(
+    db: Database,
+    slot_id: int,
+    reason: CancelReason,
+    *,
+    actor: str,
+    message: str | None = None,
+    now: datetime | None = None,
+) -> list[int]:
+    """Cancel a slot (provider, staff, weather) with all its bookings; returns those bookings."""
+    now = now or clock.now()
+    async with db.writing() as session:
+        slot = await lock_slot(session, slot_id)
+        if slot is None:
+            raise SlotNotFound()
+        if slot.status == SlotStatus.CANCELLED:
+            raise SlotCancelled()
+        before = slot.status.value
+        slot.status = SlotStatus.CANCELLED
+        slot.cancel_reason = reason
+        slot.cancel_message = message
+        slot.cancelled_at = now
+        slot.sequence += 1
+        await session.flush()
+        audit.record(
+            session,
+            actor,
+            "slot.cancelled",
+            slot_id=slot_id,
+            before={"status": before},
+            after={"status": "cancelled", "reason": reason.value},
+            message=message,
+        )
+        return await _cancel_bookings_of(session, slot_id, actor, now)
+
+
+async def _cancel_bookings_of(
+    session: AsyncSession, slot_id: int, actor: str, now: datetime
+) -> list[int]:
+    """End the live bookings of a slot being cancelled (its row already locked or updated)."""
+    ended = await session.execute(
+        update(Booking)
+        .where(Booking.slot_id == slot_id, Booking.status == BookingStatus.CONFIRMED)
+        .values(status=BookingStatus.CANCELLED, cancelled_at=now, cancelled_by=CancelledBy.SLOT)
+        .returning(Booking.id)
+        .execution_options(synchronize_session=False)
+    )
+    booking_ids = sorted(ended.scalars())
+    await session.execute(
+        update(Slot)
+        .where(Slot.id == slot_id)
+        .values(booked=0)
+        .execution_options(synchronize_session=False)
+    )
+    for booking_id in booking_ids:
+        audit.record(
+            session,
+            actor,
+            "booking.cancelled",
+            slot_id=slot_id,
+            booking_id=booking_id,
+            before={"status": "confirmed"},
+            after={"status": "cancelled", "cancelled_by": "slot"},
+        )
+    return booking_ids
+
+
+@dataclass(frozen=True)
+class Presence:
+    adults: int
+    children: int
+
+
+async def record_attendance(
+    db: Database,
+    slot_id: int,
+    present: Mapping[int, Presence] | None = None,
+    *,
+    actor: str,
+    now: datetime | None = None,
+) -> None:
+    """Record who came to a slot and mark it held.
+
+    ``present`` maps booking ids to the people who came (zero and zero: a no-show); a booking
+    left out counts as everyone booked having come, so ``present=None`` is "everyone came".
+    Recording again replaces the earlier figures.
+    """
+    now = now or clock.now()
+    present = present or {}
+    if any(p.adults < 0 or p.children < 0 for p in present.values()):
+        raise InvalidAttendance()
+    async with db.writing() as session:
+        slot = await lock_slot(session, slot_id)
+        if slot is None:
+            raise SlotNotFound()
+        if slot.status == SlotStatus.CANCELLED:
+            raise AttendanceNotAllowed()
+        if now < slot.starts_at:
+            raise SlotNotOver()
+        bookings = {
+            b.id: b
+            for b in await session.scalars(
+                select(Booking).where(
+                    Booking.slot_id == slot_id, Booking.status == BookingStatus.CONFIRMED
+                )
+            )
+        }
+        for booking_id in present:
+            if booking_id not in bookings:
+                raise BookingOfAnotherSlot(reference=str(booking_id))
+        existing = {
+            a.booking_id: a
+            for a in await session.scalars(
+                select(Attendance).where(Attendance.booking_id.in_(bookings))
+            )
+        }
+        for booking_id, booking in bookings.items():
+            came = present.get(booking_id, Presence(booking.adults, booking.children))
+            row = existing.get(booking_id)
+            if row is None:
+                session.add(
+                    Attendance(
+                        booking_id=booking_id,
+                        adults=came.adults,
+                        children=came.children,
+                        recorded_at=now,
+                        recorded_by=actor,
+                    )
+                )
+            else:
+                row.adults, row.children = came.adults, came.children
+                row.recorded_at, row.recorded_by = now, actor
+        before = slot.status.value
+        if slot.status != SlotStatus.HELD:
+            slot.status = SlotStatus.HELD
+            slot.sequence += 1
+        audit.record(
+            session,
+            actor,
+            "slot.attendance_recorded",
+            slot_id=slot_id,
+            before={"status": before},
+            after={
+                "status": "held",
+                "present": {
+                    str(i): [p.adults, p.children] for i, p in sorted(present.items())
+                },
+            },
+        )

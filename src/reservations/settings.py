@@ -1,0 +1,60 @@
+"""Settings read from the environment (``RESERVATIONS_*``), one frozen object per process."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: The checkout's top folder: templates/, migrations/ and alembic.ini live there.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+DEFAULT_SECTORS = ("Mont Lozère", "Vallée Française", "Vallée Longue et Calbertois")
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def _list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite+aiosqlite:///reservations.sqlite3"
+    #: Signs sessions and derives idempotent manage tokens. Set it in production:
+    #: the random fallback changes at every start.
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    sectors: tuple[str, ...] = DEFAULT_SECTORS
+    #: The most people one booking may hold; larger groups call the office.
+    max_party_size: int = 15
+    #: How long an Idempotency-Key is remembered, in hours.
+    idempotency_hours: int = 24
+    db_pool_size: int = 10
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ.get
+        defaults = cls()
+        return cls(
+            database_url=env("RESERVATIONS_DATABASE_URL") or defaults.database_url,
+            secret_key=env("RESERVATIONS_SECRET_KEY") or defaults.secret_key,
+            sectors=_list("RESERVATIONS_SECTORS", DEFAULT_SECTORS),
+            max_party_size=_int("RESERVATIONS_MAX_PARTY_SIZE", defaults.max_party_size),
+            idempotency_hours=_int("RESERVATIONS_IDEMPOTENCY_HOURS", defaults.idempotency_hours),
+            db_pool_size=_int("RESERVATIONS_DB_POOL_SIZE", defaults.db_pool_size),
+        )
+
+#: The languages visitors can use, French first (the default).
+SUPPORTED_LOCALES = ("fr", "en", "de", "nl")

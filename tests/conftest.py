@@ -1,0 +1,97 @@
+"""Fixtures: every database test runs on SQLite and, when RESERVATIONS_TEST_POSTGRES_URL is set,
+on PostgreSQL too. Each test gets a fresh, migrated database: a copy of a template migrated once
+per session (a file copy on SQLite, CREATE DATABASE ... TEMPLATE on PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from reservations.base import db as db_module
+from reservations.base.db import Database
+
+POSTGRES_URL = os.environ.get("RESERVATIONS_TEST_POSTGRES_URL")
+NO_POSTGRES = "RESERVATIONS_TEST_POSTGRES_URL is not set: PostgreSQL variant skipped (.ci/run sets it)"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize(
+            "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], scope="session"
+        )
+
+
+def _asyncpg_dsn(url: str, database: str | None = None) -> str:
+    parsed = make_url(url).set(drivername="postgresql")
+    if database:
+        parsed = parsed.set(database=database)
+    return parsed.render_as_string(hide_password=False)
+
+
+def _async_url(url: str, database: str) -> str:
+    return make_url(url).set(drivername="postgresql+asyncpg", database=database).render_as_string(
+        hide_password=False
+    )
+
+
+async def _pg_admin(sql: str) -> None:
+    assert POSTGRES_URL
+    connection = await asyncpg.connect(_asyncpg_dsn(POSTGRES_URL))
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+def _blocking(coroutine) -> None:  # type: ignore[no-untyped-def]
+    """Run a coroutine to its end from sync code, even under a running loop (in a thread)."""
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        worker.submit(asyncio.run, coroutine).result()
+
+
+@pytest.fixture(scope="session")
+def template(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database to copy: a file path on SQLite, a database name on PostgreSQL."""
+    if backend == "sqlite":
+        path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+        db_module.upgrade(f"sqlite+aiosqlite:///{path}")
+        yield str(path)
+        return
+    if not POSTGRES_URL:
+        pytest.skip(NO_POSTGRES)
+    name = f"reservations_tmpl_{uuid.uuid4().hex[:10]}"
+    _blocking(_pg_admin(f'CREATE DATABASE "{name}"'))
+    db_module.upgrade(_async_url(POSTGRES_URL, name))
+    yield name
+    _blocking(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def database_url(backend: str, template: str, tmp_path: Path) -> AsyncIterator[str]:
+    """The URL of a fresh, migrated database of the test's backend."""
+    if backend == "sqlite":
+        path = tmp_path / "test.sqlite3"
+        shutil.copy(template, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    assert POSTGRES_URL
+    name = f"reservations_test_{uuid.uuid4().hex[:10]}"
+    await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    yield _async_url(POSTGRES_URL, name)
+    await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url, null_pool=True)
+    yield database
+    await database.dispose()
