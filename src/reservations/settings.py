@@ -42,6 +42,12 @@ class Settings:
     #: How long an Idempotency-Key is remembered, in hours.
     idempotency_hours: int = 24
     db_pool_size: int = 10
+    #: Booking and cancelling requests allowed per client and minute (0: no limit).
+    booking_rate_limit: int = 20
+    #: Web origins allowed to read the JSON API from a browser (the office's websites).
+    cors_origins: tuple[str, ...] = ()
+    #: Proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips).
+    forwarded_allow_ips: str = "127.0.0.1"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -54,6 +60,10 @@ class Settings:
             max_party_size=_int("RESERVATIONS_MAX_PARTY_SIZE", defaults.max_party_size),
             idempotency_hours=_int("RESERVATIONS_IDEMPOTENCY_HOURS", defaults.idempotency_hours),
             db_pool_size=_int("RESERVATIONS_DB_POOL_SIZE", defaults.db_pool_size),
+            booking_rate_limit=_int("RESERVATIONS_BOOKING_RATE_LIMIT", defaults.booking_rate_limit),
+            cors_origins=_list("RESERVATIONS_CORS_ORIGINS", ()),
+            forwarded_allow_ips=env("RESERVATIONS_FORWARDED_ALLOW_IPS")
+            or defaults.forwarded_allow_ips,
         )
 
 #: The languages visitors can use, French first (the default).

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
@@ -27,11 +28,15 @@ from reservations.base.errors import (
     BookingNotFound,
     CancellationClosed,
     IdempotencyKeyReused,
+    InvalidEmail,
     InvalidParty,
+    MissingContact,
+    MissingName,
     NotEnoughPlaces,
     PartyTooLarge,
     SlotCancelled,
     SlotNotFound,
+    UnsupportedLocale,
 )
 from reservations.base.models import (
     BOOKABLE_STATUSES,
@@ -43,6 +48,7 @@ from reservations.base.models import (
     Slot,
     SlotStatus,
 )
+from reservations.settings import SUPPORTED_LOCALES
 
 
 @dataclass(frozen=True)
@@ -89,11 +95,29 @@ class _Refused(Exception):
     """The conditional UPDATE took no row: roll back, then say why."""
 
 
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
 def check_party(adults: int, children: int, policy: BookingPolicy) -> None:
     if adults < 0 or children < 0 or adults + children < 1:
         raise InvalidParty(field="adults")
     if adults + children > policy.max_party_size:
         raise PartyTooLarge(field="adults", maximum=policy.max_party_size)
+
+
+def check_request(request: BookingRequest, policy: BookingPolicy) -> None:
+    """Everything about a booking request that does not depend on the slot's state."""
+    check_party(request.adults, request.children, policy)
+    if not request.name.strip():
+        raise MissingName(field="name")
+    if not (request.email or request.phone):
+        raise MissingContact(field="email")
+    if request.email and not _EMAIL.match(request.email):
+        raise InvalidEmail(field="email", email=request.email)
+    if request.locale not in SUPPORTED_LOCALES:
+        raise UnsupportedLocale(
+            field="locale", locale=request.locale, choices=", ".join(SUPPORTED_LOCALES)
+        )
 
 
 async def book(
@@ -106,7 +130,7 @@ async def book(
     now: datetime | None = None,
 ) -> BookingReceipt:
     """Book places on a slot, or raise a ``DomainError`` saying why not."""
-    check_party(request.adults, request.children, policy)
+    check_request(request, policy)
     now = now or clock.now()
     fingerprint = request.fingerprint()
     key_hash = tokens.digest(idempotency_key) if idempotency_key else None

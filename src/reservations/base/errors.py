@@ -139,3 +139,33 @@ class BookingOfAnotherSlot(DomainError):
     code = "booking_of_another_slot"
     title = N_("Booking of another visit")
     message = N_("Booking {reference} does not belong to this visit.")
+
+
+class MissingName(DomainError):
+    code = "missing_name"
+    title = N_("Name missing")
+    message = N_("Please give the name the booking is made for.")
+
+
+class MissingContact(DomainError):
+    code = "missing_contact"
+    title = N_("Contact missing")
+    message = N_("Please give an email address or a phone number, so we can reach you.")
+
+
+class InvalidEmail(DomainError):
+    code = "invalid_email"
+    title = N_("Invalid email address")
+    message = N_("“{email}” does not look like an email address.")
+
+
+class UnsupportedLocale(DomainError):
+    code = "unsupported_locale"
+    title = N_("Unsupported language")
+    message = N_("The language “{locale}” is not offered; choose one of: {choices}.")
+
+
+class InvalidPeriod(DomainError):
+    code = "invalid_period"
+    title = N_("Invalid period")
+    message = N_("The period must start before it ends and span at most {maximum} days.")

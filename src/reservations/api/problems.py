@@ -1,0 +1,146 @@
+"""Every error of the API as an RFC 9457 problem (``application/problem+json``), with a message a
+person understands; an unexpected failure is logged and answered with a plain 500 problem,
+never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.plugins.problem_details import ProblemDetailsException
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_404_NOT_FOUND,
+    HTTP_409_CONFLICT,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+)
+
+from reservations.base.errors import DomainError, ErrorKind
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_TYPE_BASE = "https://reservations.example/problems/"
+
+_STATUS_OF_KIND = {
+    ErrorKind.INVALID: HTTP_422_UNPROCESSABLE_ENTITY,
+    ErrorKind.NOT_FOUND: HTTP_404_NOT_FOUND,
+    ErrorKind.CONFLICT: HTTP_409_CONFLICT,
+    ErrorKind.FORBIDDEN: 403,
+}
+
+#: What each field of a request should hold, said plainly (for body and query validation).
+FIELD_HINTS = {
+    "slot_id": "the number of a visit",
+    "adults": "a whole number, 0 or more",
+    "children": "a whole number, 0 or more",
+    "name": "the name the booking is made for",
+    "email": "an email address",
+    "phone": "a phone number (at most 40 characters)",
+    "locale": "one of fr, en, de, nl",
+    "from": "a date written YYYY-MM-DD",
+    "to": "a date written YYYY-MM-DD",
+    "kind": "farm_visit or animation",
+}
+
+
+def problem(
+    request: Request[Any, Any, Any],
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    code: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response[dict[str, Any]]:
+    return ProblemDetailsException(
+        status_code=status,
+        title=title,
+        detail=detail,
+        type_=PROBLEM_TYPE_BASE + code,
+        instance=request.url.path,
+        headers=headers,
+        extra={"code": code, **extra},
+    ).to_response(request)
+
+
+def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    extra = {"field": exc.field} if exc.field else {}
+    return problem(
+        request, _STATUS_OF_KIND[exc.kind], exc.title, exc.text, code=exc.code, **extra, **exc.params
+    )
+
+
+def validation_error_handler(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    fields = _invalid_fields(exc.extra)
+    hints = "; ".join(f"{name}: {expected}" for name, expected in fields)
+    return problem(
+        request, HTTP_422_UNPROCESSABLE_ENTITY, "Invalid request", f"Please check: {hints}.",
+        code="invalid_request",
+        errors=[{"field": name, "expected": expected} for name, expected in fields],
+    )
+
+
+#: Handler argument names that differ from the query parameter people send.
+_QUERY_NAMES = {"first_day": "from", "last_day": "to"}
+
+
+def _invalid_fields(extra: Any) -> list[tuple[str, str]]:
+    """(field, what it should hold) from Litestar's validation details."""
+    fields: list[tuple[str, str]] = []
+    for item in extra if isinstance(extra, list) else []:
+        key, message = str(item.get("key", "")), str(item.get("message", ""))
+        if key == "data":  # the body as a whole: the message names the field, if any
+            named = re.search(r"field `([^`]+)`", message)
+            if named is None:
+                fields.append(("body", "a JSON object"))
+            elif "unknown field" in message:
+                fields.append((named.group(1), "nothing: this field is not known"))
+            else:
+                fields.append((named.group(1), FIELD_HINTS.get(named.group(1), "a value")))
+        else:
+            name = _QUERY_NAMES.get(key, key)
+            fields.append((name, FIELD_HINTS.get(name, "a valid value")))
+    return fields or [("request", "a valid request")]
+
+
+_PLAIN_HTTP_DETAILS = {
+    404: "Nothing here: check the address.",
+    405: "This method is not allowed here.",
+    429: "Too many requests: please wait a minute and try again.",
+}
+
+
+def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if exc.status_code == HTTP_400_BAD_REQUEST:  # a body that is not JSON at all
+        return problem(
+            request, HTTP_400_BAD_REQUEST, "Malformed request",
+            f"The request body could not be read ({exc.detail}): send a JSON object.",
+            code="malformed_request",
+        )
+    title = exc.detail or "Error"
+    detail = _PLAIN_HTTP_DETAILS.get(exc.status_code, title)
+    return problem(
+        request, exc.status_code, title, detail, code=f"http_{exc.status_code}", headers=exc.headers
+    )
+
+
+def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(
+        request, HTTP_500_INTERNAL_SERVER_ERROR, "Internal error",
+        "Something went wrong on our side; nothing was changed. Please try again later.",
+        code="internal_error",
+    )
+
+
+EXCEPTION_HANDLERS = {
+    DomainError: domain_error_handler,
+    ValidationException: validation_error_handler,
+    HTTPException: http_error_handler,
+    Exception: unexpected_error_handler,
+}

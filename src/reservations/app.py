@@ -1,0 +1,91 @@
+"""The application factory: one Litestar app over one ``Database``."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from litestar import Litestar, Request, Router
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.logging import LoggingConfig
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+
+from reservations import __version__
+from reservations.api.availability import AvailabilityController
+from reservations.api.bookings import BookingController
+from reservations.api.problems import EXCEPTION_HANDLERS
+from reservations.base.booking import BookingPolicy
+from reservations.base.db import Database
+from reservations.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def provide_db(state: State) -> Database:
+    return state.db
+
+
+def provide_booking_policy(state: State) -> BookingPolicy:
+    return state.booking_policy
+
+
+def _rate_limit(settings: Settings) -> RateLimitConfig | None:
+    """Per-client limit on the handlers marked ``rate_limited`` (booking, cancelling)."""
+    if settings.booking_rate_limit <= 0:
+        return None
+
+    async def only_marked_handlers(request: Request[Any, Any, Any]) -> bool:
+        return bool(request.route_handler.opt.get("rate_limited"))
+
+    return RateLimitConfig(
+        rate_limit=("minute", settings.booking_rate_limit),
+        check_throttle_handler=only_marked_handlers,
+    )
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    db = database or Database(settings.database_url, pool_size=settings.db_pool_size)
+    policy = BookingPolicy(
+        secret_key=settings.secret_key,
+        max_party_size=settings.max_party_size,
+        idempotency_window=timedelta(hours=settings.idempotency_hours),
+    )
+
+    async def close_database() -> None:
+        if database is None:  # the caller owns a database it passed in
+            await db.dispose()
+
+    api = Router(path="/api/v1", route_handlers=[AvailabilityController, BookingController])
+    rate_limit = _rate_limit(settings)
+    return Litestar(
+        route_handlers=[api],
+        state=State({"db": db, "booking_policy": policy, "settings": settings}),
+        dependencies={
+            "db": Provide(provide_db, sync_to_thread=False),
+            "booking_policy": Provide(provide_booking_policy, sync_to_thread=False),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        middleware=[rate_limit.middleware] if rate_limit else [],
+        cors_config=CORSConfig(allow_origins=list(settings.cors_origins), allow_methods=["GET"])
+        if settings.cors_origins
+        else None,
+        openapi_config=OpenAPIConfig(
+            title="reservations",
+            version=__version__,
+            description="Farm visits and animations of a rural tourism office: availability and bookings.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+        ),
+        logging_config=LoggingConfig(
+            root={"level": "INFO", "handlers": ["queue_listener"]},
+            log_exceptions="never",  # unexpected errors are logged once, by the 500 handler
+        ),
+        on_shutdown=[close_database],
+        debug=False,
+    )

@@ -1,0 +1,128 @@
+"""What is on, and how many places are left: the read side used by the API, the website and
+resellers. One SELECT over slot ⋈ activity ⋈ provider; no ORM objects, no per-slot queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+
+from reservations.base import clock
+from reservations.base.db import Database
+from reservations.base.errors import InvalidPeriod
+from reservations.base.models import (
+    BOOKABLE_STATUSES,
+    Activity,
+    ActivityKind,
+    Provider,
+    Slot,
+    SlotStatus,
+)
+
+MAX_PERIOD_DAYS = 366
+
+
+@dataclass(frozen=True)
+class SlotView:
+    id: int
+    activity_id: int
+    activity: str
+    provider_id: int
+    provider: str
+    kind: ActivityKind
+    sector: str
+    village: str
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    booked: int
+    min_participants: int
+    status: SlotStatus
+    booking_cutoff_at: datetime
+    decision_at: datetime
+    price_adult_cents: int
+    price_child_cents: int
+    bookable: bool
+
+    @property
+    def remaining(self) -> int:
+        return max(self.capacity - self.booked, 0)
+
+
+@dataclass(frozen=True)
+class SlotFilter:
+    sector: str | None = None
+    kind: ActivityKind | None = None
+    #: A provider's id, or its exact name.
+    provider: str | None = None
+
+
+async def list_slots(
+    db: Database,
+    first_day: date,
+    last_day: date,
+    slot_filter: SlotFilter = SlotFilter(),
+    *,
+    locale: str = "fr",
+    now: datetime | None = None,
+) -> list[SlotView]:
+    """Slots starting on local days ``first_day`` to ``last_day`` (inclusive), in start order."""
+    if last_day < first_day or (last_day - first_day).days >= MAX_PERIOD_DAYS:
+        raise InvalidPeriod(field="to", maximum=MAX_PERIOD_DAYS)
+    now = now or clock.now()
+    query = (
+        select(Slot, Activity.title, Activity.name, Activity.kind, Activity.price_adult_cents,
+               Activity.price_child_cents, Provider.id, Provider.name, Provider.sector,
+               Provider.village)
+        .join(Activity, Slot.activity_id == Activity.id)
+        .join(Provider, Activity.provider_id == Provider.id)
+        .where(
+            Slot.starts_on >= first_day,
+            Slot.starts_on <= last_day,
+            Activity.archived_at.is_(None),
+        )
+        .order_by(Slot.starts_at, Slot.id)
+    )
+    if slot_filter.sector:
+        query = query.where(Provider.sector == slot_filter.sector)
+    if slot_filter.kind:
+        query = query.where(Activity.kind == slot_filter.kind)
+    if slot_filter.provider:
+        provider = slot_filter.provider
+        query = query.where(
+            Provider.id == int(provider) if provider.isdigit() else Provider.name == provider
+        )
+    async with db.reading() as session:
+        rows = (await session.execute(query)).all()
+    return [_view(row, locale, now) for row in rows]
+
+
+def _view(row, locale: str, now: datetime) -> SlotView:  # type: ignore[no-untyped-def]
+    slot, title, name, kind, adult_cents, child_cents, provider_id, provider, sector, village = row
+    return SlotView(
+        id=slot.id,
+        activity_id=slot.activity_id,
+        activity=title.get(locale) or title.get("fr") or name,
+        provider_id=provider_id,
+        provider=provider,
+        kind=kind,
+        sector=sector,
+        village=village,
+        starts_at=slot.starts_at,
+        ends_at=slot.ends_at,
+        capacity=slot.capacity,
+        booked=slot.booked,
+        min_participants=slot.min_participants,
+        status=slot.status,
+        booking_cutoff_at=slot.booking_cutoff_at,
+        decision_at=slot.decision_at,
+        price_adult_cents=adult_cents,
+        price_child_cents=child_cents,
+        bookable=is_bookable(slot, now),
+    )
+
+
+def is_bookable(slot: Slot, now: datetime) -> bool:
+    """The same conditions the booking UPDATE checks, for display (the UPDATE has the last word)."""
+    return slot.status in BOOKABLE_STATUSES and now < slot.booking_cutoff_at and slot.booked < slot.capacity

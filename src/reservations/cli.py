@@ -1,0 +1,162 @@
+"""The ``reservations`` command: serve, migrate, import a past season, load the demo, report, tick."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from reservations.base import db as db_module
+from reservations.base.db import Database
+from reservations.settings import Settings
+
+T = TypeVar("T")
+
+
+def _run(work: Callable[[Database], Awaitable[T]], settings: Settings) -> T:
+    """Run one piece of async work on a Database opened and closed around it."""
+
+    async def main() -> T:
+        database = Database(settings.database_url)
+        try:
+            return await work(database)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(main())
+
+
+@click.group()
+@click.version_option(package_name="reservations")
+@click.pass_context
+def main(context: click.Context) -> None:
+    """Booking and scheduling of farm visits and animations.
+
+    The database is RESERVATIONS_DATABASE_URL (default: reservations.sqlite3 here).
+    """
+    context.obj = Settings.from_env()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--demo", is_flag=True, help="Load the demo data first if the database is empty.")
+@click.pass_obj
+def serve(settings: Settings, host: str, port: int, demo: bool) -> None:
+    """Apply the migrations, then serve the web application."""
+    import uvicorn
+
+    from reservations.app import create_app
+
+    db_module.upgrade(settings.database_url)
+    if demo:
+        _load_demo_if_empty(settings)
+    click.echo(f"Serving on http://{host}:{port}/  (API schema: http://{host}:{port}/schema)")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        log_level="info",
+    )
+
+
+def _load_demo_if_empty(settings: Settings) -> None:
+    from reservations.base.demo import database_is_empty, load_demo
+
+    async def work(database: Database) -> None:
+        if await database_is_empty(database):
+            click.echo("Loading the demo data ...")
+            summary = await load_demo(database)
+            click.echo(f"Demo data loaded: {summary}")
+
+    _run(work, settings)
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command()
+@click.pass_obj
+def upgrade(settings: Settings) -> None:
+    """Apply every pending migration."""
+    db_module.upgrade(settings.database_url)
+    click.echo("Database is up to date.")
+
+
+@main.command("import-history")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def import_history(settings: Settings, csv_file: Path) -> None:
+    """Import a past season kept as a spreadsheet (CSV, one row per planned slot)."""
+    from reservations.base.history import HistoryImportError
+    from reservations.base.history import import_history as run_import
+
+    db_module.upgrade(settings.database_url)
+    try:
+        summary = _run(lambda database: run_import(database, csv_file), settings)
+    except HistoryImportError as error:
+        click.echo(f"Nothing was imported: {len(error.problems)} problem(s) in {csv_file}:", err=True)
+        for line, message in error.problems:
+            click.echo(f"  line {line}: {message}", err=True)
+        sys.exit(1)
+    click.echo(f"Imported {csv_file}: {summary}")
+
+
+@main.command()
+@click.pass_obj
+def demo(settings: Settings) -> None:
+    """Load the demo providers, the 2021 and 2022 seasons and an upcoming programme."""
+    from reservations.base.demo import database_is_empty, load_demo
+
+    db_module.upgrade(settings.database_url)
+
+    async def work(database: Database) -> Any:
+        if not await database_is_empty(database):
+            raise click.ClickException("The database already holds data; the demo loads into an empty one.")
+        return await load_demo(database)
+
+    click.echo(f"Demo data loaded: {_run(work, settings)}")
+
+
+@main.command()
+@click.option("--season", required=True, type=int, help="A calendar year, e.g. 2022.")
+@click.option("--kind", type=click.Choice(["farm_visit", "animation"]), default=None)
+@click.option("--format", "output", type=click.Choice(["table", "json", "csv"]), default="table")
+@click.pass_obj
+def report(settings: Settings, season: int, kind: str | None, output: str) -> None:
+    """The season report: planned, held, cancelled, fill and attendance, by group."""
+    from reservations.base.models import ActivityKind
+    from reservations.base.reports import report_as_csv, report_as_table, season_report
+
+    figures = _run(
+        lambda database: season_report(database, season, kind=ActivityKind(kind) if kind else None),
+        settings,
+    )
+    if output == "json":
+        click.echo(json.dumps(figures, indent=2, ensure_ascii=False))
+    elif output == "csv":
+        click.echo(report_as_csv(figures), nl=False)
+    else:
+        click.echo(report_as_table(figures))
+
+
+@main.command()
+@click.pass_obj
+def tick(settings: Settings) -> None:
+    """Run what is due: go/no-go decisions (safe to run often, e.g. every 5 minutes from cron)."""
+    from reservations.base.slots import decide_due_slots
+
+    decisions = _run(lambda database: decide_due_slots(database, actor="tick"), settings)
+    click.echo(
+        f"go/no-go: {len(decisions.confirmed)} confirmed, {len(decisions.cancelled)} cancelled "
+        f"({len(decisions.bookings_cancelled)} bookings cancelled with them)"
+    )

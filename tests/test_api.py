@@ -1,0 +1,170 @@
+"""The JSON API end to end in-process (Litestar's test client), on each database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from reservations.app import create_app
+from reservations.base import clock
+from reservations.base.models import ActivityKind
+from reservations.settings import Settings
+from tests.factories import fetch_slot, make_slot
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+async def client(db) -> AsyncIterator[AsyncTestClient]:
+    settings = Settings(database_url=db.url, secret_key="test", max_party_size=10, booking_rate_limit=0)
+    async with AsyncTestClient(app=create_app(settings, database=db)) as test_client:
+        yield test_client
+
+
+def booking_body(slot: int, **changes: object) -> dict[str, object]:
+    return {"slot_id": slot, "adults": 2, "children": 1, "name": "Jan de Vries",
+            "email": "jan@example.nl", "locale": "nl", **changes}
+
+
+def assert_problem(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body = response.json()
+    assert body["status"] == status and body["code"] == code
+    assert body["title"] and body["detail"]
+    assert "Traceback" not in response.text
+    return body
+
+
+async def test_book_read_cancel(client, db):
+    slot = await make_slot(db, capacity=5)
+    created = await client.post("/api/v1/bookings", json=booking_body(slot.id))
+    assert created.status_code == 201, created.text
+    booking = created.json()
+    assert booking["status"] == "confirmed" and booking["adults"] == 2 and booking["children"] == 1
+    assert len(booking["reference"]) == 9 and booking["manage_token"]
+    token = booking["manage_token"]
+
+    read = (await client.get(f"/api/v1/bookings/{token}")).json()
+    assert read["reference"] == booking["reference"] and "manage_token" not in read
+    assert read["slot"]["id"] == slot.id
+
+    availability = (await client.get("/api/v1/availability")).json()
+    (listed,) = [s for s in availability if s["id"] == slot.id]
+    assert listed["remaining"] == 2 and listed["bookable"] is True
+
+    cancelled = await client.delete(f"/api/v1/bookings/{token}")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert (await client.get(f"/api/v1/bookings/{token}")).json()["status"] == "cancelled"
+    assert (await fetch_slot(db, slot.id)).booked == 0
+    assert_problem(await client.delete(f"/api/v1/bookings/{token}"), 409, "already_cancelled")
+
+
+async def test_full_slot_is_a_409_saying_what_remains(client, db):
+    slot = await make_slot(db, capacity=4)
+    assert (await client.post("/api/v1/bookings", json=booking_body(slot.id))).status_code == 201
+    body = assert_problem(
+        await client.post("/api/v1/bookings", json=booking_body(slot.id, adults=2, children=0)),
+        409, "not_enough_places",
+    )
+    assert body["remaining"] == 1 and "Only 1 place" in body["detail"]
+
+
+async def test_idempotency_key_replays_the_first_answer(client, db):
+    slot = await make_slot(db, capacity=10)
+    headers = {"Idempotency-Key": "3f0c6a8e-retry"}
+    first = await client.post("/api/v1/bookings", json=booking_body(slot.id), headers=headers)
+    again = await client.post("/api/v1/bookings", json=booking_body(slot.id), headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert again.json() == first.json()
+    assert (await fetch_slot(db, slot.id)).booked == 3
+    other = await client.post(
+        "/api/v1/bookings", json=booking_body(slot.id, adults=1), headers=headers
+    )
+    assert_problem(other, 409, "idempotency_key_reused")
+
+
+async def test_availability_times_are_paris_and_filters_apply(client, db):
+    starts = clock.local_datetime(clock.today() + timedelta(days=5), clock.time(10, 0))
+    farm = await make_slot(db, starts_at=starts, sector="Vallée Française")
+    animation = await make_slot(db, starts_at=starts, kind=ActivityKind.ANIMATION)
+    listed = (await client.get("/api/v1/availability")).json()
+    assert {s["id"] for s in listed} == {farm.id, animation.id}
+    assert all(s["starts_at"].endswith(("+01:00", "+02:00")) for s in listed)
+    assert all("T10:00:00" in s["starts_at"] for s in listed)
+    only_sector = (await client.get("/api/v1/availability", params={"sector": "Vallée Française"})).json()
+    assert [s["id"] for s in only_sector] == [farm.id]
+    only_kind = (await client.get("/api/v1/availability", params={"kind": "animation"})).json()
+    assert [s["id"] for s in only_kind] == [animation.id]
+    by_provider = (await client.get("/api/v1/availability", params={"provider": only_sector[0]["provider"]})).json()
+    assert [s["id"] for s in by_provider] == [farm.id]
+    day = (starts + timedelta(days=1)).date().isoformat()
+    assert (await client.get("/api/v1/availability", params={"from": day})).json() == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "code"),
+    [
+        ({"adults": -1}, 422, "invalid_party"),
+        ({"adults": 0, "children": 0}, 422, "invalid_party"),
+        ({"adults": 9, "children": 2}, 422, "party_too_large"),
+        ({"adults": "two"}, 422, "invalid_request"),
+        ({"adults": None}, 422, "invalid_request"),
+        ({"email": "not-an-email"}, 422, "invalid_email"),
+        ({"email": 42}, 422, "invalid_request"),
+        ({"name": "   "}, 422, "missing_name"),
+        ({"name": "x" * 201}, 422, "invalid_request"),
+        ({"locale": "xx"}, 422, "unsupported_locale"),
+        ({"unexpected": 1}, 422, "invalid_request"),
+        ({"slot_id": 99999}, 404, "slot_not_found"),
+        ({"slot_id": "abc"}, 422, "invalid_request"),
+    ],
+)
+async def test_bad_booking_input_is_a_clear_4xx_problem(client, db, changes, status, code):
+    slot = await make_slot(db)
+    assert_problem(await client.post("/api/v1/bookings", json=booking_body(slot.id, **changes)), status, code)
+    assert (await fetch_slot(db, slot.id)).booked == 0
+
+
+async def test_missing_fields_and_malformed_bodies(client, db):
+    body = assert_problem(await client.post("/api/v1/bookings", json={"adults": 1}), 422, "invalid_request")
+    assert body["errors"][0]["field"] in {"slot_id", "name", "email"}
+    assert body["errors"][0]["field"] in body["detail"]
+    unknown = await client.post("/api/v1/bookings", json={"zz": 1})
+    assert "zz" in assert_problem(unknown, 422, "invalid_request")["detail"]
+    assert_problem(
+        await client.post("/api/v1/bookings", content=b"{not json", headers={"content-type": "application/json"}),
+        400, "malformed_request",
+    )
+    assert_problem(await client.post("/api/v1/bookings", json=[1, 2]), 422, "invalid_request")
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "code"),
+    [
+        ({"from": "2026-13-01"}, 422, "invalid_request"),
+        ({"to": "soon"}, 422, "invalid_request"),
+        ({"from": "tomorrow"}, 422, "invalid_request"),
+        ({"from": "2026-08-01", "to": "2026-07-01"}, 422, "invalid_period"),
+        ({"from": "2026-01-01", "to": "2028-01-01"}, 422, "invalid_period"),
+        ({"kind": "rodeo"}, 422, "invalid_request"),
+    ],
+)
+async def test_bad_availability_queries(client, params, status, code):
+    assert_problem(await client.get("/api/v1/availability", params=params), status, code)
+
+
+async def test_unknown_token_route_and_method(client):
+    assert_problem(await client.get("/api/v1/bookings/not-a-token"), 404, "booking_not_found")
+    assert_problem(await client.delete("/api/v1/bookings/not-a-token"), 404, "booking_not_found")
+    assert_problem(await client.get("/api/v1/nothing-here"), 404, "http_404")
+    assert_problem(await client.put("/api/v1/bookings"), 405, "http_405")
+
+
+async def test_openapi_schema_lists_the_api(client):
+    schema = (await client.get("/schema/openapi.json")).json()
+    assert {"/api/v1/availability", "/api/v1/bookings", "/api/v1/bookings/{manage_token}"} <= set(schema["paths"])
