@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -56,6 +57,12 @@ def serve(settings: Settings, host: str, port: int, demo: bool) -> None:
     db_module.upgrade(settings.database_url)
     if demo:
         _load_demo_if_empty(settings)
+    elif not os.environ.get("RESERVATIONS_SECRET_KEY"):
+        click.echo(
+            "Warning: RESERVATIONS_SECRET_KEY is not set; a random key is used until this process "
+            "stops (idempotent retries across restarts will not find their token).",
+            err=True,
+        )
     click.echo(f"Serving on http://{host}:{port}/  (API schema: http://{host}:{port}/schema)")
     uvicorn.run(
         create_app(settings),
