@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 from litestar import Litestar, Request, Router
@@ -51,11 +50,7 @@ def _rate_limit(settings: Settings) -> RateLimitConfig | None:
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     db = database or Database(settings.database_url, pool_size=settings.db_pool_size)
-    policy = BookingPolicy(
-        secret_key=settings.secret_key,
-        max_party_size=settings.max_party_size,
-        idempotency_window=timedelta(hours=settings.idempotency_hours),
-    )
+    policy = BookingPolicy(secret_key=settings.secret_key, max_party_size=settings.max_party_size)
 
     async def close_database() -> None:
         if database is None:  # the caller owns a database it passed in

@@ -39,8 +39,6 @@ class Settings:
     sectors: tuple[str, ...] = DEFAULT_SECTORS
     #: The most people one booking may hold; larger groups call the office.
     max_party_size: int = 15
-    #: How long an Idempotency-Key is remembered, in hours.
-    idempotency_hours: int = 24
     db_pool_size: int = 10
     #: Booking and cancelling requests allowed per client and minute (0: no limit).
     booking_rate_limit: int = 20
@@ -58,7 +56,6 @@ class Settings:
             secret_key=env("RESERVATIONS_SECRET_KEY") or defaults.secret_key,
             sectors=_list("RESERVATIONS_SECTORS", DEFAULT_SECTORS),
             max_party_size=_int("RESERVATIONS_MAX_PARTY_SIZE", defaults.max_party_size),
-            idempotency_hours=_int("RESERVATIONS_IDEMPOTENCY_HOURS", defaults.idempotency_hours),
             db_pool_size=_int("RESERVATIONS_DB_POOL_SIZE", defaults.db_pool_size),
             booking_rate_limit=_int("RESERVATIONS_BOOKING_RATE_LIMIT", defaults.booking_rate_limit),
             cors_origins=_list("RESERVATIONS_CORS_ORIGINS", ()),

@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import asdict, dataclass
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -78,7 +78,6 @@ class BookingPolicy:
 
     secret_key: str
     max_party_size: int = 15
-    idempotency_window: timedelta = field(default=timedelta(hours=24))
 
 
 @dataclass(frozen=True)
@@ -149,7 +148,7 @@ async def book(
             )
             return BookingReceipt(booking=booking, manage_token=token)
         except _Refused:
-            await _raise_refusal(db, request.slot_id, request.people, now)
+            pass
         except IntegrityError:
             # A concurrent retry with the same key won, the slot does not exist, or (once in
             # 10^12) the reference collided: find out which.
@@ -157,7 +156,9 @@ async def book(
                 earlier = await _replay(db, idempotency_key, key_hash, fingerprint, policy, now)
                 if earlier:
                     return earlier
-            await _raise_refusal(db, request.slot_id, request.people, now)
+        # Raises if the slot's state refuses the booking now; else (a collision, or places freed
+        # since the UPDATE) try again.
+        await _raise_refusal(db, request.slot_id, request.people, now)
     raise RuntimeError("could not store the booking after 3 attempts")  # pragma: no cover
 
 
@@ -229,7 +230,6 @@ async def _replay(
         booking = await session.scalar(
             select(Booking).where(
                 Booking.idempotency_key_hash == key_hash,
-                Booking.created_at > now - policy.idempotency_window,
             )
         )
     if booking is None:
@@ -241,7 +241,7 @@ async def _replay(
 
 
 async def _raise_refusal(db: Database, slot_id: int, people: int, now: datetime) -> None:
-    """Explain a refused booking from the slot's state as it is now."""
+    """Explain a refused booking from the slot's state now; return if nothing refuses it."""
     async with db.reading() as session:
         slot = await session.get(Slot, slot_id)
     if slot is None:
@@ -250,7 +250,8 @@ async def _raise_refusal(db: Database, slot_id: int, people: int, now: datetime)
         raise SlotCancelled(field="slot_id")
     if slot.status not in BOOKABLE_STATUSES or now >= slot.booking_cutoff_at:
         raise BookingClosed(field="slot_id", cutoff=clock.display(slot.booking_cutoff_at))
-    raise NotEnoughPlaces(field="adults", remaining=slot.remaining, requested=people)
+    if slot.remaining < people:
+        raise NotEnoughPlaces(field="adults", remaining=slot.remaining, requested=people)
 
 
 def _with_slot_details():  # type: ignore[no-untyped-def]

@@ -115,6 +115,13 @@ class IdempotencyKeyReused(DomainError):
     )
 
 
+class SlotAlreadyHeld(DomainError):
+    kind = ErrorKind.CONFLICT
+    code = "slot_already_held"
+    title = N_("The visit took place")
+    message = N_("This visit has already taken place; it can no longer be cancelled.")
+
+
 class SlotNotOver(DomainError):
     kind = ErrorKind.CONFLICT
     code = "slot_not_over"

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reservations.base import audit, clock
@@ -16,6 +16,7 @@ from reservations.base.errors import (
     AttendanceNotAllowed,
     BookingOfAnotherSlot,
     InvalidAttendance,
+    SlotAlreadyHeld,
     SlotCancelled,
     SlotNotFound,
     SlotNotOver,
@@ -28,6 +29,7 @@ from reservations.base.models import (
     CancelReason,
     Slot,
     SlotStatus,
+    UTCDateTime,
 )
 
 
@@ -69,7 +71,7 @@ async def decide_due_slots(
                 .values(
                     status=case((enough, SlotStatus.CONFIRMED.value), else_=SlotStatus.CANCELLED.value),
                     cancel_reason=case((enough, None), else_=CancelReason.UNDER_MINIMUM.value),
-                    cancelled_at=case((enough, None), else_=now),
+                    cancelled_at=case((enough, None), else_=literal(now, UTCDateTime())),
                     sequence=Slot.sequence + 1,
                 )
                 .returning(Slot.status, Slot.booked, Slot.min_participants)
@@ -114,6 +116,8 @@ async def cancel_slot(
             raise SlotNotFound()
         if slot.status == SlotStatus.CANCELLED:
             raise SlotCancelled()
+        if slot.status == SlotStatus.HELD:
+            raise SlotAlreadyHeld()
         before = slot.status.value
         slot.status = SlotStatus.CANCELLED
         slot.cancel_reason = reason
