@@ -88,7 +88,8 @@ def upgrade() -> None:
     sa.CheckConstraint('ends_at > starts_at', name=op.f('ck_slot_ends_after_start')),
     sa.CheckConstraint('min_participants >= 0', name=op.f('ck_slot_minimum_not_negative')),
     sa.ForeignKeyConstraint(['activity_id'], ['activity.id'], name=op.f('fk_slot_activity_id_activity')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_slot'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_slot')),
+    sa.UniqueConstraint('activity_id', 'starts_at', name=op.f('uq_slot_activity_id_starts_at'))
     )
     with op.batch_alter_table('slot', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_slot_activity_id'), ['activity_id'], unique=False)

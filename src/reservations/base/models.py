@@ -196,6 +196,7 @@ class Slot(Base):
         CheckConstraint("booked >= 0 AND booked <= capacity", name="booked_within_capacity"),
         CheckConstraint("min_participants >= 0", name="minimum_not_negative"),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        UniqueConstraint("activity_id", "starts_at"),
         Index("ix_slot_starts_on_status", "starts_on", "status"),
         Index("ix_slot_decision_due", "status", "decision_at"),
     )
