@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import timedelta
 
 import pytest
@@ -21,7 +22,7 @@ from reservations.base.errors import (
     SlotCancelled,
     SlotNotFound,
 )
-from reservations.base.models import AuditEntry, BookingStatus, CancelReason
+from reservations.base.models import AuditEntry, Booking, BookingStatus, CancelReason, SlotStatus
 from reservations.base.slots import cancel_slot
 from tests.factories import fetch_slot, make_slot
 
@@ -39,7 +40,14 @@ async def test_booking_takes_places_and_cancel_returns_them(db):
     slot = await make_slot(db, capacity=10)
     receipt = await booking_service.book(db, request_for(slot.id, 2, 1), POLICY, actor="test")
     assert receipt.booking.status == BookingStatus.CONFIRMED
-    assert (await fetch_slot(db, slot.id)).booked == 3
+    booked_slot = await fetch_slot(db, slot.id)
+    assert booked_slot.booked == 3
+    # Taking places changes the counter and nothing else of the slot.
+    assert (booked_slot.status, booked_slot.capacity, booked_slot.sequence) == (
+        SlotStatus.SCHEDULED, 10, 0
+    )
+    assert receipt.booking.slot_status == SlotStatus.SCHEDULED
+    assert receipt.booking.starts_at == slot.starts_at
     assert len(receipt.manage_token) >= 43  # 256 bits, base64url
 
     cancelled = await booking_service.cancel_by_visitor(db, receipt.manage_token)
@@ -53,8 +61,12 @@ async def test_booking_takes_places_and_cancel_returns_them(db):
 async def test_token_is_stored_only_as_a_hash(db):
     slot = await make_slot(db)
     receipt = await booking_service.book(db, request_for(slot.id), POLICY, actor="test")
-    assert receipt.booking.manage_token_hash != receipt.manage_token
-    assert receipt.manage_token not in repr(receipt.booking.__dict__)
+    async with db.reading() as session:
+        stored = await session.get(Booking, receipt.booking.id)
+    assert stored is not None
+    assert stored.manage_token_hash == hashlib.sha256(receipt.manage_token.encode()).hexdigest()
+    row = {c.key: getattr(stored, c.key) for c in Booking.__table__.columns}
+    assert receipt.manage_token not in repr(row)
 
 
 @pytest.mark.parametrize(

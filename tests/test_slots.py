@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from reservations.base import booking as booking_service
 from reservations.base import clock
-from reservations.base.booking import BookingPolicy, BookingRequest
+from reservations.base.booking import BookingPolicy, BookingRequest, BookingView
 from reservations.base.db import Database
 from reservations.base.errors import (
     AlreadyCancelled,
@@ -56,7 +56,7 @@ def start_in(days: int, at: time = time(10, 0)) -> datetime:
 
 async def book(
     db: Database, slot_id: int, adults: int, children: int = 0, **options: Any
-) -> Booking:
+) -> BookingView:
     request = BookingRequest(
         slot_id=slot_id, adults=adults, children=children, name="Jeanne Roux",
         email="jeanne@example.org",
@@ -283,7 +283,7 @@ async def test_a_burst_of_bookings_racing_the_decision(db):
         assert not unexpected
         decided = await fetch_slot(db, slot.id)
         live = [b for b in await bookings_of(db, slot.id) if b.status == BookingStatus.CONFIRMED]
-        won = [r for r in results if isinstance(r, Booking)]
+        won = [r for r in results if isinstance(r, BookingView)]
         assert decided.status in (SlotStatus.CONFIRMED, SlotStatus.CANCELLED)
         assert decided.booked == sum(b.people for b in live)
         if decided.status == SlotStatus.CANCELLED:
@@ -394,7 +394,7 @@ async def test_bookings_and_cancellations_racing_a_slot_cancellation(db):
         assert (cancelled.status, cancelled.booked) == (SlotStatus.CANCELLED, 0)
         rows = await bookings_of(db, slot.id)
         assert all(b.status == BookingStatus.CANCELLED for b in rows)
-        won = [r for r in results if isinstance(r, Booking)]
+        won = [r for r in results if isinstance(r, BookingView)]
         assert len(rows) == len(existing) + len(won)
         for entries in [await audit_of(db, booking_id=b.id) for b in rows]:
             assert [e.action for e in entries] == ["booking.created", "booking.cancelled"]

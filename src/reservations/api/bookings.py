@@ -51,10 +51,11 @@ class BookingController(Controller):
         receipt = await booking_service.book(
             db, request, booking_policy, actor="api", idempotency_key=idempotency_key
         )
-        booking = await booking_service.find_by_token(db, receipt.manage_token)
         headers = {"Idempotent-Replayed": "true"} if receipt.replayed else {}
         return Response(
-            BookingOut.of(booking, receipt.manage_token), status_code=HTTP_201_CREATED, headers=headers
+            BookingOut.of(receipt.booking, receipt.manage_token),
+            status_code=HTTP_201_CREATED,
+            headers=headers,
         )
 
     @get("/{manage_token:str}", summary="A booking, by its secret manage token")

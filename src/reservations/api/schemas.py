@@ -9,7 +9,7 @@ import msgspec
 
 from reservations.base.availability import SlotView
 from reservations.base.clock import OFFICE_TZ
-from reservations.base.models import Booking
+from reservations.base.booking import BookingView
 
 
 def _local(instant: datetime | None) -> datetime | None:
@@ -99,8 +99,7 @@ class BookingOut(msgspec.Struct, omit_defaults=True):
     manage_token: str | None = None
 
     @classmethod
-    def of(cls, booking: Booking, manage_token: str | None = None) -> BookingOut:
-        slot = booking.slot
+    def of(cls, booking: BookingView, manage_token: str | None = None) -> BookingOut:
         return cls(
             reference=booking.reference,
             status=booking.status.value,
@@ -114,12 +113,12 @@ class BookingOut(msgspec.Struct, omit_defaults=True):
             created_at=booking.created_at.astimezone(OFFICE_TZ),
             cancelled_at=_local(booking.cancelled_at),
             slot=BookedSlot(
-                id=slot.id,
-                activity=slot.activity.title_in(booking.locale),
-                provider=slot.activity.provider.name,
-                starts_at=slot.starts_at.astimezone(OFFICE_TZ),
-                ends_at=slot.ends_at.astimezone(OFFICE_TZ),
-                status=slot.status.value,
+                id=booking.slot_id,
+                activity=booking.activity_in(booking.locale),
+                provider=booking.provider,
+                starts_at=booking.starts_at.astimezone(OFFICE_TZ),
+                ends_at=booking.ends_at.astimezone(OFFICE_TZ),
+                status=booking.slot_status.value,
             ),
             manage_token=manage_token,
         )

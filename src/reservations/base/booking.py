@@ -1,10 +1,10 @@
-"""Booking and cancelling places: the rules, and the one place where places are taken.
+"""Booking and cancelling: the rules a booking request must meet, idempotent retries, and why a
+refused booking was refused.
 
-Places are taken by a single conditional UPDATE (``booked + n <= capacity`` and the slot still
-open), issued as the last statement before COMMIT: on PostgreSQL the slot's row lock is held for
-that statement and the commit only, and a concurrent loser re-evaluates the WHERE on the new row
-and gets no row back; on SQLite the write transaction began IMMEDIATE. Either way a full slot
-refuses, whatever the concurrency. Lock order everywhere: the slot row, then its bookings.
+Places are taken in ``places.py`` by one conditional UPDATE (``booked + n <= capacity``, the slot
+still open): on PostgreSQL a concurrent loser re-evaluates that condition on the new row and gets
+no row back; on SQLite the writing transaction began IMMEDIATE. Either way a full slot refuses,
+whatever the concurrency. Lock order everywhere: the slot row, then its bookings.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ import json
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from reservations.base import audit, clock, tokens
+from reservations.base import audit, clock, places, tokens
 from reservations.base.db import Database
 from reservations.base.errors import (
     AlreadyCancelled,
@@ -81,17 +82,73 @@ class BookingPolicy:
 
 
 @dataclass(frozen=True)
+class BookingView:
+    """A booking as its holder sees it, with what they need to know of its slot."""
+
+    id: int
+    reference: str
+    status: BookingStatus
+    slot_id: int
+    adults: int
+    children: int
+    name: str
+    email: str | None
+    phone: str | None
+    locale: str
+    channel: Channel
+    created_at: datetime
+    cancelled_at: datetime | None
+    starts_at: datetime
+    ends_at: datetime
+    booking_cutoff_at: datetime
+    slot_status: SlotStatus
+    activity_title: dict[str, str]
+    activity_name: str
+    provider: str
+
+    @property
+    def people(self) -> int:
+        return self.adults + self.children
+
+    def activity_in(self, locale: str) -> str:
+        return self.activity_title.get(locale) or self.activity_title.get("fr") or self.activity_name
+
+    @classmethod
+    def of(cls, booking: Booking) -> BookingView:
+        """From a booking loaded with its slot, activity and provider."""
+        slot, activity = booking.slot, booking.slot.activity
+        return cls(
+            id=booking.id,
+            reference=booking.reference,
+            status=booking.status,
+            slot_id=booking.slot_id,
+            adults=booking.adults,
+            children=booking.children,
+            name=booking.name,
+            email=booking.email,
+            phone=booking.phone,
+            locale=booking.locale,
+            channel=booking.channel,
+            created_at=booking.created_at,
+            cancelled_at=booking.cancelled_at,
+            starts_at=slot.starts_at,
+            ends_at=slot.ends_at,
+            booking_cutoff_at=slot.booking_cutoff_at,
+            slot_status=slot.status,
+            activity_title=activity.title,
+            activity_name=activity.name,
+            provider=activity.provider.name,
+        )
+
+
+@dataclass(frozen=True)
 class BookingReceipt:
     """What the person who booked gets back, once: the booking and its secret manage token."""
 
-    booking: Booking
+    booking: BookingView
     manage_token: str
     #: True when this answers a retry of an earlier request with the same Idempotency-Key.
     replayed: bool = False
-
-
-class _Refused(Exception):
-    """The conditional UPDATE took no row: roll back, then say why."""
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -142,13 +199,12 @@ async def book(
         token = tokens.new_token()
 
     for _attempt in range(3):
+        reference = tokens.new_reference()
+        params = _statement_params(request, reference, token, key_hash, fingerprint, actor, now)
         try:
-            booking = await _insert_and_take_places(
-                db, request, token, key_hash, fingerprint, actor, now
-            )
-            return BookingReceipt(booking=booking, manage_token=token)
-        except _Refused:
-            pass
+            taken = await places.take_places(db, params)
+            if taken is not None:
+                return BookingReceipt(_view_of_new(request, reference, now, taken), token)
         except IntegrityError:
             # A concurrent retry with the same key won, the slot does not exist, or (once in
             # 10^12) the reference collided: find out which.
@@ -162,60 +218,66 @@ async def book(
     raise RuntimeError("could not store the booking after 3 attempts")  # pragma: no cover
 
 
-async def _insert_and_take_places(
-    db: Database,
+def _statement_params(
     request: BookingRequest,
+    reference: str,
     token: str,
     key_hash: str | None,
     fingerprint: str,
     actor: str,
     now: datetime,
-) -> Booking:
-    async with db.writing() as session:
-        booking = Booking(
-            reference=tokens.new_reference(),
-            slot_id=request.slot_id,
-            adults=request.adults,
-            children=request.children,
-            name=request.name,
-            email=request.email,
-            phone=request.phone,
-            locale=request.locale,
-            channel=request.channel,
-            status=BookingStatus.CONFIRMED,
-            notes=request.notes,
-            manage_token_hash=tokens.digest(token),
-            idempotency_key_hash=key_hash,
-            request_fingerprint=fingerprint if key_hash else None,
-            created_at=now,
-        )
-        session.add(booking)
-        await session.flush()
-        audit.record(
-            session,
-            actor,
-            "booking.created",
-            slot_id=request.slot_id,
-            booking_id=booking.id,
-            after={"adults": request.adults, "children": request.children, "status": "confirmed"},
-            channel=request.channel.value,
-        )
-        # Last statement before COMMIT: the slot's row lock is held from here to the commit.
-        taken = await session.execute(
-            update(Slot)
-            .where(
-                Slot.id == request.slot_id,
-                Slot.status.in_(BOOKABLE_STATUSES),
-                Slot.booking_cutoff_at > now,
-                Slot.booked + request.people <= Slot.capacity,
-            )
-            .values(booked=Slot.booked + request.people)
-            .returning(Slot.id)
-            .execution_options(synchronize_session=False)
-        )
-        if taken.first() is None:
-            raise _Refused
-    return booking
+) -> dict[str, Any]:
+    return {
+        "slot_id": request.slot_id,
+        "people": request.people,
+        "now": now,
+        "created_at": now,
+        "booking_reference": reference,
+        "booking_adults": request.adults,
+        "booking_children": request.children,
+        "booking_name": request.name,
+        "booking_email": request.email,
+        "booking_phone": request.phone,
+        "booking_locale": request.locale,
+        "booking_channel": request.channel.value,
+        "booking_status": BookingStatus.CONFIRMED.value,
+        "booking_notes": request.notes,
+        "booking_manage_token_hash": tokens.digest(token),
+        "booking_idempotency_key_hash": key_hash,
+        "booking_request_fingerprint": fingerprint if key_hash else None,
+        "actor": actor,
+        "audit_data": {
+            "after": {"adults": request.adults, "children": request.children, "status": "confirmed"},
+            "channel": request.channel.value,
+        },
+    }
+
+
+def _view_of_new(
+    request: BookingRequest, reference: str, now: datetime, taken: places.TakenPlaces
+) -> BookingView:
+    return BookingView(
+        id=taken.booking_id,
+        reference=reference,
+        status=BookingStatus.CONFIRMED,
+        slot_id=request.slot_id,
+        adults=request.adults,
+        children=request.children,
+        name=request.name,
+        email=request.email,
+        phone=request.phone,
+        locale=request.locale,
+        channel=request.channel,
+        created_at=now,
+        cancelled_at=None,
+        starts_at=taken.starts_at,
+        ends_at=taken.ends_at,
+        booking_cutoff_at=taken.booking_cutoff_at,
+        slot_status=SlotStatus(taken.slot_status),
+        activity_title=taken.activity_title,
+        activity_name=taken.activity_name,
+        provider=taken.provider_name,
+    )
 
 
 async def _replay(
@@ -226,18 +288,13 @@ async def _replay(
     policy: BookingPolicy,
     now: datetime,
 ) -> BookingReceipt | None:
-    async with db.reading() as session:
-        booking = await session.scalar(
-            select(Booking).where(
-                Booking.idempotency_key_hash == key_hash,
-            )
-        )
+    booking = await _find(db, Booking.idempotency_key_hash == key_hash)
     if booking is None:
         return None
     if booking.request_fingerprint != fingerprint:
         raise IdempotencyKeyReused(field="idempotency_key")
     token = tokens.derived_token(policy.secret_key, idempotency_key, fingerprint)
-    return BookingReceipt(booking=booking, manage_token=token, replayed=True)
+    return BookingReceipt(BookingView.of(booking), token, replayed=True)
 
 
 async def _raise_refusal(db: Database, slot_id: int, people: int, now: datetime) -> None:
@@ -254,33 +311,34 @@ async def _raise_refusal(db: Database, slot_id: int, people: int, now: datetime)
         raise NotEnoughPlaces(field="adults", remaining=slot.remaining, requested=people)
 
 
-def _with_slot_details():  # type: ignore[no-untyped-def]
-    return joinedload(Booking.slot).joinedload(Slot.activity).joinedload(Activity.provider)
-
-
-async def find_by_token(db: Database, manage_token: str) -> Booking:
-    """The booking a manage link points to, with its slot, activity and provider loaded."""
+async def _find(db: Database, condition: ColumnElement[bool]) -> Booking | None:
+    """One booking with its slot, activity and provider loaded."""
     async with db.reading() as session:
-        booking = await session.scalar(
+        return await session.scalar(
             select(Booking)
-            .where(Booking.manage_token_hash == tokens.digest(manage_token))
-            .options(_with_slot_details())
+            .where(condition)
+            .options(joinedload(Booking.slot).joinedload(Slot.activity).joinedload(Activity.provider))
         )
+
+
+async def find_by_token(db: Database, manage_token: str) -> BookingView:
+    """The booking a manage link points to."""
+    booking = await _find(db, Booking.manage_token_hash == tokens.digest(manage_token))
     if booking is None:
         raise BookingNotFound(field="manage_token")
-    return booking
+    return BookingView.of(booking)
 
 
 async def cancel_by_visitor(
     db: Database, manage_token: str, *, now: datetime | None = None
-) -> Booking:
+) -> BookingView:
     """The visitor cancels with their manage token, until the booking cut-off."""
     now = now or clock.now()
     booking = await find_by_token(db, manage_token)
     if booking.status == BookingStatus.CANCELLED:
         raise AlreadyCancelled()
-    if now >= booking.slot.booking_cutoff_at:
-        raise CancellationClosed(cutoff=clock.display(booking.slot.booking_cutoff_at))
+    if now >= booking.booking_cutoff_at:
+        raise CancellationClosed(cutoff=clock.display(booking.booking_cutoff_at))
     await cancel_booking(db, booking.id, actor="visitor", cancelled_by=CancelledBy.VISITOR, now=now)
     return await find_by_token(db, manage_token)
 

@@ -1,0 +1,228 @@
+"""Taking places: the statements that write a booking, its audit entry and the slot's counter.
+
+The rule is one conditional UPDATE of the slot (``booked + n <= capacity``, still open, before
+its cut-off); the booking and its audit entry are written only if it took a row.
+
+- PostgreSQL: all three are one statement (data-modifying CTEs) run in autocommit, so the whole
+  booking is one round trip and the slot's row lock is held inside the server only, from the
+  UPDATE to the commit of that statement: no client round trip happens under the lock.
+- SQLite: the same three statements one after another inside a ``BEGIN IMMEDIATE`` transaction,
+  which holds the database's single write lock.
+
+Both return the row that answers the booker (slot times, titles), so nothing is read again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Integer, String, bindparam, insert, literal, select, update
+from sqlalchemy.engine import Row
+
+from reservations.base.db import Database
+from reservations.base.models import (
+    BOOKABLE_STATUSES,
+    Activity,
+    AuditEntry,
+    Booking,
+    Provider,
+    Slot,
+    UTCDateTime,
+)
+
+_slot = Slot.__table__
+_booking = Booking.__table__
+_audit = AuditEntry.__table__
+_activity = Activity.__table__
+_provider = Provider.__table__
+
+#: Booking columns written from parameters of the same name.
+_BOOKING_FIELDS: dict[str, Any] = {
+    "reference": String(),
+    "adults": Integer(),
+    "children": Integer(),
+    "name": String(),
+    "email": String(),
+    "phone": String(),
+    "locale": String(),
+    "channel": String(),
+    "status": String(),
+    "notes": String(),
+    "manage_token_hash": String(),
+    "idempotency_key_hash": String(),
+    "request_fingerprint": String(),
+}
+
+
+@dataclass(frozen=True)
+class TakenPlaces:
+    """What the statements return: the new booking's id and what the answer shows of its slot."""
+
+    booking_id: int
+    starts_at: datetime
+    ends_at: datetime
+    booking_cutoff_at: datetime
+    slot_status: str
+    activity_title: dict[str, str]
+    activity_name: str
+    provider_name: str
+
+
+def _param(name: str, type_: Any) -> Any:
+    return bindparam(name, type_=type_)
+
+
+_NOW = _param("now", UTCDateTime())
+_PEOPLE = _param("people", Integer())
+
+
+def _take_slot() -> Any:
+    """The conditional UPDATE: the only statement that ever adds people to a slot."""
+    return (
+        update(_slot)
+        .where(
+            _slot.c.id == _param("slot_id", Integer()),
+            _slot.c.status.in_([status.value for status in BOOKABLE_STATUSES]),
+            _slot.c.booking_cutoff_at > _NOW,
+            _slot.c.booked + _PEOPLE <= _slot.c.capacity,
+        )
+        .values(booked=_slot.c.booked + _PEOPLE, updated_at=_NOW)
+        .returning(
+            _slot.c.id,
+            _slot.c.activity_id,
+            _slot.c.starts_at,
+            _slot.c.ends_at,
+            _slot.c.booking_cutoff_at,
+            _slot.c.status,
+        )
+    )
+
+
+def _booking_values_from(slot_id: Any) -> list[Any]:
+    # Parameters are prefixed: a parameter named like a column of the UPDATEd table would be
+    # added to its SET clause by SQLAlchemy.
+    return [
+        *(_param(f"booking_{name}", type_) for name, type_ in _BOOKING_FIELDS.items()),
+        slot_id,
+        _param("created_at", UTCDateTime()),
+    ]
+
+
+_BOOKING_COLUMNS = [*_BOOKING_FIELDS, "slot_id", "created_at"]
+_AUDIT_COLUMNS = ["at", "actor", "action", "slot_id", "booking_id", "data"]
+
+
+def _audit_values(slot_id: Any, booking_id: Any) -> list[Any]:
+    return [
+        _NOW,
+        _param("actor", String()),
+        literal("booking.created", String()),
+        slot_id,
+        booking_id,
+        _param("audit_data", JSON()),
+    ]
+
+
+def _titles(activity_id: Any) -> Any:
+    return (
+        select(_activity.c.title, _activity.c.name, _provider.c.name.label("provider_name"))
+        .join(_provider, _provider.c.id == _activity.c.provider_id)
+        .where(_activity.c.id == activity_id)
+    )
+
+
+def _postgres_statement() -> Any:
+    taken = _take_slot().cte("taken")
+    new_booking = (
+        insert(_booking)
+        .from_select(_BOOKING_COLUMNS, select(*_booking_values_from(taken.c.id)))
+        .returning(_booking.c.id, _booking.c.slot_id)
+        .cte("new_booking")
+    )
+    audit_entry = (
+        insert(_audit)
+        .from_select(_AUDIT_COLUMNS, select(*_audit_values(new_booking.c.slot_id, new_booking.c.id)))
+        .cte("audit_entry")
+    )
+    return (
+        select(
+            new_booking.c.id,
+            taken.c.starts_at,
+            taken.c.ends_at,
+            taken.c.booking_cutoff_at,
+            taken.c.status,
+            _activity.c.title,
+            _activity.c.name,
+            _provider.c.name.label("provider_name"),
+        )
+        .select_from(new_booking)
+        .join(taken, taken.c.id == new_booking.c.slot_id)
+        .join(_activity, _activity.c.id == taken.c.activity_id)
+        .join(_provider, _provider.c.id == _activity.c.provider_id)
+        .add_cte(audit_entry)
+    )
+
+
+_POSTGRES_STATEMENT = _postgres_statement()
+_TAKE_SLOT = _take_slot()
+_INSERT_BOOKING = insert(_booking).from_select(
+    _BOOKING_COLUMNS, select(*_booking_values_from(_param("slot_id", Integer())))
+).returning(_booking.c.id)
+_INSERT_AUDIT = insert(_audit).from_select(
+    _AUDIT_COLUMNS,
+    select(*_audit_values(_param("slot_id", Integer()), _param("booking_id", Integer()))),
+)
+_TITLES = _titles(_param("activity_id", Integer()))
+
+
+async def take_places(db: Database, params: dict[str, Any]) -> TakenPlaces | None:
+    """Write the booking and take its places, or return None when the slot refuses them.
+
+    ``params``: ``booking_<column>`` for each of ``_BOOKING_FIELDS``, ``slot_id``, ``people``,
+    ``now``, ``created_at``, ``actor`` and ``audit_data``. Raises IntegrityError on a duplicate
+    reference or idempotency key (nothing is written then).
+    """
+    if db.is_sqlite:
+        return await _take_places_in_steps(db, params)
+    async with db.autocommit() as connection:
+        row = (await connection.execute(_POSTGRES_STATEMENT, params)).first()
+    return _taken(row) if row else None
+
+
+async def _take_places_in_steps(db: Database, params: dict[str, Any]) -> TakenPlaces | None:
+    async with db.writing_connection() as connection:
+        slot = (await connection.execute(_TAKE_SLOT, _only(params, "slot_id", "people", "now"))).first()
+        if slot is None:
+            return None
+        booking_id = (await connection.execute(_INSERT_BOOKING, params)).scalar_one()
+        await connection.execute(_INSERT_AUDIT, {**params, "booking_id": booking_id})
+        titles = (await connection.execute(_TITLES, {"activity_id": slot.activity_id})).one()
+    return TakenPlaces(
+        booking_id=booking_id,
+        starts_at=slot.starts_at,
+        ends_at=slot.ends_at,
+        booking_cutoff_at=slot.booking_cutoff_at,
+        slot_status=slot.status,
+        activity_title=titles.title,
+        activity_name=titles.name,
+        provider_name=titles.provider_name,
+    )
+
+
+def _only(params: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {name: params[name] for name in names}
+
+
+def _taken(row: Row[Any]) -> TakenPlaces:
+    return TakenPlaces(
+        booking_id=row.id,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        booking_cutoff_at=row.booking_cutoff_at,
+        slot_status=row.status,
+        activity_title=row.title,
+        activity_name=row.name,
+        provider_name=row.provider_name,
+    )
