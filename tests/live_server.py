@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 import httpx
@@ -52,8 +53,9 @@ class LiveServer:
 
     @property
     def cpu_seconds(self) -> float:
-        """User + system CPU time the server process has used so far (Linux /proc)."""
-        return process_cpu_seconds(self.process.pid)
+        """User + system CPU time the server has used so far, its worker processes included
+        (Linux /proc)."""
+        return sum(process_cpu_seconds(pid) for pid in process_tree(self.process.pid))
 
 
 def free_port() -> int:
@@ -163,6 +165,19 @@ def stop(process: subprocess.Popen[bytes], timeout: float) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def process_tree(pid: int) -> list[int]:
+    """A process and its descendants, from /proc/<pid>/task/<tid>/children."""
+    tree, index = [pid], 0
+    while index < len(tree):
+        for task in Path(f"/proc/{tree[index]}/task").glob("*/children"):
+            try:
+                tree.extend(int(child) for child in task.read_text().split())
+            except OSError:
+                continue
+        index += 1
+    return tree
 
 
 def process_cpu_seconds(pid: int) -> float:

@@ -47,12 +47,15 @@ def main(context: click.Context) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--demo", is_flag=True, help="Load the demo data first if the database is empty.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes (PostgreSQL; keep 1 on SQLite).")
+@click.option("--access-log/--no-access-log", default=True, show_default=True)
 @click.pass_obj
-def serve(settings: Settings, host: str, port: int, demo: bool) -> None:
+def serve(
+    settings: Settings, host: str, port: int, demo: bool, workers: int, access_log: bool
+) -> None:
     """Apply the migrations, then serve the web application."""
     import uvicorn
-
-    from reservations.app import create_app
 
     db_module.upgrade(settings.database_url)
     if demo:
@@ -65,11 +68,14 @@ def serve(settings: Settings, host: str, port: int, demo: bool) -> None:
         )
     click.echo(f"Serving on http://{host}:{port}/  (API schema: http://{host}:{port}/schema)")
     uvicorn.run(
-        create_app(settings),
+        "reservations.app:create_app",
+        factory=True,
+        workers=workers,
         host=host,
         port=port,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
+        access_log=access_log,
         log_level="info",
     )
 

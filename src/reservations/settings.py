@@ -39,7 +39,7 @@ class Settings:
     sectors: tuple[str, ...] = DEFAULT_SECTORS
     #: The most people one booking may hold; larger groups call the office.
     max_party_size: int = 15
-    db_pool_size: int = 10
+    db_pool_size: int = 20
     #: Booking and cancelling requests allowed per client and minute (0: no limit).
     booking_rate_limit: int = 20
     #: Web origins allowed to read the JSON API from a browser (the office's websites).

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from reservations.base import clock
 from reservations.base.db import Database
@@ -72,9 +73,13 @@ async def list_slots(
         raise InvalidPeriod(field="to", maximum=MAX_PERIOD_DAYS)
     now = now or clock.now()
     query = (
-        select(Slot, Activity.title, Activity.name, Activity.kind, Activity.price_adult_cents,
-               Activity.price_child_cents, Provider.id, Provider.name, Provider.sector,
-               Provider.village)
+        select(
+            Slot.id, Slot.activity_id, Slot.starts_at, Slot.ends_at, Slot.capacity, Slot.booked,
+            Slot.min_participants, Slot.status, Slot.booking_cutoff_at, Slot.decision_at,
+            Activity.title, Activity.name, Activity.kind, Activity.price_adult_cents,
+            Activity.price_child_cents, Provider.id.label("provider_id"),
+            Provider.name.label("provider"), Provider.sector, Provider.village,
+        )
         .join(Activity, Slot.activity_id == Activity.id)
         .join(Provider, Activity.provider_id == Provider.id)
         .where(
@@ -93,36 +98,35 @@ async def list_slots(
         query = query.where(
             Provider.id == int(provider) if provider.isdigit() else Provider.name == provider
         )
-    async with db.reading() as session:
-        rows = (await session.execute(query)).all()
+    async with db.reading_connection() as connection:
+        rows = (await connection.execute(query)).all()
     return [_view(row, locale, now) for row in rows]
 
 
-def _view(row, locale: str, now: datetime) -> SlotView:  # type: ignore[no-untyped-def]
-    slot, title, name, kind, adult_cents, child_cents, provider_id, provider, sector, village = row
+def _view(row: Row[Any], locale: str, now: datetime) -> SlotView:
     return SlotView(
-        id=slot.id,
-        activity_id=slot.activity_id,
-        activity=title.get(locale) or title.get("fr") or name,
-        provider_id=provider_id,
-        provider=provider,
-        kind=kind,
-        sector=sector,
-        village=village,
-        starts_at=slot.starts_at,
-        ends_at=slot.ends_at,
-        capacity=slot.capacity,
-        booked=slot.booked,
-        min_participants=slot.min_participants,
-        status=slot.status,
-        booking_cutoff_at=slot.booking_cutoff_at,
-        decision_at=slot.decision_at,
-        price_adult_cents=adult_cents,
-        price_child_cents=child_cents,
-        bookable=is_bookable(slot, now),
+        id=row.id,
+        activity_id=row.activity_id,
+        activity=row.title.get(locale) or row.title.get("fr") or row.name,
+        provider_id=row.provider_id,
+        provider=row.provider,
+        kind=row.kind,
+        sector=row.sector,
+        village=row.village,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        capacity=row.capacity,
+        booked=row.booked,
+        min_participants=row.min_participants,
+        status=row.status,
+        booking_cutoff_at=row.booking_cutoff_at,
+        decision_at=row.decision_at,
+        price_adult_cents=row.price_adult_cents,
+        price_child_cents=row.price_child_cents,
+        bookable=is_bookable(row, now),
     )
 
 
-def is_bookable(slot: Slot, now: datetime) -> bool:
+def is_bookable(slot: Slot | Row[Any], now: datetime) -> bool:
     """The same conditions the booking UPDATE checks, for display (the UPDATE has the last word)."""
     return slot.status in BOOKABLE_STATUSES and now < slot.booking_cutoff_at and slot.booked < slot.capacity

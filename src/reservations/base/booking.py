@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -69,7 +69,8 @@ class BookingRequest:
         return self.adults + self.children
 
     def fingerprint(self) -> str:
-        canonical = json.dumps(asdict(self), sort_keys=True, default=str)
+        """Tells a retry of this very request from another request sent with the same key."""
+        canonical = json.dumps([getattr(self, f.name) for f in fields(self)], default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -188,10 +189,10 @@ async def book(
     """Book places on a slot, or raise a ``DomainError`` saying why not."""
     check_request(request, policy)
     now = now or clock.now()
-    fingerprint = request.fingerprint()
-    key_hash = tokens.digest(idempotency_key) if idempotency_key else None
-    if idempotency_key and key_hash:
-        earlier = await _replay(db, idempotency_key, key_hash, fingerprint, policy, now)
+    key_hash = fingerprint = None
+    if idempotency_key:
+        key_hash, fingerprint = tokens.digest(idempotency_key), request.fingerprint()
+        earlier = await _replay(db, idempotency_key, key_hash, fingerprint, policy)
         if earlier:
             return earlier
         token = tokens.derived_token(policy.secret_key, idempotency_key, fingerprint)
@@ -208,8 +209,8 @@ async def book(
         except IntegrityError:
             # A concurrent retry with the same key won, the slot does not exist, or (once in
             # 10^12) the reference collided: find out which.
-            if idempotency_key and key_hash:
-                earlier = await _replay(db, idempotency_key, key_hash, fingerprint, policy, now)
+            if idempotency_key and key_hash and fingerprint:
+                earlier = await _replay(db, idempotency_key, key_hash, fingerprint, policy)
                 if earlier:
                     return earlier
         # Raises if the slot's state refuses the booking now; else (a collision, or places freed
@@ -223,7 +224,7 @@ def _statement_params(
     reference: str,
     token: str,
     key_hash: str | None,
-    fingerprint: str,
+    fingerprint: str | None,
     actor: str,
     now: datetime,
 ) -> dict[str, Any]:
@@ -244,7 +245,7 @@ def _statement_params(
         "booking_notes": request.notes,
         "booking_manage_token_hash": tokens.digest(token),
         "booking_idempotency_key_hash": key_hash,
-        "booking_request_fingerprint": fingerprint if key_hash else None,
+        "booking_request_fingerprint": fingerprint,
         "actor": actor,
         "audit_data": {
             "after": {"adults": request.adults, "children": request.children, "status": "confirmed"},
@@ -286,7 +287,6 @@ async def _replay(
     key_hash: str,
     fingerprint: str,
     policy: BookingPolicy,
-    now: datetime,
 ) -> BookingReceipt | None:
     booking = await _find(db, Booking.idempotency_key_hash == key_hash)
     if booking is None:

@@ -76,6 +76,12 @@ class Database:
             yield session
 
     @asynccontextmanager
+    async def reading_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection for reads that want rows, not ORM objects (lists, exports)."""
+        async with self.engine.connect() as connection:
+            yield connection
+
+    @asynccontextmanager
     async def writing(self) -> AsyncIterator[AsyncSession]:
         async with self._write_sessions() as session, session.begin():
             yield session

@@ -18,7 +18,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, bindparam, insert, literal, select, update
+from sqlalchemy import (
+    JSON,
+    Integer,
+    String,
+    bindparam,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.engine import Row
 
 from reservations.base.db import Database
@@ -75,6 +84,8 @@ def _param(name: str, type_: Any) -> Any:
 
 
 _NOW = _param("now", UTCDateTime())
+#: Written into the SQL text (our own constants): the statement then has no list parameter.
+_BOOKABLE_WORDS = [literal_column(f"'{status.value}'") for status in BOOKABLE_STATUSES]
 _PEOPLE = _param("people", Integer())
 
 
@@ -84,7 +95,7 @@ def _take_slot() -> Any:
         update(_slot)
         .where(
             _slot.c.id == _param("slot_id", Integer()),
-            _slot.c.status.in_([status.value for status in BOOKABLE_STATUSES]),
+            _slot.c.status.in_(_BOOKABLE_WORDS),
             _slot.c.booking_cutoff_at > _NOW,
             _slot.c.booked + _PEOPLE <= _slot.c.capacity,
         )
@@ -118,7 +129,7 @@ def _audit_values(slot_id: Any, booking_id: Any) -> list[Any]:
     return [
         _NOW,
         _param("actor", String()),
-        literal("booking.created", String()),
+        literal_column("'booking.created'", String()),
         slot_id,
         booking_id,
         _param("audit_data", JSON()),
