@@ -44,8 +44,8 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from reservations.base import booking as booking_service  # noqa: E402
 from reservations.base import clock, places, tokens  # noqa: E402
-from reservations.base.booking import BookingRequest  # noqa: E402
 from reservations.base import db as db_module  # noqa: E402
+from reservations.base.booking import BookingRequest  # noqa: E402
 from reservations.base.db import Database  # noqa: E402
 from reservations.base.models import Activity, ActivityKind, Provider  # noqa: E402
 from reservations.base.planning import new_slot  # noqa: E402

@@ -22,10 +22,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "reservations" / "demo_data"
-HEADER = (
-    "date,start,end,provider,village,sector,activity,kind,capacity,min_participants,outcome,"
-    "booked_adults,booked_children,attended_adults,attended_children"
-).split(",")
+HEADER = ["date", "start", "end", "provider", "village", "sector", "activity", "kind", "capacity", "min_participants", "outcome", "booked_adults", "booked_children", "attended_adults", "attended_children"]
 
 ML, VF, VLC = "Mont Lozère", "Vallée Française", "Vallée Longue et Calbertois"
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)

@@ -71,6 +71,12 @@ async def test_full_slot_is_a_409_saying_what_remains(client, db):
         409, "not_enough_places",
     )
     assert body["remaining"] == 1 and "Only 1 place" in body["detail"]
+    assert (await client.post("/api/v1/bookings", json=booking_body(slot.id, adults=1, children=0))).status_code == 201
+    full = assert_problem(
+        await client.post("/api/v1/bookings", json=booking_body(slot.id, adults=1, children=0)),
+        409, "not_enough_places",
+    )
+    assert full["remaining"] == 0 and "full" in full["detail"]
 
 
 async def test_idempotency_key_replays_the_first_answer(client, db):
@@ -168,3 +174,18 @@ async def test_unknown_token_route_and_method(client):
 async def test_openapi_schema_lists_the_api(client):
     schema = (await client.get("/schema/openapi.json")).json()
     assert {"/api/v1/availability", "/api/v1/bookings", "/api/v1/bookings/{manage_token}"} <= set(schema["paths"])
+
+
+async def test_booking_is_rate_limited_per_client(db):
+    slot = await make_slot(db, capacity=20)
+    settings = Settings(database_url=db.url, secret_key="test", booking_rate_limit=2)
+    async with AsyncTestClient(app=create_app(settings, database=db)) as limited:
+        answers = [
+            await limited.post("/api/v1/bookings", json=booking_body(slot.id, adults=1, children=0))
+            for _ in range(3)
+        ]
+        # Reading is not limited.
+        assert (await limited.get("/api/v1/availability")).status_code == 200
+    assert [a.status_code for a in answers[:2]] == [201, 201]
+    assert_problem(answers[2], 429, "http_429")
+    assert (await fetch_slot(db, slot.id)).booked == 2

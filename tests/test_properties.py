@@ -31,6 +31,7 @@ from reservations.base.errors import (
     NotEnoughPlaces,
     PartyTooLarge,
     SlotCancelled,
+    SlotFull,
 )
 from reservations.base.models import (
     Booking,
@@ -89,7 +90,7 @@ class Model:
         if self.status == SlotStatus.CANCELLED:
             return SlotCancelled
         if self.remaining < adults + children:
-            return NotEnoughPlaces
+            return SlotFull if self.remaining == 0 else NotEnoughPlaces
         return None
 
 
@@ -130,7 +131,7 @@ async def step_book(db: Database, slot: Slot, model: Model, party: tuple[int, in
         model.bookings[outcome.booking.id] = Booked(outcome.manage_token, sum(party))
         return
     assert type(outcome) is expected, (outcome, expected)
-    if expected is NotEnoughPlaces:
+    if expected in (NotEnoughPlaces, SlotFull):
         assert outcome.params == {"remaining": model.remaining, "requested": sum(party)}
 
 

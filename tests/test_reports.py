@@ -156,7 +156,7 @@ async def build(  # type: ignore[no-untyped-def]
             capacity=s.capacity, min_participants=s.minimum,
         )
         planned.append((s, slot.id, [await book(db, slot.id, b) for b in s.bookings]))
-    for s, slot_id, booking_ids in planned:
+    for s, slot_id, _booking_ids in planned:
         if s.cancelled_by_office:
             await slot_service.cancel_slot(
                 db, slot_id, CancelReason(s.fate), actor="test", now=utc(s.local_start)

@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: ff0bcf7be40d
-Revises: 
+Revises:
 Create Date: 2026-11-26 12:49:16.771797+00:00
 """
 

@@ -8,8 +8,8 @@ from typing import Annotated
 import msgspec
 
 from reservations.base.availability import SlotView
-from reservations.base.clock import OFFICE_TZ
 from reservations.base.booking import BookingView
+from reservations.base.clock import OFFICE_TZ
 
 
 def _local(instant: datetime | None) -> datetime | None:

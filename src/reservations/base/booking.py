@@ -36,6 +36,7 @@ from reservations.base.errors import (
     NotEnoughPlaces,
     PartyTooLarge,
     SlotCancelled,
+    SlotFull,
     SlotNotFound,
     UnsupportedLocale,
 )
@@ -308,7 +309,8 @@ async def _raise_refusal(db: Database, slot_id: int, people: int, now: datetime)
     if slot.status not in BOOKABLE_STATUSES or now >= slot.booking_cutoff_at:
         raise BookingClosed(field="slot_id", cutoff=clock.display(slot.booking_cutoff_at))
     if slot.remaining < people:
-        raise NotEnoughPlaces(field="adults", remaining=slot.remaining, requested=people)
+        refusal = SlotFull if slot.remaining == 0 else NotEnoughPlaces
+        raise refusal(field="adults", remaining=slot.remaining, requested=people)
 
 
 async def _find(db: Database, condition: ColumnElement[bool]) -> Booking | None:

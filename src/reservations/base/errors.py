@@ -75,6 +75,10 @@ class NotEnoughPlaces(DomainError):
     message = N_("Only {remaining} place(s) left for this visit; you asked for {requested}.")
 
 
+class SlotFull(NotEnoughPlaces):
+    message = N_("This visit is full: there is no place left.")
+
+
 class SlotCancelled(DomainError):
     kind = ErrorKind.CONFLICT
     code = "slot_cancelled"
