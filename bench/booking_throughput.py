@@ -62,8 +62,19 @@ WINDOW_DAYS = 30
 
 def serve_without_access_log(workers: int) -> list[str]:
     """The deployed command, without the access log (a line per request costs CPU)."""
-    return [sys.executable, "-m", "reservations", "serve", "--host", "127.0.0.1",
-            "--port", "{port}", "--no-access-log", "--workers", str(workers)]
+    return [
+        sys.executable,
+        "-m",
+        "reservations",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--no-access-log",
+        "--workers",
+        str(workers),
+    ]
 
 
 # --- the programme --------------------------------------------------------------------------
@@ -96,8 +107,11 @@ async def seed(db: Database, spread: int, programme_slots: int, programme_days: 
         far = today + timedelta(days=300)
         hot = new_slot(bench, clock.local_datetime(far, clock_time(10)), capacity=BIG_CAPACITY)
         spread_slots = [
-            new_slot(bench, clock.local_datetime(far + timedelta(days=1 + n // 4), times[n % 4]),
-                     capacity=BIG_CAPACITY)
+            new_slot(
+                bench,
+                clock.local_datetime(far + timedelta(days=1 + n // 4), times[n % 4]),
+                capacity=BIG_CAPACITY,
+            )
             for n in range(spread)
         ]
         session.add_all([hot, *spread_slots])
@@ -110,14 +124,24 @@ def _activities(session, count: int) -> list[Activity]:  # type: ignore[no-untyp
     sectors = ("Mont Lozère", "Vallée Française", "Vallée Longue et Calbertois")
     activities = []
     for number in range(count):
-        provider = Provider(name=f"Ferme {number}", village="Vialas", sector=sectors[number % 3],
-                            email=f"ferme{number}@example.org", languages=["fr", "en"])
+        provider = Provider(
+            name=f"Ferme {number}",
+            village="Vialas",
+            sector=sectors[number % 3],
+            email=f"ferme{number}@example.org",
+            languages=["fr", "en"],
+        )
         activity = Activity(
-            provider=provider, kind=ActivityKind.FARM_VISIT, name=f"Visite {number}",
+            provider=provider,
+            kind=ActivityKind.FARM_VISIT,
+            name=f"Visite {number}",
             title={"fr": f"Visite de la ferme {number}", "en": f"Farm visit {number}"},
-            description={"fr": "Une visite."}, accessibility={},
-            default_capacity=8 + number % 18, default_min_participants=4,
-            price_adult_cents=800, price_child_cents=400,
+            description={"fr": "Une visite."},
+            accessibility={},
+            default_capacity=8 + number % 18,
+            default_min_participants=4,
+            price_adult_cents=800,
+            price_child_cents=400,
         )
         session.add(activity)
         activities.append(activity)
@@ -167,14 +191,22 @@ class Meter:
 
     async def _sessions(self) -> int:
         await self.admin.execute("SELECT pg_stat_clear_snapshot()")
-        return int(await self.admin.fetchval(
-            "SELECT sessions FROM pg_stat_database WHERE datname = $1", self.database
-        ) or 0)
+        return int(
+            await self.admin.fetchval(
+                "SELECT sessions FROM pg_stat_database WHERE datname = $1", self.database
+            )
+            or 0
+        )
 
     async def _sample(self) -> tuple[float, ...]:
         server = self.server.cpu_seconds if self.server else 0.0
-        return (time.perf_counter(), time.process_time(), server, machine_busy_seconds(),
-                float(await self._sessions()))
+        return (
+            time.perf_counter(),
+            time.process_time(),
+            server,
+            machine_busy_seconds(),
+            float(await self._sessions()),
+        )
 
     async def measure(
         self, name: str, count: int, load: Callable[[], Awaitable[Counter[int | str]]]
@@ -185,8 +217,17 @@ class Meter:
         wall, client, server, busy, sessions = (b - a for a, b in zip(before, after, strict=True))
         # Backends that ended during the phase are missed (see 'new pg conns').
         backends = sum(cpu - backends_before.get(pid, 0.0) for pid, cpu in backends_after.items())
-        return Result(name, count, wall, client, server if self.server else None, backends,
-                      busy, int(sessions), statuses)
+        return Result(
+            name,
+            count,
+            wall,
+            client,
+            server if self.server else None,
+            backends,
+            busy,
+            int(sessions),
+            statuses,
+        )
 
 
 async def drive(
@@ -209,8 +250,14 @@ async def drive(
 
 
 def booking_body(slot_id: int, number: int) -> dict[str, object]:
-    return {"slot_id": slot_id, "adults": 1, "children": 1, "name": f"Visiteur {number}",
-            "email": f"visiteur{number}@example.org", "locale": "fr"}
+    return {
+        "slot_id": slot_id,
+        "adults": 1,
+        "children": 1,
+        "name": f"Visiteur {number}",
+        "email": f"visiteur{number}@example.org",
+        "locale": "fr",
+    }
 
 
 class BareHttpConnection:
@@ -226,8 +273,10 @@ class BareHttpConnection:
         return cls(*await asyncio.open_connection(host, int(port)))
 
     async def request(self, method: str, target: str, body: bytes = b"") -> tuple[int, bytes]:
-        head = (f"{method} {target} HTTP/1.1\r\nHost: bench\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+        head = (
+            f"{method} {target} HTTP/1.1\r\nHost: bench\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
         self.writer.write(head.encode() + body)
         status = int((await self.reader.readline()).split()[1])
         length = 0
@@ -259,6 +308,7 @@ async def http_phases(
         async def call(number: int) -> int:
             body = json.dumps(booking_body(slot_of(number), number)).encode()
             return (await send("POST", "/api/v1/bookings", body))[0]
+
         return call
 
     first, last = programme.window
@@ -277,12 +327,21 @@ async def http_phases(
         hot = book_on(lambda n: programme.hot_slot)
         spreading = book_on(lambda n: spread[n % len(spread)])
         return [
-            await meter.measure(f"HTTP book, hot slot, {workers}w", args.requests,
-                                lambda: drive(args.concurrency, args.requests, hot)),
-            await meter.measure(f"HTTP book, {len(spread)} slots, {workers}w", args.requests,
-                                lambda: drive(args.concurrency, args.requests, spreading)),
-            await meter.measure(f"HTTP read 30 d ({programme.slots_in_window} slots), {workers}w",
-                                args.reads, lambda: drive(args.concurrency, args.reads, read)),
+            await meter.measure(
+                f"HTTP book, hot slot, {workers}w",
+                args.requests,
+                lambda: drive(args.concurrency, args.requests, hot),
+            ),
+            await meter.measure(
+                f"HTTP book, {len(spread)} slots, {workers}w",
+                args.requests,
+                lambda: drive(args.concurrency, args.requests, spreading),
+            ),
+            await meter.measure(
+                f"HTTP read 30 d ({programme.slots_in_window} slots), {workers}w",
+                args.reads,
+                lambda: drive(args.concurrency, args.reads, read),
+            ),
         ]
     finally:
         while not connections.empty():
@@ -305,11 +364,20 @@ FLOOR_SQL, FLOOR_PARAMETERS = _floor_statement()
 async def raw_booking(connection: asyncpg.Connection, slot_id: int, number: int) -> str:
     """One booking as ``booking.book`` makes it: the same parameters, one autocommit statement."""
     request = BookingRequest(
-        slot_id=slot_id, adults=1, children=1, name=f"Visiteur {number}",
-        email=f"visiteur{number}@example.org", locale="fr",
+        slot_id=slot_id,
+        adults=1,
+        children=1,
+        name=f"Visiteur {number}",
+        email=f"visiteur{number}@example.org",
+        locale="fr",
     )
     params = booking_service._statement_params(
-        request, tokens.new_reference(), tokens.new_token(), None, None, "api",
+        request,
+        tokens.new_reference(),
+        tokens.new_token(),
+        None,
+        None,
+        "api",
         clock.now(),
     )
     params["audit_data"] = json.dumps(params["audit_data"])
@@ -327,6 +395,7 @@ async def raw_phases(
             async def call(number: int) -> str:
                 async with pool.acquire() as connection:
                     return await raw_booking(connection, slot_of(number), number)
+
             return call
 
         spread = programme.spread_slots
@@ -334,10 +403,16 @@ async def raw_phases(
         hot = book_on(lambda n: programme.hot_slot)
         spreading = book_on(lambda n: spread[n % len(spread)])
         return [
-            await meter.measure("asyncpg book, hot slot", args.requests,
-                                lambda: drive(args.concurrency, args.requests, hot)),
-            await meter.measure(f"asyncpg book, {len(spread)} slots", args.requests,
-                                lambda: drive(args.concurrency, args.requests, spreading)),
+            await meter.measure(
+                "asyncpg book, hot slot",
+                args.requests,
+                lambda: drive(args.concurrency, args.requests, hot),
+            ),
+            await meter.measure(
+                f"asyncpg book, {len(spread)} slots",
+                args.requests,
+                lambda: drive(args.concurrency, args.requests, spreading),
+            ),
         ]
 
 
@@ -366,8 +441,9 @@ async def run(args: argparse.Namespace) -> list[Result]:
             programme = await seed(database, args.spread, args.programme_slots, args.programme_days)
         finally:
             await database.dispose()
-        results = await raw_phases(_asyncpg_dsn(args.postgres_url, name),
-                                   Meter(admin, name, None), programme, args)
+        results = await raw_phases(
+            _asyncpg_dsn(args.postgres_url, name), Meter(admin, name, None), programme, args
+        )
         for workers in args.workers:
             with live_server(url, command=serve_without_access_log(workers)) as server:
                 meter = Meter(admin, name, server)
@@ -392,20 +468,30 @@ async def check_counters(dsn: str, args: argparse.Namespace) -> None:
     runs = 1 + len(args.workers)  # the floor, then each HTTP server
     expected = 2 * runs * (args.warmup + 2 * args.requests)
     if not booked == people == expected:
-        raise SystemExit(f"counters disagree: slot.booked {booked}, bookings {people}, "
-                         f"expected {expected}")
+        raise SystemExit(
+            f"counters disagree: slot.booked {booked}, bookings {people}, expected {expected}"
+        )
 
 
 # --- the report -----------------------------------------------------------------------------
 
 
 def machine_description() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in _lines("/proc/cpuinfo")
-                  if line.startswith("model name")), platform.processor() or "?")
-    memory = next((line.split()[1] for line in _lines("/proc/meminfo")
-                   if line.startswith("MemTotal")), "0")
-    return (f"{os.cpu_count()} CPUs ({model}), {int(memory) // 1024 // 1024} GiB RAM, "
-            f"Python {platform.python_version()}")
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in _lines("/proc/cpuinfo")
+            if line.startswith("model name")
+        ),
+        platform.processor() or "?",
+    )
+    memory = next(
+        (line.split()[1] for line in _lines("/proc/meminfo") if line.startswith("MemTotal")), "0"
+    )
+    return (
+        f"{os.cpu_count()} CPUs ({model}), {int(memory) // 1024 // 1024} GiB RAM, "
+        f"Python {platform.python_version()}"
+    )
 
 
 def load_average() -> str:
@@ -444,29 +530,37 @@ def report(results: list[Result], args: argparse.Namespace, postgres_version: st
             f"{client} {server} {postgres} {busy:>5.0f} {result.new_sessions:>6}"
         )
     spread = f"{args.spread} slots"
+
+    def ratio(http: str, floor: str) -> float:
+        return by_name[http].rate / by_name[floor].rate
+
     ratios = [
-        f"HTTP ({workers} worker{'s' if workers > 1 else ''})/asyncpg: "
-        f"hot slot {by_name[f'HTTP book, hot slot, {workers}w'].rate / by_name['asyncpg book, hot slot'].rate:.2f}, "
-        f"{spread} {by_name[f'HTTP book, {spread}, {workers}w'].rate / by_name[f'asyncpg book, {spread}'].rate:.2f}"
+        f"HTTP ({workers} worker{'s' if workers > 1 else ''})/asyncpg: hot slot "
+        f"{ratio(f'HTTP book, hot slot, {workers}w', 'asyncpg book, hot slot'):.2f}, {spread} "
+        f"{ratio(f'HTTP book, {spread}, {workers}w', f'asyncpg book, {spread}'):.2f}"
         for workers in args.workers
     ]
-    problems = [f"{r.name}: {dict(r.statuses)}" for r in results
-                if set(r.statuses) - {200, 201, "booked"}]
-    return "\n".join([
-        *rows,
-        "",
-        *ratios,
-        "",
-        f"{args.concurrency} client connections at once (asyncpg: a pool of {args.concurrency}); "
-        "a booking is 1 adult + 1 child.",
-        "The load generator runs in this process ('client': bare keep-alive HTTP/1.1, or asyncpg",
-        "for the floor) and shares the machine's cores with the server ('server': `reservations",
-        "serve --no-access-log --workers N`, Nw, its processes summed) and PostgreSQL ('pg': the",
-        "benchmark database's backends alive at the end of a phase). 'busy %' is the whole",
-        "machine; 'new pg conns' are PostgreSQL sessions opened during the phase.",
-        "Unexpected answers: " + ("; ".join(problems) if problems else "none"),
-        f"PostgreSQL {postgres_version}; " + machine_description(),
-    ])
+    problems = [
+        f"{r.name}: {dict(r.statuses)}" for r in results if set(r.statuses) - {200, 201, "booked"}
+    ]
+    return "\n".join(
+        [
+            *rows,
+            "",
+            *ratios,
+            "",
+            f"{args.concurrency} client connections at once (asyncpg: a pool of "
+            f"{args.concurrency}); a booking is 1 adult + 1 child.",
+            "The load generator runs in this process ('client': bare keep-alive HTTP/1.1, or",
+            "asyncpg for the floor) and shares the machine's cores with the server ('server':",
+            "`reservations serve --no-access-log --workers N`, Nw, its processes summed) and",
+            "PostgreSQL ('pg': the",
+            "benchmark database's backends alive at the end of a phase). 'busy %' is the whole",
+            "machine; 'new pg conns' are PostgreSQL sessions opened during the phase.",
+            "Unexpected answers: " + ("; ".join(problems) if problems else "none"),
+            f"PostgreSQL {postgres_version}; " + machine_description(),
+        ]
+    )
 
 
 async def postgres_version(admin_url: str) -> str:
@@ -479,16 +573,22 @@ async def postgres_version(admin_url: str) -> str:
 
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--postgres-url", default=os.environ.get(
-        "RESERVATIONS_BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL),
-        help="an administrative database of the server (a fresh one is created next to it)")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("RESERVATIONS_BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL),
+        help="an administrative database of the server (a fresh one is created next to it)",
+    )
     parser.add_argument("--requests", type=int, default=2000, help="bookings per scenario")
     parser.add_argument("--reads", type=int, default=600, help="availability reads")
     parser.add_argument("--concurrency", type=int, default=16, help="client connections")
     parser.add_argument("--spread", type=int, default=200, help="slots of the spread scenario")
     parser.add_argument("--warmup", type=int, default=100, help="uncounted requests first")
-    parser.add_argument("--workers", type=lambda text: [int(n) for n in text.split(",")],
-                        default=[1, 2], help="server processes to try, e.g. 1,2")
+    parser.add_argument(
+        "--workers",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1, 2],
+        help="server processes to try, e.g. 1,2",
+    )
     parser.add_argument("--programme-slots", type=int, default=300)
     parser.add_argument("--programme-days", type=int, default=60)
     return parser.parse_args()
@@ -502,8 +602,10 @@ def main() -> None:
     results = asyncio.run(run(args))
     print(report(results, args, version))
     print(f"Load average (1, 5, 15 min) before the run: {load_before}; after: {load_average()}.")
-    print(f"Whole run: {time.perf_counter() - started:.0f} s "
-          f"(started {clock_started:%Y-%m-%d %H:%M %Z}).")
+    print(
+        f"Whole run: {time.perf_counter() - started:.0f} s "
+        f"(started {clock_started:%Y-%m-%d %H:%M %Z})."
+    )
 
 
 if __name__ == "__main__":

@@ -20,13 +20,17 @@ from reservations.base import db as db_module
 from reservations.base.db import Database
 
 POSTGRES_URL = os.environ.get("RESERVATIONS_TEST_POSTGRES_URL")
-NO_POSTGRES = "RESERVATIONS_TEST_POSTGRES_URL is not set: PostgreSQL variant skipped (.ci/run sets it)"
+NO_POSTGRES = (
+    "RESERVATIONS_TEST_POSTGRES_URL is not set: PostgreSQL variant skipped (.ci/run sets it)"
+)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         metafunc.parametrize(
-            "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], scope="session"
+            "backend",
+            ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+            scope="session",
         )
 
 
@@ -38,8 +42,10 @@ def _asyncpg_dsn(url: str, database: str | None = None) -> str:
 
 
 def _async_url(url: str, database: str) -> str:
-    return make_url(url).set(drivername="postgresql+asyncpg", database=database).render_as_string(
-        hide_password=False
+    return (
+        make_url(url)
+        .set(drivername="postgresql+asyncpg", database=database)
+        .render_as_string(hide_password=False)
     )
 
 

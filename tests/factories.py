@@ -60,7 +60,10 @@ async def make_slot(
 ) -> Slot:
     if activity is None:
         activity = await make_activity(
-            db, capacity=capacity, min_participants=min_participants, **activity_options  # type: ignore[arg-type]
+            db,
+            capacity=capacity,
+            min_participants=min_participants,
+            **activity_options,  # type: ignore[arg-type]
         )
     starts_at = starts_at or clock.now().replace(microsecond=0) + timedelta(days=3)
     async with db.writing() as session:

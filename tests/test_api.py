@@ -19,14 +19,23 @@ PROBLEM = "application/problem+json"
 
 @pytest.fixture
 async def client(db) -> AsyncIterator[AsyncTestClient]:
-    settings = Settings(database_url=db.url, secret_key="test", max_party_size=10, booking_rate_limit=0)
+    settings = Settings(
+        database_url=db.url, secret_key="test", max_party_size=10, booking_rate_limit=0
+    )
     async with AsyncTestClient(app=create_app(settings, database=db)) as test_client:
         yield test_client
 
 
 def booking_body(slot: int, **changes: object) -> dict[str, object]:
-    return {"slot_id": slot, "adults": 2, "children": 1, "name": "Jan de Vries",
-            "email": "jan@example.nl", "locale": "nl", **changes}
+    return {
+        "slot_id": slot,
+        "adults": 2,
+        "children": 1,
+        "name": "Jan de Vries",
+        "email": "jan@example.nl",
+        "locale": "nl",
+        **changes,
+    }
 
 
 def assert_problem(response, status: int, code: str) -> dict:
@@ -68,13 +77,17 @@ async def test_full_slot_is_a_409_saying_what_remains(client, db):
     assert (await client.post("/api/v1/bookings", json=booking_body(slot.id))).status_code == 201
     body = assert_problem(
         await client.post("/api/v1/bookings", json=booking_body(slot.id, adults=2, children=0)),
-        409, "not_enough_places",
+        409,
+        "not_enough_places",
     )
     assert body["remaining"] == 1 and "Only 1 place" in body["detail"]
-    assert (await client.post("/api/v1/bookings", json=booking_body(slot.id, adults=1, children=0))).status_code == 201
+    assert (
+        await client.post("/api/v1/bookings", json=booking_body(slot.id, adults=1, children=0))
+    ).status_code == 201
     full = assert_problem(
         await client.post("/api/v1/bookings", json=booking_body(slot.id, adults=1, children=0)),
-        409, "not_enough_places",
+        409,
+        "not_enough_places",
     )
     assert full["remaining"] == 0 and "full" in full["detail"]
 
@@ -102,11 +115,15 @@ async def test_availability_times_are_paris_and_filters_apply(client, db):
     assert {s["id"] for s in listed} == {farm.id, animation.id}
     assert all(s["starts_at"].endswith(("+01:00", "+02:00")) for s in listed)
     assert all("T10:00:00" in s["starts_at"] for s in listed)
-    only_sector = (await client.get("/api/v1/availability", params={"sector": "Vallée Française"})).json()
+    only_sector = (
+        await client.get("/api/v1/availability", params={"sector": "Vallée Française"})
+    ).json()
     assert [s["id"] for s in only_sector] == [farm.id]
     only_kind = (await client.get("/api/v1/availability", params={"kind": "animation"})).json()
     assert [s["id"] for s in only_kind] == [animation.id]
-    by_provider = (await client.get("/api/v1/availability", params={"provider": only_sector[0]["provider"]})).json()
+    by_provider = (
+        await client.get("/api/v1/availability", params={"provider": only_sector[0]["provider"]})
+    ).json()
     assert [s["id"] for s in by_provider] == [farm.id]
     day = (starts + timedelta(days=1)).date().isoformat()
     assert (await client.get("/api/v1/availability", params={"from": day})).json() == []
@@ -132,19 +149,26 @@ async def test_availability_times_are_paris_and_filters_apply(client, db):
 )
 async def test_bad_booking_input_is_a_clear_4xx_problem(client, db, changes, status, code):
     slot = await make_slot(db)
-    assert_problem(await client.post("/api/v1/bookings", json=booking_body(slot.id, **changes)), status, code)
+    assert_problem(
+        await client.post("/api/v1/bookings", json=booking_body(slot.id, **changes)), status, code
+    )
     assert (await fetch_slot(db, slot.id)).booked == 0
 
 
 async def test_missing_fields_and_malformed_bodies(client, db):
-    body = assert_problem(await client.post("/api/v1/bookings", json={"adults": 1}), 422, "invalid_request")
+    body = assert_problem(
+        await client.post("/api/v1/bookings", json={"adults": 1}), 422, "invalid_request"
+    )
     assert body["errors"][0]["field"] in {"slot_id", "name", "email"}
     assert body["errors"][0]["field"] in body["detail"]
     unknown = await client.post("/api/v1/bookings", json={"zz": 1})
     assert "zz" in assert_problem(unknown, 422, "invalid_request")["detail"]
     assert_problem(
-        await client.post("/api/v1/bookings", content=b"{not json", headers={"content-type": "application/json"}),
-        400, "malformed_request",
+        await client.post(
+            "/api/v1/bookings", content=b"{not json", headers={"content-type": "application/json"}
+        ),
+        400,
+        "malformed_request",
     )
     assert_problem(await client.post("/api/v1/bookings", json=[1, 2]), 422, "invalid_request")
 
@@ -173,7 +197,9 @@ async def test_unknown_token_route_and_method(client):
 
 async def test_openapi_schema_lists_the_api(client):
     schema = (await client.get("/schema/openapi.json")).json()
-    assert {"/api/v1/availability", "/api/v1/bookings", "/api/v1/bookings/{manage_token}"} <= set(schema["paths"])
+    assert {"/api/v1/availability", "/api/v1/bookings", "/api/v1/bookings/{manage_token}"} <= set(
+        schema["paths"]
+    )
 
 
 async def test_booking_is_rate_limited_per_client(db):

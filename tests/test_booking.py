@@ -29,10 +29,16 @@ from tests.factories import fetch_slot, make_slot
 POLICY = BookingPolicy(secret_key="test-secret", max_party_size=8)
 
 
-def request_for(slot_id: int, adults: int = 1, children: int = 0, **extra: object) -> BookingRequest:
+def request_for(
+    slot_id: int, adults: int = 1, children: int = 0, **extra: object
+) -> BookingRequest:
     return BookingRequest(
-        slot_id=slot_id, adults=adults, children=children, name="Anne Martin",
-        email="anne@example.org", **extra,  # type: ignore[arg-type]
+        slot_id=slot_id,
+        adults=adults,
+        children=children,
+        name="Anne Martin",
+        email="anne@example.org",
+        **extra,  # type: ignore[arg-type]
     )
 
 
@@ -44,7 +50,9 @@ async def test_booking_takes_places_and_cancel_returns_them(db):
     assert booked_slot.booked == 3
     # Taking places changes the counter and nothing else of the slot.
     assert (booked_slot.status, booked_slot.capacity, booked_slot.sequence) == (
-        SlotStatus.SCHEDULED, 10, 0
+        SlotStatus.SCHEDULED,
+        10,
+        0,
     )
     assert receipt.booking.slot_status == SlotStatus.SCHEDULED
     assert receipt.booking.starts_at == slot.starts_at
@@ -104,7 +112,9 @@ async def test_cut_off_closes_bookings_and_visitor_cancellation(db):
     with pytest.raises(CancellationClosed):
         await booking_service.cancel_by_visitor(db, receipt.manage_token, now=after_cutoff)
     # Staff may still cancel after the cut-off.
-    await booking_service.cancel_booking(db, receipt.booking.id, actor="staff:test", now=after_cutoff)
+    await booking_service.cancel_booking(
+        db, receipt.booking.id, actor="staff:test", now=after_cutoff
+    )
     assert (await fetch_slot(db, slot.id)).booked == 0
 
 
@@ -125,8 +135,12 @@ async def test_cancelled_slot_refuses(db):
 
 async def test_idempotent_retry_returns_the_first_booking(db):
     slot = await make_slot(db, capacity=10)
-    first = await booking_service.book(db, request_for(slot.id, 2), POLICY, actor="t", idempotency_key="k-1")
-    again = await booking_service.book(db, request_for(slot.id, 2), POLICY, actor="t", idempotency_key="k-1")
+    first = await booking_service.book(
+        db, request_for(slot.id, 2), POLICY, actor="t", idempotency_key="k-1"
+    )
+    again = await booking_service.book(
+        db, request_for(slot.id, 2), POLICY, actor="t", idempotency_key="k-1"
+    )
     assert again.replayed and not first.replayed
     assert again.booking.id == first.booking.id
     assert again.manage_token == first.manage_token
@@ -134,14 +148,18 @@ async def test_idempotent_retry_returns_the_first_booking(db):
     # The replayed token really opens the booking.
     assert (await booking_service.find_by_token(db, again.manage_token)).id == first.booking.id
     with pytest.raises(IdempotencyKeyReused):
-        await booking_service.book(db, request_for(slot.id, 3), POLICY, actor="t", idempotency_key="k-1")
+        await booking_service.book(
+            db, request_for(slot.id, 3), POLICY, actor="t", idempotency_key="k-1"
+        )
 
 
 async def test_concurrent_retries_with_one_key_book_once(db):
     slot = await make_slot(db, capacity=10)
     receipts = await asyncio.gather(
         *(
-            booking_service.book(db, request_for(slot.id, 2), POLICY, actor="t", idempotency_key="same")
+            booking_service.book(
+                db, request_for(slot.id, 2), POLICY, actor="t", idempotency_key="same"
+            )
             for _ in range(6)
         )
     )
@@ -157,7 +175,9 @@ async def test_every_change_is_audited(db):
     async with db.reading() as session:
         actions = list(
             await session.scalars(
-                select(AuditEntry.action).where(AuditEntry.booking_id == receipt.booking.id).order_by(AuditEntry.id)
+                select(AuditEntry.action)
+                .where(AuditEntry.booking_id == receipt.booking.id)
+                .order_by(AuditEntry.id)
             )
         )
         count = await session.scalar(select(func.count()).select_from(AuditEntry))

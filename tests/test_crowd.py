@@ -65,8 +65,13 @@ async def all_at_once(calls: list[Callable[[], Awaitable[httpx.Response]]]) -> l
 def booking_body(
     slot_id: int, number: int, adults: int = 1, children: int = 0
 ) -> dict[str, object]:
-    return {"slot_id": slot_id, "adults": adults, "children": children,
-            "name": f"Visitor {number}", "email": f"visitor{number}@example.org"}
+    return {
+        "slot_id": slot_id,
+        "adults": adults,
+        "children": children,
+        "name": f"Visitor {number}",
+        "email": f"visitor{number}@example.org",
+    }
 
 
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict:
@@ -110,8 +115,10 @@ async def test_crowd_books_exactly_the_capacity(db, server, http):
     await open_connections(http, CROWD)
 
     answers = await all_at_once(
-        [lambda n=n: http.post("/api/v1/bookings", json=booking_body(slot.id, n))
-         for n in range(CROWD)]
+        [
+            lambda n=n: http.post("/api/v1/bookings", json=booking_body(slot.id, n))
+            for n in range(CROWD)
+        ]
     )
 
     statuses = Counter(answer.status_code for answer in answers)

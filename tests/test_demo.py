@@ -73,8 +73,13 @@ async def figures_from_database(db, year: int) -> dict[str, int]:  # type: ignor
                 .where(farm_slots.c.status == SlotStatus.HELD)
             )
         ).one()
-    return {"farmers": farmers, "planned": planned, "held": held, "adults": adults,
-            "children": children}
+    return {
+        "farmers": farmers,
+        "planned": planned,
+        "held": held,
+        "adults": adults,
+        "children": children,
+    }
 
 
 def test_the_2022_season_file_matches_the_published_figures():
@@ -159,9 +164,7 @@ async def test_the_programme_starts_tomorrow_with_full_and_at_risk_slots(db):
     summary = await load_demo(db)
 
     async with db.reading() as session:
-        upcoming = list(
-            await session.scalars(select(Slot).where(Slot.starts_on >= tomorrow))
-        )
+        upcoming = list(await session.scalars(select(Slot).where(Slot.starts_on >= tomorrow)))
         activities = list(
             await session.scalars(
                 select(Activity).where(Activity.id.in_({s.activity_id for s in upcoming}))

@@ -71,12 +71,17 @@ async def test_a_good_file_imports_slots_bookings_and_attendance(db):
     slots = await slots_by_start(db)
     held = slots[paris("2022-07-12", 10)]
     assert (held.status, held.booked, held.capacity, held.min_participants) == (
-        SlotStatus.HELD, 5, 15, 4
+        SlotStatus.HELD,
+        5,
+        15,
+        4,
     )
     assert held.ends_at == paris("2022-07-12", 12)
     under = slots[paris("2022-07-15", 10)]
     assert (under.status, under.cancel_reason, under.booked) == (
-        SlotStatus.CANCELLED, CancelReason.UNDER_MINIMUM, 0
+        SlotStatus.CANCELLED,
+        CancelReason.UNDER_MINIMUM,
+        0,
     )
     assert under.cancelled_at == under.decision_at == paris("2022-07-14", 18)
     walk_ins = slots[paris("2022-08-03", 17)]
@@ -92,11 +97,15 @@ async def test_a_good_file_imports_slots_bookings_and_attendance(db):
     assert set(bookings) == {held.id, under.id, walk_ins.id}
     assert all(b.channel == Channel.HISTORY and b.email is None for b in bookings.values())
     assert (bookings[held.id].status, bookings[held.id].adults, bookings[held.id].children) == (
-        BookingStatus.CONFIRMED, 3, 2
+        BookingStatus.CONFIRMED,
+        3,
+        2,
     )
     cancelled = bookings[under.id]
     assert (cancelled.status, cancelled.cancelled_by, cancelled.adults) == (
-        BookingStatus.CANCELLED, CancelledBy.SLOT, 1
+        BookingStatus.CANCELLED,
+        CancelledBy.SLOT,
+        1,
     )
     assert (bookings[walk_ins.id].adults, bookings[walk_ins.id].children) == (2, 1)
     assert len({b.manage_token_hash for b in bookings.values()}) == 3

@@ -108,7 +108,10 @@ operations = st.one_of(
 
 def request_for(slot_id: int, adults: int, children: int) -> BookingRequest:
     return BookingRequest(
-        slot_id=slot_id, adults=adults, children=children, name="Paul Vidal",
+        slot_id=slot_id,
+        adults=adults,
+        children=children,
+        name="Paul Vidal",
         email="paul@example.org",
     )
 
@@ -375,4 +378,3 @@ async def test_an_idempotency_key_reused_much_later(db, party):
     model = Model(capacity=10, minimum=0, now=later)
     model.bookings[first.booking.id] = Booked(first.manage_token, 1)
     await check_against_model(db, slot.id, model)
-

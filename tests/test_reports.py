@@ -88,39 +88,104 @@ class S(NamedTuple):
 
 SLOTS = [
     # Season 2025, the previous one.
-    S("bouzedes", datetime(2025, 7, 15, 10, 0), 12, 0, "held", [
-        B(2, 1, WEB), B(3, 0, PHONE, came=(2, 0)),
-    ]),
+    S(
+        "bouzedes",
+        datetime(2025, 7, 15, 10, 0),
+        12,
+        0,
+        "held",
+        [
+            B(2, 1, WEB),
+            B(3, 0, PHONE, came=(2, 0)),
+        ],
+    ),
     S("mas", datetime(2025, 8, 2, 14, 30), 10, 4, "under_minimum", [B(1, 0, WEB)]),
     S("pont", datetime(2025, 12, 31, 23, 30), 30, 0, "held", [B(4, 2, COUNTER)]),
     # Season 2026. 00:30 in Paris on Thursday 1 January is Wednesday 31 December 2025 in UTC.
-    S("pont", datetime(2026, 1, 1, 0, 30), 30, 0, "held", [
-        B(2, 2, WEB), B(1, 0, PHONE, "visitor"),
-    ]),
-    S("bouzedes", datetime(2026, 4, 6, 10, 0), 12, 2, "held", [
-        B(2, 0, WEB), B(2, 3, RESELLER, came=(1, 2)), B(1, 0, WEB, "staff"),
-        B(2, 1, PHONE, "staff", came=(2, 1)),
-    ]),
+    S(
+        "pont",
+        datetime(2026, 1, 1, 0, 30),
+        30,
+        0,
+        "held",
+        [
+            B(2, 2, WEB),
+            B(1, 0, PHONE, "visitor"),
+        ],
+    ),
+    S(
+        "bouzedes",
+        datetime(2026, 4, 6, 10, 0),
+        12,
+        2,
+        "held",
+        [
+            B(2, 0, WEB),
+            B(2, 3, RESELLER, came=(1, 2)),
+            B(1, 0, WEB, "staff"),
+            B(2, 1, PHONE, "staff", came=(2, 1)),
+        ],
+    ),
     # 00:15 in Paris on Monday 15 June is Sunday 14 June in UTC.
-    S("pont", datetime(2026, 6, 15, 0, 15), 30, 0, "held", [
-        B(3, 3, COUNTER, came=(3, 1)), B(2, 0, WEB, "expired"),
-    ]),
-    S("mas", datetime(2026, 7, 14, 10, 0), 10, 3, "under_minimum", [
-        B(1, 1, WEB), B(1, 0, PHONE, "visitor"),
-    ]),
-    S("mas", datetime(2026, 7, 21, 10, 0), 10, 3, "held", [
-        B(2, 2, PHONE, came=(0, 0)), B(1, 0, WEB, "pending_payment"),
-    ]),
+    S(
+        "pont",
+        datetime(2026, 6, 15, 0, 15),
+        30,
+        0,
+        "held",
+        [
+            B(3, 3, COUNTER, came=(3, 1)),
+            B(2, 0, WEB, "expired"),
+        ],
+    ),
+    S(
+        "mas",
+        datetime(2026, 7, 14, 10, 0),
+        10,
+        3,
+        "under_minimum",
+        [
+            B(1, 1, WEB),
+            B(1, 0, PHONE, "visitor"),
+        ],
+    ),
+    S(
+        "mas",
+        datetime(2026, 7, 21, 10, 0),
+        10,
+        3,
+        "held",
+        [
+            B(2, 2, PHONE, came=(0, 0)),
+            B(1, 0, WEB, "pending_payment"),
+        ],
+    ),
     # 00:30 in Paris on 1 August is still July in UTC.
     S("pont", datetime(2026, 8, 1, 0, 30), 30, 0, "weather", [B(5, 5, COUNTER)]),
-    S("bouzedes", datetime(2026, 8, 12, 10, 0), 12, 0, "provider", [
-        B(4, 0, WEB), B(1, 0, WEB, "visitor"),
-    ]),
+    S(
+        "bouzedes",
+        datetime(2026, 8, 12, 10, 0),
+        12,
+        0,
+        "provider",
+        [
+            B(4, 0, WEB),
+            B(1, 0, WEB, "visitor"),
+        ],
+    ),
     S("mas", datetime(2026, 9, 6, 15, 0), 10, 0, "staff", []),
     S("bouzedes", datetime(2026, 10, 10, 10, 0), 12, 0, "confirmed", [B(2, 0, WEB)]),
-    S("mas", datetime(2026, 11, 4, 14, 0), 10, 0, "other", [
-        B(1, 1, RESELLER, "staff"), B(2, 0, PHONE),
-    ]),
+    S(
+        "mas",
+        datetime(2026, 11, 4, 14, 0),
+        10,
+        0,
+        "other",
+        [
+            B(1, 1, RESELLER, "staff"),
+            B(2, 0, PHONE),
+        ],
+    ),
     S("pont", datetime(2026, 12, 31, 23, 30), 30, 0, "held", [B(3, 1, WEB)]),
     # 00:30 in Paris on 1 January 2027 is 31 December 2026 in UTC: not in season 2026.
     S("pont", datetime(2027, 1, 1, 0, 30), 30, 0, "held", [B(6, 0, WEB)]),
@@ -152,8 +217,11 @@ async def build(  # type: ignore[no-untyped-def]
     planned: Planned = []
     for s in slots:
         slot = await make_slot(
-            db, activity=activities[s.provider], starts_at=utc(s.local_start),
-            capacity=s.capacity, min_participants=s.minimum,
+            db,
+            activity=activities[s.provider],
+            starts_at=utc(s.local_start),
+            capacity=s.capacity,
+            min_participants=s.minimum,
         )
         planned.append((s, slot.id, [await book(db, slot.id, b) for b in s.bookings]))
     for s, slot_id, _booking_ids in planned:
@@ -185,8 +253,12 @@ async def record_attendance(  # type: ignore[no-untyped-def]
 
 async def book(db, slot_id: int, b: B) -> int:  # type: ignore[no-untyped-def]
     request = BookingRequest(
-        slot_id=slot_id, adults=b.adults, children=b.children, name="Anne Martin",
-        email="anne@example.org", channel=b.channel,
+        slot_id=slot_id,
+        adults=b.adults,
+        children=b.children,
+        name="Anne Martin",
+        email="anne@example.org",
+        channel=b.channel,
     )
     receipt = await booking_service.book(db, request, POLICY, actor="test", now=BOOKED_AT)
     booking_id = receipt.booking.id
@@ -276,8 +348,7 @@ def by_channel(slots: list[S]) -> dict[str, Any]:
 
 def in_season(year: int, kind: ActivityKind | None) -> list[S]:
     return [
-        s for s in SLOTS
-        if s.local_start.year == year and kind in (None, PROVIDERS[s.provider][2])
+        s for s in SLOTS if s.local_start.year == year and kind in (None, PROVIDERS[s.provider][2])
     ]
 
 
@@ -330,7 +401,11 @@ def test_the_dataset_is_what_the_test_needs():
     season = in_season(2026, None)
     assert {s.fate for s in season} >= {"held", "confirmed", *(r.value for r in CancelReason)}
     assert {b.end for s in season for b in s.bookings} >= {
-        None, "visitor", "staff", "expired", "pending_payment"
+        None,
+        "visitor",
+        "staff",
+        "expired",
+        "pending_payment",
     }
     assert any(b.cancelled_after_attendance for s in season for b in s.bookings)
     assert len({s.local_start.weekday() for s in season}) >= 5
@@ -347,7 +422,12 @@ async def test_season_report_matches_the_dataset(dataset):
     for name in ("by_provider", "by_weekday", "by_month", "by_sector", "by_channel"):
         assert list(report[name]) == list(expected[name]), name
     assert list(report["by_weekday"]) == [
-        "monday", "tuesday", "wednesday", "thursday", "saturday", "sunday"
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "saturday",
+        "sunday",
     ]
     assert list(report["by_month"])[0] == "2026-01" and list(report["by_month"])[-1] == "2026-12"
     assert report["participants_change"] is not None and report["previous_season"] is not None
@@ -408,8 +488,14 @@ def more_slots(first: int, count: int) -> list[S]:
     """Slots of 2030 spread over providers, months and weekdays, held or not, with bookings."""
     providers = list(PROVIDERS)
     return [
-        S(providers[i % 3], datetime(2030, 1 + i % 12, 1 + i, 10, 0), 10, 0,
-          "held" if i % 2 else "confirmed", [B(1 + i % 3, i % 2, list(Channel)[i % 4])])
+        S(
+            providers[i % 3],
+            datetime(2030, 1 + i % 12, 1 + i, 10, 0),
+            10,
+            0,
+            "held" if i % 2 else "confirmed",
+            [B(1 + i % 3, i % 2, list(Channel)[i % 4])],
+        )
         for i in range(first, first + count)
     ]
 
@@ -437,8 +523,13 @@ async def test_csv_has_one_row_per_group(dataset):
     rows = list(csv.DictReader(io.StringIO(report_as_csv(report))))
 
     scopes = [("season", "2026"), ("previous_season", "2025")]
-    for name, scope in [("by_provider", "provider"), ("by_weekday", "weekday"),
-                        ("by_month", "month"), ("by_sector", "sector"), ("by_channel", "channel")]:
+    for name, scope in [
+        ("by_provider", "provider"),
+        ("by_weekday", "weekday"),
+        ("by_month", "month"),
+        ("by_sector", "sector"),
+        ("by_channel", "channel"),
+    ]:
         scopes += [(scope, key) for key in expected[name]]
     assert [(row["scope"], row["key"]) for row in rows] == scopes
 

@@ -58,7 +58,10 @@ async def book(
     db: Database, slot_id: int, adults: int, children: int = 0, **options: Any
 ) -> BookingView:
     request = BookingRequest(
-        slot_id=slot_id, adults=adults, children=children, name="Jeanne Roux",
+        slot_id=slot_id,
+        adults=adults,
+        children=children,
+        name="Jeanne Roux",
         email="jeanne@example.org",
     )
     receipt = await booking_service.book(db, request, POLICY, actor="test", **options)
@@ -148,7 +151,9 @@ async def test_at_or_over_minimum_is_confirmed(db, people):
     assert decided.cancel_reason is None and decided.cancelled_at is None
     [still] = await bookings_of(db, slot.id)
     assert (still.id, still.status, still.cancelled_by) == (
-        booking.id, BookingStatus.CONFIRMED, None,
+        booking.id,
+        BookingStatus.CONFIRMED,
+        None,
     )
     [entry] = [e for e in await audit_of(db, slot_id=slot.id) if e.action == "slot.decided"]
     assert entry.data["after"] == {"status": "confirmed", "booked": people}
@@ -194,8 +199,11 @@ async def test_two_runs_at_once_decide_each_slot_once(db):
     activity = await make_activity(db, capacity=10, min_participants=2)
     slots = [
         await make_slot(
-            db, activity=activity, starts_at=start_in(4, time(8 + i)),
-            capacity=10, min_participants=2,
+            db,
+            activity=activity,
+            starts_at=start_in(4, time(8 + i)),
+            capacity=10,
+            min_participants=2,
         )
         for i in range(6)
     ]
@@ -267,8 +275,11 @@ async def test_a_burst_of_bookings_racing_the_decision(db):
     activity = await make_activity(db, capacity=30, min_participants=5)
     for round_number in range(4):
         slot = await make_slot(
-            db, activity=activity, starts_at=start_in(4, time(8 + round_number)),
-            capacity=30, min_participants=5,
+            db,
+            activity=activity,
+            starts_at=start_in(4, time(8 + round_number)),
+            capacity=30,
+            min_participants=5,
         )
         await book(db, slot.id, 2)
         now = slot.decision_at
@@ -333,8 +344,7 @@ async def test_cancel_slot_cancels_its_bookings_with_reason_message_and_audit(db
         "message": "Orage annoncé",
     }
     slot_ended = [
-        e.booking_id for e in entries
-        if e.action == "booking.cancelled" and e.actor == "provider:7"
+        e.booking_id for e in entries if e.action == "booking.cancelled" and e.actor == "provider:7"
     ]
     assert slot_ended == sorted(b.id for b in kept)
 
@@ -349,7 +359,9 @@ async def test_cancel_a_confirmed_slot_by_staff(db):
     assert ended == [booking.id]
     cancelled = await fetch_slot(db, slot.id)
     assert (cancelled.status, cancelled.cancel_reason, cancelled.cancel_message) == (
-        SlotStatus.CANCELLED, CancelReason.WEATHER, None,
+        SlotStatus.CANCELLED,
+        CancelReason.WEATHER,
+        None,
     )
     assert (cancelled.booked, cancelled.sequence) == (0, 2)
     [entry] = [e for e in await audit_of(db, slot_id=slot.id) if e.action == "slot.cancelled"]
@@ -386,7 +398,8 @@ async def test_bookings_and_cancellations_racing_a_slot_cancellation(db):
             return_exceptions=True,
         )
         unexpected = [
-            r for r in results
+            r
+            for r in results
             if isinstance(r, Exception) and not isinstance(r, SlotCancelled | AlreadyCancelled)
         ]
         assert not unexpected
@@ -403,9 +416,7 @@ async def test_bookings_and_cancellations_racing_a_slot_cancellation(db):
 # --- attendance ------------------------------------------------------------------------------
 
 
-async def slot_with_bookings(
-    db: Database, *parties: tuple[int, int]
-) -> tuple[Slot, list[Booking]]:
+async def slot_with_bookings(db: Database, *parties: tuple[int, int]) -> tuple[Slot, list[Booking]]:
     slot = await make_slot(db, starts_at=start_in(4), capacity=20)
     bookings = [await book(db, slot.id, adults, children) for adults, children in parties]
     return slot, bookings
@@ -428,7 +439,8 @@ async def test_everyone_came(db):
 
     rows = await attendance_rows(db)
     assert [(r.booking_id, r.adults, r.children) for r in rows] == [
-        (bookings[0].id, 2, 1), (bookings[1].id, 1, 0)
+        (bookings[0].id, 2, 1),
+        (bookings[1].id, 1, 0),
     ]
     assert all(r.recorded_by == "provider:1" and r.recorded_at == after_start for r in rows)
     held = await fetch_slot(db, slot.id)
@@ -461,7 +473,8 @@ async def test_recording_again_replaces_the_figures(db):
 
     rows = await attendance_rows(db)
     assert [(r.booking_id, r.adults, r.children, r.recorded_by) for r in rows] == [
-        (family.id, 2, 2, "b"), (single.id, 0, 0, "b")
+        (family.id, 2, 2, "b"),
+        (single.id, 0, 0, "b"),
     ]
     assert all(r.recorded_at == later for r in rows)
     held = await fetch_slot(db, slot.id)
@@ -493,8 +506,11 @@ async def test_attendance_refuses_a_booking_of_another_slot(db):
     before = await snapshot(db)
     with pytest.raises(BookingOfAnotherSlot):
         await record_attendance(
-            db, slot.id, {mine.id: Presence(2, 0), theirs.id: Presence(1, 0)},
-            actor="a", now=slot.ends_at,
+            db,
+            slot.id,
+            {mine.id: Presence(2, 0), theirs.id: Presence(1, 0)},
+            actor="a",
+            now=slot.ends_at,
         )
     assert await snapshot(db) == before
     assert (await fetch_slot(db, slot.id)).status == SlotStatus.SCHEDULED

@@ -73,7 +73,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         openapi_config=OpenAPIConfig(
             title="reservations",
             version=__version__,
-            description="Farm visits and animations of a rural tourism office: availability and bookings.",
+            description=(
+                "Farm visits and animations of a rural tourism office: availability and bookings."
+            ),
             path="/schema",
             render_plugins=[ScalarRenderPlugin()],
         ),

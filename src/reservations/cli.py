@@ -1,4 +1,4 @@
-"""The ``reservations`` command: serve, migrate, import a past season, load the demo, report, tick."""
+"""The ``reservations`` command: serve, migrate, import a season, load the demo, report, tick."""
 
 from __future__ import annotations
 
@@ -47,8 +47,13 @@ def main(context: click.Context) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--demo", is_flag=True, help="Load the demo data first if the database is empty.")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Server processes (PostgreSQL; keep 1 on SQLite).")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes (PostgreSQL; keep 1 on SQLite).",
+)
 @click.option("--access-log/--no-access-log", default=True, show_default=True)
 @click.pass_obj
 def serve(
@@ -117,7 +122,9 @@ def import_history(settings: Settings, csv_file: Path) -> None:
     try:
         summary = _run(lambda database: run_import(database, csv_file), settings)
     except HistoryImportError as error:
-        click.echo(f"Nothing was imported: {len(error.problems)} problem(s) in {csv_file}:", err=True)
+        click.echo(
+            f"Nothing was imported: {len(error.problems)} problem(s) in {csv_file}:", err=True
+        )
         for line, message in error.problems:
             click.echo(f"  line {line}: {message}", err=True)
         sys.exit(1)
@@ -134,7 +141,9 @@ def demo(settings: Settings) -> None:
 
     async def work(database: Database) -> Any:
         if not await database_is_empty(database):
-            raise click.ClickException("The database already holds data; the demo loads into an empty one.")
+            raise click.ClickException(
+                "The database already holds data; the demo loads into an empty one."
+            )
         return await load_demo(database)
 
     click.echo(f"Demo data loaded: {_run(work, settings)}")

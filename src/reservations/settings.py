@@ -63,5 +63,6 @@ class Settings:
             or defaults.forwarded_allow_ips,
         )
 
+
 #: The languages visitors can use, French first (the default).
 SUPPORTED_LOCALES = ("fr", "en", "de", "nl")

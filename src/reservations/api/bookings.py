@@ -59,12 +59,18 @@ class BookingController(Controller):
         )
 
     @get("/{manage_token:str}", summary="A booking, by its secret manage token")
-    async def read_booking(self, manage_token: FromPath[str], db: NamedDependency[Database]) -> BookingOut:
+    async def read_booking(
+        self, manage_token: FromPath[str], db: NamedDependency[Database]
+    ) -> BookingOut:
         return BookingOut.of(await booking_service.find_by_token(db, manage_token))
 
     @delete(
-        "/{manage_token:str}", status_code=HTTP_200_OK, opt=RATE_LIMITED,
+        "/{manage_token:str}",
+        status_code=HTTP_200_OK,
+        opt=RATE_LIMITED,
         summary="Cancel a booking (until the booking cut-off)",
     )
-    async def cancel_booking(self, manage_token: FromPath[str], db: NamedDependency[Database]) -> BookingOut:
+    async def cancel_booking(
+        self, manage_token: FromPath[str], db: NamedDependency[Database]
+    ) -> BookingOut:
         return BookingOut.of(await booking_service.cancel_by_visitor(db, manage_token))

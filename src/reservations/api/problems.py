@@ -71,15 +71,26 @@ def problem(
 def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     extra = {"field": exc.field} if exc.field else {}
     return problem(
-        request, _STATUS_OF_KIND[exc.kind], exc.title, exc.text, code=exc.code, **extra, **exc.params
+        request,
+        _STATUS_OF_KIND[exc.kind],
+        exc.title,
+        exc.text,
+        code=exc.code,
+        **extra,
+        **exc.params,
     )
 
 
-def validation_error_handler(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+def validation_error_handler(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> Response[Any]:
     fields = _invalid_fields(exc.extra)
     hints = "; ".join(f"{name}: {expected}" for name, expected in fields)
     return problem(
-        request, HTTP_422_UNPROCESSABLE_ENTITY, "Invalid request", f"Please check: {hints}.",
+        request,
+        HTTP_422_UNPROCESSABLE_ENTITY,
+        "Invalid request",
+        f"Please check: {hints}.",
         code="invalid_request",
         errors=[{"field": name, "expected": expected} for name, expected in fields],
     )
@@ -118,7 +129,9 @@ _PLAIN_HTTP_DETAILS = {
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if exc.status_code == HTTP_400_BAD_REQUEST:  # a body that is not JSON at all
         return problem(
-            request, HTTP_400_BAD_REQUEST, "Malformed request",
+            request,
+            HTTP_400_BAD_REQUEST,
+            "Malformed request",
             f"The request body could not be read ({exc.detail}): send a JSON object.",
             code="malformed_request",
         )
@@ -132,7 +145,9 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
-        request, HTTP_500_INTERNAL_SERVER_ERROR, "Internal error",
+        request,
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "Internal error",
         "Something went wrong on our side; nothing was changed. Please try again later.",
         code="internal_error",
     )

@@ -74,11 +74,25 @@ async def list_slots(
     now = now or clock.now()
     query = (
         select(
-            Slot.id, Slot.activity_id, Slot.starts_at, Slot.ends_at, Slot.capacity, Slot.booked,
-            Slot.min_participants, Slot.status, Slot.booking_cutoff_at, Slot.decision_at,
-            Activity.title, Activity.name, Activity.kind, Activity.price_adult_cents,
-            Activity.price_child_cents, Provider.id.label("provider_id"),
-            Provider.name.label("provider"), Provider.sector, Provider.village,
+            Slot.id,
+            Slot.activity_id,
+            Slot.starts_at,
+            Slot.ends_at,
+            Slot.capacity,
+            Slot.booked,
+            Slot.min_participants,
+            Slot.status,
+            Slot.booking_cutoff_at,
+            Slot.decision_at,
+            Activity.title,
+            Activity.name,
+            Activity.kind,
+            Activity.price_adult_cents,
+            Activity.price_child_cents,
+            Provider.id.label("provider_id"),
+            Provider.name.label("provider"),
+            Provider.sector,
+            Provider.village,
         )
         .join(Activity, Slot.activity_id == Activity.id)
         .join(Provider, Activity.provider_id == Provider.id)
@@ -129,4 +143,8 @@ def _view(row: Row[Any], locale: str, now: datetime) -> SlotView:
 
 def is_bookable(slot: Slot | Row[Any], now: datetime) -> bool:
     """The same conditions the booking UPDATE checks, for display (the UPDATE has the last word)."""
-    return slot.status in BOOKABLE_STATUSES and now < slot.booking_cutoff_at and slot.booked < slot.capacity
+    return (
+        slot.status in BOOKABLE_STATUSES
+        and now < slot.booking_cutoff_at
+        and slot.booked < slot.capacity
+    )

@@ -113,7 +113,9 @@ class BookingView:
         return self.adults + self.children
 
     def activity_in(self, locale: str) -> str:
-        return self.activity_title.get(locale) or self.activity_title.get("fr") or self.activity_name
+        return (
+            self.activity_title.get(locale) or self.activity_title.get("fr") or self.activity_name
+        )
 
     @classmethod
     def of(cls, booking: Booking) -> BookingView:
@@ -249,7 +251,11 @@ def _statement_params(
         "booking_request_fingerprint": fingerprint,
         "actor": actor,
         "audit_data": {
-            "after": {"adults": request.adults, "children": request.children, "status": "confirmed"},
+            "after": {
+                "adults": request.adults,
+                "children": request.children,
+                "status": "confirmed",
+            },
             "channel": request.channel.value,
         },
     }
@@ -319,7 +325,9 @@ async def _find(db: Database, condition: ColumnElement[bool]) -> Booking | None:
         return await session.scalar(
             select(Booking)
             .where(condition)
-            .options(joinedload(Booking.slot).joinedload(Slot.activity).joinedload(Activity.provider))
+            .options(
+                joinedload(Booking.slot).joinedload(Slot.activity).joinedload(Activity.provider)
+            )
         )
 
 
@@ -391,7 +399,8 @@ async def lock_slot(session: AsyncSession, slot_id: int) -> Slot | None:
     """Lock a slot's row for the rest of the transaction (PostgreSQL; SQLite's writer already
     holds the database). Taken first, before any of its bookings' rows."""
     return await session.scalar(
-        select(Slot).where(Slot.id == slot_id).with_for_update().execution_options(
-            populate_existing=True
-        )
+        select(Slot)
+        .where(Slot.id == slot_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )

@@ -37,8 +37,20 @@ from reservations.base.models import (
 from reservations.base.planning import new_slot
 
 COLUMNS = (
-    "date", "start", "end", "provider", "village", "sector", "activity", "kind", "capacity",
-    "min_participants", "outcome", "booked_adults", "booked_children", "attended_adults",
+    "date",
+    "start",
+    "end",
+    "provider",
+    "village",
+    "sector",
+    "activity",
+    "kind",
+    "capacity",
+    "min_participants",
+    "outcome",
+    "booked_adults",
+    "booked_children",
+    "attended_adults",
     "attended_children",
 )
 _TEXT_LIMITS = {"provider": 200, "village": 200, "sector": 100, "activity": 200}
@@ -296,7 +308,7 @@ def _parse_pair(value: dict[str, str], prefix: str, errors: list[str]) -> tuple[
 
 
 def _parse_outcome(raw: str, errors: list[str]) -> CancelReason | str | None:
-    """"held", a ``CancelReason``, or None (with an error) when it is neither."""
+    """ "held", a ``CancelReason``, or None (with an error) when it is neither."""
     if raw == "held":
         return raw
     if raw.startswith(_CANCELLED):
@@ -355,8 +367,11 @@ class _Known:
             kind = kinds.setdefault(row.key, row.kind)
             if kind != row.kind:
                 problems.append(
-                    (row.line, f"“{row.activity}” of “{row.provider}” is a {kind.value}, "
-                               f"not a {row.kind.value}")
+                    (
+                        row.line,
+                        f"“{row.activity}” of “{row.provider}” is a {kind.value}, "
+                        f"not a {row.kind.value}",
+                    )
                 )
             activity = self.activities.get(row.key)
             if activity and (activity.id, row.starts_at) in self.slots:

@@ -216,7 +216,9 @@ class Slot(Base):
     status: Mapped[SlotStatus] = mapped_column(
         _words(SlotStatus, "slot_status"), default=SlotStatus.SCHEDULED
     )
-    cancel_reason: Mapped[CancelReason | None] = mapped_column(_words(CancelReason, "cancel_reason"))
+    cancel_reason: Mapped[CancelReason | None] = mapped_column(
+        _words(CancelReason, "cancel_reason")
+    )
     cancel_message: Mapped[str | None] = mapped_column(Text)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Raised at every change a calendar should see (iCal SEQUENCE).
@@ -275,7 +277,9 @@ class Attendance(Base):
     """Who actually came for a booking; zero adults and zero children is a no-show."""
 
     __tablename__ = "attendance"
-    __table_args__ = (CheckConstraint("adults >= 0 AND children >= 0", name="present_not_negative"),)
+    __table_args__ = (
+        CheckConstraint("adults >= 0 AND children >= 0", name="present_not_negative"),
+    )
 
     booking_id: Mapped[int] = mapped_column(ForeignKey("booking.id"), primary_key=True)
     adults: Mapped[int] = mapped_column(Integer)

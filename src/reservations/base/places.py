@@ -154,7 +154,9 @@ def _postgres_statement() -> Any:
     )
     audit_entry = (
         insert(_audit)
-        .from_select(_AUDIT_COLUMNS, select(*_audit_values(new_booking.c.slot_id, new_booking.c.id)))
+        .from_select(
+            _AUDIT_COLUMNS, select(*_audit_values(new_booking.c.slot_id, new_booking.c.id))
+        )
         .cte("audit_entry")
     )
     return (
@@ -178,9 +180,11 @@ def _postgres_statement() -> Any:
 
 _POSTGRES_STATEMENT = _postgres_statement()
 _TAKE_SLOT = _take_slot()
-_INSERT_BOOKING = insert(_booking).from_select(
-    _BOOKING_COLUMNS, select(*_booking_values_from(_param("slot_id", Integer())))
-).returning(_booking.c.id)
+_INSERT_BOOKING = (
+    insert(_booking)
+    .from_select(_BOOKING_COLUMNS, select(*_booking_values_from(_param("slot_id", Integer()))))
+    .returning(_booking.c.id)
+)
 _INSERT_AUDIT = insert(_audit).from_select(
     _AUDIT_COLUMNS,
     select(*_audit_values(_param("slot_id", Integer()), _param("booking_id", Integer()))),
@@ -204,7 +208,9 @@ async def take_places(db: Database, params: dict[str, Any]) -> TakenPlaces | Non
 
 async def _take_places_in_steps(db: Database, params: dict[str, Any]) -> TakenPlaces | None:
     async with db.writing_connection() as connection:
-        slot = (await connection.execute(_TAKE_SLOT, _only(params, "slot_id", "people", "now"))).first()
+        slot = (
+            await connection.execute(_TAKE_SLOT, _only(params, "slot_id", "people", "now"))
+        ).first()
         if slot is None:
             return None
         booking_id = (await connection.execute(_INSERT_BOOKING, params)).scalar_one()

@@ -69,7 +69,9 @@ async def decide_due_slots(
                 update(Slot)
                 .where(Slot.id == slot_id, Slot.status == SlotStatus.SCHEDULED)
                 .values(
-                    status=case((enough, SlotStatus.CONFIRMED.value), else_=SlotStatus.CANCELLED.value),
+                    status=case(
+                        (enough, SlotStatus.CONFIRMED.value), else_=SlotStatus.CANCELLED.value
+                    ),
                     cancel_reason=case((enough, None), else_=CancelReason.UNDER_MINIMUM.value),
                     cancelled_at=case((enough, None), else_=literal(now, UTCDateTime())),
                     sequence=Slot.sequence + 1,
@@ -245,8 +247,6 @@ async def record_attendance(
             before={"status": before},
             after={
                 "status": "held",
-                "present": {
-                    str(i): [p.adults, p.children] for i, p in sorted(present.items())
-                },
+                "present": {str(i): [p.adults, p.children] for i, p in sorted(present.items())},
             },
         )

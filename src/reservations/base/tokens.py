@@ -32,6 +32,6 @@ def digest(value: str) -> str:
 
 
 def new_reference() -> str:
-    """8 characters (40 bits) in two groups, e.g. ``K7QM-42ZD``; uniqueness is enforced by the DB."""
+    """8 characters (40 bits) in two groups, e.g. ``K7QM-42ZD``; the database keeps them unique."""
     chars = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
     return f"{chars[:4]}-{chars[4:]}"
