@@ -1,13 +1,13 @@
 """Write the demo seasons 2021 and 2022 of farm visits (src/reservations/demo_data/*.csv).
 
-Deterministic (seeded, standard library only): running it again writes the same files. The
+Deterministic (seeded): running it again writes the same files. The
 totals are forced to the tourist office's published figures (2022: 18 farmers, 160 visits
 planned, 76 held, 526 participants = 326 adults + 200 children; 2021: 24% fewer participants),
 while the shape of the data follows what the office observed: a July-August peak, weak
 Saturdays in high season (arrival and departure day), mostly cancellations for too few
 bookings, some for the weather (the 2022 fire risk and storms) and a few by the farmer.
 
-    python bench/make_demo_seasons.py [--check]
+    .venv/bin/python bench/make_demo_seasons.py [--check]
 """
 
 from __future__ import annotations
@@ -21,24 +21,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+from reservations.base.history import COLUMNS
+
 OUT = Path(__file__).resolve().parents[1] / "src" / "reservations" / "demo_data"
-HEADER = [
-    "date",
-    "start",
-    "end",
-    "provider",
-    "village",
-    "sector",
-    "activity",
-    "kind",
-    "capacity",
-    "min_participants",
-    "outcome",
-    "booked_adults",
-    "booked_children",
-    "attended_adults",
-    "attended_children",
-]
+HEADER = list(COLUMNS)  # the history import's own header: one definition of the format
 
 ML, VF, VLC = "Mont Lozère", "Vallée Française", "Vallée Longue et Calbertois"
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
