@@ -307,3 +307,66 @@ class AuditEntry(Base):
     slot_id: Mapped[int | None] = mapped_column(ForeignKey("slot.id"), index=True)
     booking_id: Mapped[int | None] = mapped_column(ForeignKey("booking.id"), index=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class OutboxMessage(Base):
+    """An email waiting to be sent, or sent: written in the same transaction as the change it
+    tells about, so a booking never waits for (or is lost with) the mail server."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_message_due", "sent_at", "send_after"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: One message per event and person, e.g. "booking-confirmed:42": enqueuing twice is harmless.
+    dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str | None] = mapped_column(Text)
+    #: [{"filename": ..., "content_type": "text/calendar", "content": "<text>"}]
+    attachments: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    send_after: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WaitlistStatus(enum.StrEnum):
+    WAITING = "waiting"
+    OFFERED = "offered"  # places freed up: a claim link was sent, valid until offer_expires_at
+    CLAIMED = "claimed"  # the offer became a booking
+    EXPIRED = "expired"  # the offer ran out; the places went to the next ones
+    WITHDRAWN = "withdrawn"
+
+
+class WaitlistEntry(Base):
+    """A party waiting for places on a full slot, served in order when places free up."""
+
+    __tablename__ = "waitlist_entry"
+    __table_args__ = (
+        CheckConstraint("adults >= 0 AND children >= 0", name="party_not_negative"),
+        CheckConstraint("adults + children >= 1", name="party_not_empty"),
+        Index("ix_waitlist_entry_slot_id_status", "slot_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("slot.id"))
+    adults: Mapped[int] = mapped_column(Integer)
+    children: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    locale: Mapped[str] = mapped_column(String(8), default="fr")
+    status: Mapped[WaitlistStatus] = mapped_column(
+        _words(WaitlistStatus, "waitlist_status"), default=WaitlistStatus.WAITING
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: SHA-256 of the secret in the claim link (a new one at each offer).
+    claim_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("booking.id"))
+
+    @property
+    def people(self) -> int:
+        return self.adults + self.children
