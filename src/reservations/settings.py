@@ -46,6 +46,16 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     #: Proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips).
     forwarded_allow_ips: str = "127.0.0.1"
+    #: Where the site is reached: links in emails and QR codes start with it.
+    public_url: str = "http://127.0.0.1:8000"
+    #: Outgoing mail. Without an SMTP host, messages are written as .eml files to mail_dir.
+    mail_from: str = "Office de tourisme <reservations@localhost>"
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_starttls: bool = True
+    mail_dir: str = "var/mail"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -61,6 +71,15 @@ class Settings:
             cors_origins=_list("RESERVATIONS_CORS_ORIGINS", ()),
             forwarded_allow_ips=env("RESERVATIONS_FORWARDED_ALLOW_IPS")
             or defaults.forwarded_allow_ips,
+            public_url=(env("RESERVATIONS_PUBLIC_URL") or defaults.public_url).rstrip("/"),
+            mail_from=env("RESERVATIONS_MAIL_FROM") or defaults.mail_from,
+            smtp_host=env("RESERVATIONS_SMTP_HOST") or "",
+            smtp_port=_int("RESERVATIONS_SMTP_PORT", defaults.smtp_port),
+            smtp_username=env("RESERVATIONS_SMTP_USERNAME") or "",
+            smtp_password=env("RESERVATIONS_SMTP_PASSWORD") or "",
+            smtp_starttls=(env("RESERVATIONS_SMTP_STARTTLS") or "1").lower()
+            not in {"0", "false", "no"},
+            mail_dir=env("RESERVATIONS_MAIL_DIR") or defaults.mail_dir,
         )
 
 
