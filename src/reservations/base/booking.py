@@ -28,6 +28,9 @@ from reservations.base.errors import (
     BookingClosed,
     BookingNotFound,
     CancellationClosed,
+    CannotGrow,
+    ChangesClosed,
+    DomainError,
     IdempotencyKeyReused,
     InvalidEmail,
     InvalidParty,
@@ -351,6 +354,88 @@ async def cancel_by_visitor(
         raise CancellationClosed(cutoff=clock.display(booking.booking_cutoff_at))
     await cancel_booking(db, booking.id, actor="visitor", cancelled_by=CancelledBy.VISITOR, now=now)
     return await find_by_token(db, manage_token)
+
+
+async def change_party(
+    db: Database,
+    manage_token: str,
+    adults: int,
+    children: int,
+    policy: BookingPolicy,
+    *,
+    now: datetime | None = None,
+) -> BookingView:
+    """The visitor changes the size of their party, until the cut-off and within the places left.
+
+    Growing takes the extra places with the same conditional UPDATE as a booking; shrinking gives
+    places back. The booking row is changed only if it still holds what was read (a concurrent
+    change or cancellation makes this one fail with nothing written)."""
+    check_party(adults, children, policy)
+    now = now or clock.now()
+    booking = await find_by_token(db, manage_token)
+    if booking.status != BookingStatus.CONFIRMED:
+        raise AlreadyCancelled()
+    if now >= booking.booking_cutoff_at:
+        raise ChangesClosed(cutoff=clock.display(booking.booking_cutoff_at))
+    extra = adults + children - booking.people
+    if extra == 0 and (adults, children) == (booking.adults, booking.children):
+        return booking
+    async with db.writing() as session:
+        taken = await session.execute(
+            update(Slot)
+            .where(Slot.id == booking.slot_id, *_room_for(extra, now))
+            .values(booked=Slot.booked + extra)
+            .returning(Slot.capacity, Slot.booked)
+            .execution_options(synchronize_session=False)
+        )
+        if taken.first() is None:
+            raise await _cannot_grow(session, booking, extra)
+        changed = await session.execute(
+            update(Booking)
+            .where(
+                Booking.id == booking.id,
+                Booking.status == BookingStatus.CONFIRMED,
+                Booking.adults == booking.adults,
+                Booking.children == booking.children,
+            )
+            .values(adults=adults, children=children)
+            .returning(Booking.id)
+            .execution_options(synchronize_session=False)
+        )
+        if changed.first() is None:
+            raise AlreadyCancelled()  # cancelled (or changed) meanwhile: roll back
+        audit.record(
+            session,
+            "visitor",
+            "booking.changed",
+            slot_id=booking.slot_id,
+            booking_id=booking.id,
+            before={"adults": booking.adults, "children": booking.children},
+            after={"adults": adults, "children": children},
+        )
+    return await find_by_token(db, manage_token)
+
+
+def _room_for(extra: int, now: datetime) -> list[ColumnElement[bool]]:
+    """Conditions for adding ``extra`` people to a slot (none for giving places back)."""
+    if extra <= 0:
+        return []
+    return [
+        Slot.status.in_(BOOKABLE_STATUSES),
+        Slot.booking_cutoff_at > now,
+        Slot.booked + extra <= Slot.capacity,
+    ]
+
+
+async def _cannot_grow(session: AsyncSession, booking: BookingView, extra: int) -> DomainError:
+    slot = await session.get(Slot, booking.slot_id)
+    if slot is None or slot.status == SlotStatus.CANCELLED:
+        return SlotCancelled()
+    if slot.status not in BOOKABLE_STATUSES:
+        return ChangesClosed(cutoff=clock.display(booking.booking_cutoff_at))
+    return CannotGrow(
+        field="adults", remaining=slot.remaining, maximum=booking.people + slot.remaining
+    )
 
 
 async def cancel_booking(

@@ -79,6 +79,23 @@ class SlotFull(NotEnoughPlaces):
     message = N_("This visit is full: there is no place left.")
 
 
+class CannotGrow(DomainError):
+    kind = ErrorKind.CONFLICT
+    code = "cannot_grow"
+    title = N_("Not enough places left")
+    message = N_(
+        "Only {remaining} more place(s) left for this visit: your booking can hold at most "
+        "{maximum} people."
+    )
+
+
+class ChangesClosed(DomainError):
+    kind = ErrorKind.CONFLICT
+    code = "changes_closed"
+    title = N_("Too late to change online")
+    message = N_("Online changes closed at {cutoff}. Please call the tourist office or the farm.")
+
+
 class SlotCancelled(DomainError):
     kind = ErrorKind.CONFLICT
     code = "slot_cancelled"
