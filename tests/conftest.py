@@ -101,3 +101,37 @@ async def db(database_url: str) -> AsyncIterator[Database]:
     database = Database(database_url, null_pool=True)
     yield database
     await database.dispose()
+
+
+# --- a real browser ---------------------------------------------------------------------------
+
+CHROMIUM = os.environ.get("RESERVATIONS_TEST_CHROMIUM", "/usr/bin/chromium")
+#: Flags for a headless Chromium run as root on a machine without network (see the README).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[object]:
+    """Debian's Chromium driven by Playwright. Skipped where it is missing, unless
+    RESERVATIONS_TEST_REQUIRE_BROWSER is set (``.ci/run`` sets it and installs Chromium)."""
+    if not Path(CHROMIUM).exists():
+        reason = f"no Chromium at {CHROMIUM}: browser tests skipped (.ci/run installs it)"
+        if os.environ.get("RESERVATIONS_TEST_REQUIRE_BROWSER"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        await chromium.close()
