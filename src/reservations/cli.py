@@ -174,11 +174,25 @@ def report(settings: Settings, season: int, kind: str | None, output: str) -> No
 @main.command()
 @click.pass_obj
 def tick(settings: Settings) -> None:
-    """Run what is due: go/no-go decisions (safe to run often, e.g. every 5 minutes from cron)."""
+    """Run what is due: go/no-go decisions, then the outgoing mail (safe to run every minute)."""
+    from reservations.base.mailer import deliver_due, transport_for
     from reservations.base.slots import decide_due_slots
 
-    decisions = _run(lambda database: decide_due_slots(database, actor="tick"), settings)
+    async def work(database: Database) -> Any:
+        decisions = await decide_due_slots(database, actor="tick")
+        delivery = await deliver_due(database, transport_for(settings))
+        return decisions, delivery
+
+    decisions, delivery = _run(work, settings)
     click.echo(
         f"go/no-go: {len(decisions.confirmed)} confirmed, {len(decisions.cancelled)} cancelled "
         f"({len(decisions.bookings_cancelled)} bookings cancelled with them)"
     )
+    retry = f" ({delivery.failed - delivery.gave_up} to retry later)" if delivery.failed else ""
+    click.echo(f"mail: {delivery.sent} sent, {delivery.failed} failed{retry}")
+    if delivery.abandoned:
+        click.echo(
+            f"mail: {delivery.abandoned} message(s) abandoned after repeated failures "
+            "(see outbox_message.last_error)",
+            err=True,
+        )

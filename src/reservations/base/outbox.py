@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reservations.base.models import OutboxMessage
+
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 async def enqueue(
@@ -21,14 +23,14 @@ async def enqueue(
     html: str | None = None,
     attachments: Sequence[dict[str, str]] = (),
 ) -> bool:
-    """Queue one message unless one with this ``dedup_key`` exists; True when queued."""
-    existing = await session.scalar(
-        select(OutboxMessage.id).where(OutboxMessage.dedup_key == dedup_key)
-    )
-    if existing is not None:
-        return False
-    session.add(
-        OutboxMessage(
+    """Queue one message unless one with this ``dedup_key`` exists; True when queued.
+
+    ``INSERT ... ON CONFLICT DO NOTHING``: two transactions queueing the same key at once end
+    with one message, and neither fails (a failure would roll back the caller's change)."""
+    insert = _INSERTS[session.get_bind().dialect.name]
+    statement = (
+        insert(OutboxMessage)
+        .values(
             dedup_key=dedup_key,
             to_address=to,
             subject=subject,
@@ -36,5 +38,7 @@ async def enqueue(
             html_body=html,
             attachments=list(attachments),
         )
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+        .returning(OutboxMessage.id)
     )
-    return True
+    return (await session.execute(statement)).first() is not None
