@@ -56,6 +56,8 @@ class Settings:
     smtp_password: str = field(default="", repr=False)
     smtp_starttls: bool = True
     mail_dir: str = "var/mail"
+    #: How long a waiting-list offer of freed places stays open, in minutes.
+    waitlist_offer_minutes: int = 720
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -80,6 +82,9 @@ class Settings:
             smtp_starttls=(env("RESERVATIONS_SMTP_STARTTLS") or "1").lower()
             not in {"0", "false", "no"},
             mail_dir=env("RESERVATIONS_MAIL_DIR") or defaults.mail_dir,
+            waitlist_offer_minutes=_int(
+                "RESERVATIONS_WAITLIST_OFFER_MINUTES", defaults.waitlist_offer_minutes
+            ),
         )
 
 
