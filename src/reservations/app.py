@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from jinja2 import Environment
 from litestar import Litestar, Request, Router
 from litestar.config.cors import CORSConfig
+from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.logging import LoggingConfig
@@ -21,6 +23,10 @@ from reservations.api.problems import EXCEPTION_HANDLERS
 from reservations.base.booking import BookingPolicy
 from reservations.base.db import Database
 from reservations.settings import Settings
+from reservations.visitors import router as visitors_router
+from reservations.visitors import static_router
+from reservations.visitors.errors import by_audience
+from reservations.visitors.templating import make_environment, template_config
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +37,14 @@ def provide_db(state: State) -> Database:
 
 def provide_booking_policy(state: State) -> BookingPolicy:
     return state.booking_policy
+
+
+def provide_settings(state: State) -> Settings:
+    return state.settings
+
+
+def provide_jinja(state: State) -> Environment:
+    return state.jinja
 
 
 def _rate_limit(settings: Settings) -> RateLimitConfig | None:
@@ -47,6 +61,18 @@ def _rate_limit(settings: Settings) -> RateLimitConfig | None:
     )
 
 
+def _csrf(settings: Settings) -> CSRFConfig:
+    """Every form of the site carries a token; the JSON API takes no cookies, so it needs none."""
+    return CSRFConfig(
+        secret=settings.secret_key,
+        cookie_name="csrftoken",
+        cookie_secure=settings.public_url.startswith("https://"),
+        cookie_httponly=True,
+        cookie_samesite="lax",
+        exclude=["^/api/", "^/schema"],
+    )
+
+
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     db = database or Database(settings.database_url, pool_size=settings.db_pool_size)
@@ -58,15 +84,22 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     api = Router(path="/api/v1", route_handlers=[AvailabilityController, BookingController])
     rate_limit = _rate_limit(settings)
+    jinja = make_environment()
     return Litestar(
-        route_handlers=[api],
-        state=State({"db": db, "booking_policy": policy, "settings": settings}),
+        route_handlers=[api, visitors_router(), static_router()],
+        state=State({"db": db, "booking_policy": policy, "settings": settings, "jinja": jinja}),
         dependencies={
             "db": Provide(provide_db, sync_to_thread=False),
             "booking_policy": Provide(provide_booking_policy, sync_to_thread=False),
+            "settings": Provide(provide_settings, sync_to_thread=False),
+            "jinja": Provide(provide_jinja, sync_to_thread=False),
         },
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        # Problem details under /api and /schema; friendly pages in the visitor's language
+        # everywhere else.
+        exception_handlers=by_audience(EXCEPTION_HANDLERS),  # type: ignore[arg-type]
         middleware=[rate_limit.middleware] if rate_limit else [],
+        template_config=template_config(jinja),
+        csrf_config=_csrf(settings),
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins), allow_methods=["GET"])
         if settings.cors_origins
         else None,

@@ -46,6 +46,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     #: Proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips).
     forwarded_allow_ips: str = "127.0.0.1"
+    #: The office's phone, given to visitors who must call (after the cut-off, large groups).
+    office_phone: str = "+33 4 65 71 00 10"
     #: Where the site is reached: links in emails and QR codes start with it.
     public_url: str = "http://127.0.0.1:8000"
     #: Outgoing mail. Without an SMTP host, messages are written as .eml files to mail_dir.
@@ -73,6 +75,7 @@ class Settings:
             cors_origins=_list("RESERVATIONS_CORS_ORIGINS", ()),
             forwarded_allow_ips=env("RESERVATIONS_FORWARDED_ALLOW_IPS")
             or defaults.forwarded_allow_ips,
+            office_phone=env("RESERVATIONS_OFFICE_PHONE") or defaults.office_phone,
             public_url=(env("RESERVATIONS_PUBLIC_URL") or defaults.public_url).rstrip("/"),
             mail_from=env("RESERVATIONS_MAIL_FROM") or defaults.mail_from,
             smtp_host=env("RESERVATIONS_SMTP_HOST") or "",

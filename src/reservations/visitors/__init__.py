@@ -1,0 +1,40 @@
+"""The visitors' site: server-rendered pages in four languages over the shared domain.
+
+Pages: the programme (``/``), a visit and its booking form (``/visits/{id}``), the
+confirmation and the manage link (``/manage/{token}``). Templates live in the top-level
+``templates/visitors`` and ``templates/emails``; the language of each request is set by
+``LocaleMiddleware``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from litestar import Router
+from litestar.datastructures import CacheControlHeader
+from litestar.static_files import create_static_files_router
+
+from reservations.visitors.locale import LocaleMiddleware
+from reservations.visitors.manage import ManageController
+from reservations.visitors.programme import ProgrammeController
+from reservations.visitors.visits import VisitController
+
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+
+
+def router() -> Router:
+    return Router(
+        path="/",
+        route_handlers=[ProgrammeController, VisitController, ManageController],
+        middleware=[LocaleMiddleware()],
+        include_in_schema=False,
+    )
+
+
+def static_router() -> Router:
+    return create_static_files_router(
+        path="/static",
+        directories=[STATIC_DIR],
+        cache_control=CacheControlHeader(max_age=3600, public=True),
+        include_in_schema=False,
+    )

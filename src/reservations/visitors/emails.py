@@ -1,0 +1,94 @@
+"""The booking confirmation email, in the visitor's language, queued in the outbox.
+
+``booking.book`` commits its own transaction; the message is queued right after in its own
+(with a dedup key, so queueing twice sends once). A failure to queue is logged and does not undo
+the booking: the confirmation page shows everything the email holds.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from jinja2 import Environment
+
+from reservations import i18n
+from reservations.base import ics, outbox
+from reservations.base.booking import BookingView
+from reservations.base.catalogue import SlotDetail
+from reservations.base.db import Database
+from reservations.visitors import calendar, contact
+from reservations.visitors.templating import render
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Email:
+    subject: str
+    text: str
+    html: str
+    attachments: tuple[dict[str, str], ...]
+
+
+def booking_confirmed(
+    environment: Environment,
+    booking: BookingView,
+    slot: SlotDetail,
+    manage_url: str,
+    office_phone: str,
+) -> Email:
+    """The confirmation of ``booking``, written in the booking's language."""
+    with i18n.use_locale(booking.locale):
+        title = i18n.localized(slot.title, slot.activity_name)
+        context = {
+            "booking": booking,
+            "slot": slot,
+            "title": title,
+            "manage_url": manage_url,
+            "party": calendar.party_text(booking.adults, booking.children),
+            "location": calendar.location_text(slot),
+            "total_cents": contact.total_cents(booking, slot),
+            "office_phone": office_phone,
+        }
+        subject = i18n.gettext("Booking confirmed: {title}, {day}").format(
+            title=title, day=i18n.day(slot.starts_at)
+        )
+        attachment = ics.as_attachment(
+            calendar.booking_calendar(booking, slot, manage_url),
+            calendar.calendar_filename(booking),
+        )
+        return Email(
+            subject=subject,
+            text=render(environment, "emails/booking_confirmed.txt", **context),
+            html=render(environment, "emails/booking_confirmed.html", **context),
+            attachments=(attachment,),
+        )
+
+
+async def queue_booking_confirmed(
+    db: Database,
+    environment: Environment,
+    booking: BookingView,
+    slot: SlotDetail,
+    manage_url: str,
+    office_phone: str,
+) -> bool:
+    """Queue the confirmation; False when there is no address or it could not be queued."""
+    if not booking.email:
+        return False
+    try:
+        email = booking_confirmed(environment, booking, slot, manage_url, office_phone)
+        async with db.writing() as session:
+            return await outbox.enqueue(
+                session,
+                dedup_key=f"booking-confirmed:{booking.id}",
+                to=booking.email,
+                subject=email.subject,
+                text=email.text,
+                html=email.html,
+                attachments=email.attachments,
+            )
+    except Exception:
+        logger.exception("could not queue the confirmation of booking %s", booking.reference)
+        return False

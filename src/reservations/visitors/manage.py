@@ -1,0 +1,188 @@
+"""``/manage/{token}``: the manage link of a booking. See it, add it to a calendar, change the
+size of the party within the places left, cancel until the cut-off (after it: whom to call).
+
+The token is the secret: these pages are never cached and send no referrer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+from litestar.status_codes import (
+    HTTP_303_SEE_OTHER,
+    HTTP_409_CONFLICT,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+)
+
+from reservations import i18n
+from reservations.base import booking as booking_service
+from reservations.base import catalogue, clock
+from reservations.base.booking import BookingPolicy, BookingView
+from reservations.base.catalogue import SlotDetail
+from reservations.base.db import Database
+from reservations.base.errors import (
+    CancellationClosed,
+    ChangesClosed,
+    DomainError,
+    ErrorKind,
+)
+from reservations.base.models import BookingStatus
+from reservations.settings import Settings
+from reservations.visitors import calendar, contact, forms
+from reservations.visitors.forms import Form
+from reservations.visitors.visits import RATE_LIMITED
+
+#: Litestar adds the charset of text/* types itself.
+ICS_MEDIA_TYPE = "text/calendar; method=PUBLISH"
+PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+DONE_MESSAGES = ("cancelled", "changed")
+
+
+async def _load(db: Database, token: str) -> tuple[BookingView, SlotDetail]:
+    booking = await booking_service.find_by_token(db, token)
+    return booking, await catalogue.slot_detail(db, booking.slot_id, published_only=False)
+
+
+def manage_page(
+    token: str,
+    booking: BookingView,
+    slot: SlotDetail,
+    settings: Settings,
+    policy: BookingPolicy,
+    *,
+    party: Form | None = None,
+    cancel: Form | None = None,
+    done: str | None = None,
+    status_code: int = 200,
+) -> Template:
+    now = clock.now()
+    return Template(
+        template_name="visitors/manage.html",
+        context={
+            "token": token,
+            "booking": booking,
+            "slot": slot,
+            "party_form": party or forms.party_form(booking.adults, booking.children),
+            "cancel_form": cancel or Form({"confirm": ""}),
+            "live": booking.status == BookingStatus.CONFIRMED,
+            "open": booking.status == BookingStatus.CONFIRMED and now < booking.booking_cutoff_at,
+            "most_people": min(booking.people + slot.remaining, policy.max_party_size),
+            "total_cents": contact.total_cents(booking, slot),
+            "office_phone": contact.office_phone(settings),
+            "manage_url": contact.manage_url(settings, token),
+            "done": done if done in DONE_MESSAGES else None,
+        },
+        headers=PRIVATE,
+        status_code=status_code,
+    )
+
+
+def _status_of(exc: DomainError) -> int:
+    return HTTP_409_CONFLICT if exc.kind == ErrorKind.CONFLICT else HTTP_422_UNPROCESSABLE_ENTITY
+
+
+def _overrides(exc: DomainError, booking: BookingView) -> dict[str, str]:
+    if isinstance(exc, (CancellationClosed, ChangesClosed)):
+        return {"cutoff": i18n.moment(booking.booking_cutoff_at)}
+    return {}
+
+
+class ManageController(Controller):
+    path = "/manage"
+
+    @get("/{token:str}", name="manage")
+    async def show(
+        self,
+        token: FromPath[str],
+        db: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+        booking_policy: NamedDependency[BookingPolicy],
+        done: FromQuery[str | None] = None,
+    ) -> Template:
+        booking, slot = await _load(db, token)
+        return manage_page(token, booking, slot, settings, booking_policy, done=done)
+
+    @get("/{token:str}/confirmation", name="confirmation")
+    async def confirmation(
+        self,
+        token: FromPath[str],
+        db: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+    ) -> Template | Redirect:
+        booking, slot = await _load(db, token)
+        if booking.status != BookingStatus.CONFIRMED:
+            return Redirect(contact.manage_path(token), status_code=HTTP_303_SEE_OTHER)
+        return Template(
+            template_name="visitors/confirmation.html",
+            context={
+                "token": token,
+                "booking": booking,
+                "slot": slot,
+                "total_cents": contact.total_cents(booking, slot),
+                "manage_url": contact.manage_url(settings, token),
+            },
+            headers=PRIVATE,
+        )
+
+    @get("/{token:str}/calendar.ics", name="calendar")
+    async def calendar_file(
+        self,
+        token: FromPath[str],
+        db: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+    ) -> Response[bytes]:
+        booking, slot = await _load(db, token)
+        filename = calendar.calendar_filename(booking)
+        return Response(
+            calendar.booking_calendar(booking, slot, contact.manage_url(settings, token)),
+            media_type=ICS_MEDIA_TYPE,
+            headers={**PRIVATE, "Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+
+    @post("/{token:str}", opt=RATE_LIMITED, name="manage-change")
+    async def change(
+        self,
+        request: Request[Any, Any, Any],
+        token: FromPath[str],
+        db: NamedDependency[Database],
+        booking_policy: NamedDependency[BookingPolicy],
+        settings: NamedDependency[Settings],
+    ) -> Template | Redirect:
+        """One POST for both forms of the page (``action``: ``party`` or ``cancel``), so that the
+        page shown again on an error has the address of the page itself."""
+        booking, slot = await _load(db, token)
+        submitted = await request.form()
+        which = "cancel" if submitted.get("action") == "cancel" else "party"
+        form = (
+            forms.cancel_confirmed(submitted)
+            if which == "cancel"
+            else forms.party_change(submitted)
+        )
+        status = HTTP_422_UNPROCESSABLE_ENTITY
+        if form.valid:
+            try:
+                done = await _apply(db, token, which, form, booking_policy)
+            except DomainError as exc:
+                form.refused(exc, **_overrides(exc, booking))
+                booking, slot = await _load(db, token)
+                status = _status_of(exc)
+            else:
+                return Redirect(
+                    f"{contact.manage_path(token)}?done={done}", status_code=HTTP_303_SEE_OTHER
+                )
+        return manage_page(
+            token, booking, slot, settings, booking_policy, status_code=status, **{which: form}
+        )
+
+
+async def _apply(db: Database, token: str, which: str, form: Form, policy: BookingPolicy) -> str:
+    """Cancel, or change the party; what was done, for the page shown next."""
+    if which == "cancel":
+        await booking_service.cancel_by_visitor(db, token)
+        return "cancelled"
+    adults, children = form.cleaned["adults"], form.cleaned["children"]
+    await booking_service.change_party(db, token, adults, children, policy)
+    return "changed"

@@ -1,0 +1,159 @@
+"""``/``: the programme of upcoming visits and animations, filtered by dates, sector, kind,
+provider and children's age. Filters come from a plain GET form, so it works without scripts;
+anything unreadable in the query is ignored rather than refused."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from itertools import groupby
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, QueryParameter
+from litestar.response import Template
+
+from reservations import i18n
+from reservations.base import availability, catalogue, clock
+from reservations.base.availability import SlotFilter, SlotView
+from reservations.base.db import Database
+from reservations.base.models import ActivityKind, SlotStatus
+from reservations.settings import Settings
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 92
+MAX_CHILD_AGE = 17
+
+
+@dataclass(frozen=True)
+class ProgrammeQuery:
+    first_day: date
+    last_day: date
+    sector: str | None
+    kind: ActivityKind | None
+    provider: int | None
+    #: The youngest child's age: only activities open to that age are shown.
+    age: int | None
+
+    @classmethod
+    def read(
+        cls,
+        today: date,
+        sectors: Sequence[str],
+        *,
+        first: str | None,
+        last: str | None,
+        sector: str | None,
+        kind: str | None,
+        provider: str | None,
+        age: str | None,
+    ) -> ProgrammeQuery:
+        first_day = max(_date(first) or today, today)
+        last_day = _date(last)
+        if last_day is None or last_day < first_day:
+            last_day = first_day + timedelta(days=DEFAULT_DAYS)
+        last_day = min(last_day, first_day + timedelta(days=MAX_DAYS))
+        return cls(
+            first_day=first_day,
+            last_day=last_day,
+            sector=sector if sector in sectors else None,
+            kind=ActivityKind(kind) if kind in set(ActivityKind) else None,
+            provider=_number(provider, 1, None),
+            age=_number(age, 0, MAX_CHILD_AGE),
+        )
+
+
+def _date(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat((text or "").strip())
+    except ValueError:
+        return None
+
+
+def _number(text: str | None, low: int, high: int | None) -> int | None:
+    text = (text or "").strip()
+    if not text.isdigit():
+        return None
+    value = int(text)
+    return value if value >= low and (high is None or value <= high) else None
+
+
+@dataclass(frozen=True)
+class Entry:
+    slot: SlotView
+    min_age: int | None
+
+
+@dataclass(frozen=True)
+class Day:
+    day: date
+    entries: list[Entry]
+
+
+async def upcoming(db: Database, query: ProgrammeQuery, *, locale: str, now: datetime) -> list[Day]:
+    """The slots that have not started, grouped by local day; cancelled ones stay listed
+    (marked so) for people who look for them."""
+    slot_filter = SlotFilter(
+        sector=query.sector,
+        kind=query.kind,
+        provider=str(query.provider) if query.provider else None,
+    )
+    views = await availability.list_slots(
+        db, query.first_day, query.last_day, slot_filter, locale=locale, now=now
+    )
+    views = [v for v in views if v.starts_at > now and v.status != SlotStatus.HELD]
+    ages = await catalogue.minimum_ages(db, (v.activity_id for v in views))
+    entries = [
+        Entry(view, ages.get(view.activity_id))
+        for view in views
+        if query.age is None or (ages.get(view.activity_id) or 0) <= query.age
+    ]
+    return [
+        Day(local_day, list(group))
+        for local_day, group in groupby(entries, key=lambda e: clock.local_date(e.slot.starts_at))
+    ]
+
+
+class ProgrammeController(Controller):
+    path = "/"
+
+    @get(name="programme")
+    async def programme(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+        first: Annotated[str | None, QueryParameter(name="from")] = None,
+        last: Annotated[str | None, QueryParameter(name="to")] = None,
+        sector: FromQuery[str | None] = None,
+        kind: FromQuery[str | None] = None,
+        provider: FromQuery[str | None] = None,
+        age: FromQuery[str | None] = None,
+    ) -> Template:
+        now = clock.now()
+        query = ProgrammeQuery.read(
+            clock.local_date(now),
+            settings.sectors,
+            first=first,
+            last=last,
+            sector=sector,
+            kind=kind,
+            provider=provider,
+            age=age,
+        )
+        days = await upcoming(db, query, locale=i18n.current(), now=now)
+        providers = await catalogue.providers_on_programme(db, query.first_day, query.last_day)
+        return Template(
+            template_name="visitors/programme.html",
+            context={
+                "query": query,
+                "days": days,
+                "providers": providers,
+                "sectors": settings.sectors,
+                "kinds": list(ActivityKind),
+                "max_child_age": MAX_CHILD_AGE,
+                "filtered": any((sector, kind, provider, age)),
+            },
+        )
