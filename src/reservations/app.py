@@ -69,7 +69,7 @@ def _csrf(settings: Settings) -> CSRFConfig:
         cookie_secure=settings.public_url.startswith("https://"),
         cookie_httponly=True,
         cookie_samesite="lax",
-        exclude=["^/api/", "^/schema"],
+        exclude=["^/api/", "^/schema", "^/embed", "^/kiosk"],  # no forms, no cookie
     )
 
 

@@ -171,23 +171,43 @@ def report(settings: Settings, season: int, kind: str | None, output: str) -> No
         click.echo(report_as_table(figures))
 
 
+async def tick_before_mail(database: Database, settings: Settings) -> tuple[Any, Any]:
+    """The go/no-go decisions and what follows them, then the waiting list: people of a slot
+    just cancelled are told (once each), expired offers end, free places are offered."""
+    from reservations.base import waitlist
+    from reservations.base.slots import decide_due_slots
+    from reservations.visitors import notifications
+
+    decisions = await decide_due_slots(database, actor="tick")
+    for slot_id in decisions.cancelled:
+        await notifications.notify_slot_cancelled(
+            database, slot_id, decisions.bookings_cancelled, settings
+        )
+    offers = await waitlist.tick(
+        database,
+        notify=notifications.offer_notifier(settings),
+        offer_minutes=settings.waitlist_offer_minutes,
+    )
+    return decisions, offers
+
+
 @main.command()
 @click.pass_obj
 def tick(settings: Settings) -> None:
     """Run what is due: go/no-go decisions, then the outgoing mail (safe to run every minute)."""
     from reservations.base.mailer import deliver_due, transport_for
-    from reservations.base.slots import decide_due_slots
 
     async def work(database: Database) -> Any:
-        decisions = await decide_due_slots(database, actor="tick")
+        decisions, offers = await tick_before_mail(database, settings)
         delivery = await deliver_due(database, transport_for(settings))
-        return decisions, delivery
+        return decisions, offers, delivery
 
-    decisions, delivery = _run(work, settings)
+    decisions, offers, delivery = _run(work, settings)
     click.echo(
         f"go/no-go: {len(decisions.confirmed)} confirmed, {len(decisions.cancelled)} cancelled "
         f"({len(decisions.bookings_cancelled)} bookings cancelled with them)"
     )
+    click.echo(f"waiting list: {offers.expired} offers ran out, {len(offers.offers)} new offers")
     retry = f" ({delivery.failed - delivery.gave_up} to retry later)" if delivery.failed else ""
     click.echo(f"mail: {delivery.sent} sent, {delivery.failed} failed{retry}")
     if delivery.abandoned:

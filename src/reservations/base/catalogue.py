@@ -13,7 +13,14 @@ from sqlalchemy import select
 from reservations.base import availability, clock
 from reservations.base.db import Database
 from reservations.base.errors import SlotNotFound
-from reservations.base.models import Activity, ActivityKind, Provider, Slot, SlotStatus
+from reservations.base.models import (
+    BOOKABLE_STATUSES,
+    Activity,
+    ActivityKind,
+    Provider,
+    Slot,
+    SlotStatus,
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,8 @@ class SlotDetail:
     decision_at: datetime
     sequence: int
     bookable: bool
+    #: Still taking bookings or waiting-list entries (not cancelled, before the cut-off).
+    open: bool
 
     @property
     def remaining(self) -> int:
@@ -117,6 +126,7 @@ async def slot_detail(
         decision_at=slot.decision_at,
         sequence=slot.sequence,
         bookable=availability.is_bookable(slot, now),
+        open=slot.status in BOOKABLE_STATUSES and now < slot.booking_cutoff_at,
     )
 
 

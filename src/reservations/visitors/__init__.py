@@ -14,10 +14,13 @@ from litestar import Router
 from litestar.datastructures import CacheControlHeader
 from litestar.static_files import create_static_files_router
 
+from reservations.visitors.embed import EmbedController
+from reservations.visitors.kiosk import KioskController
 from reservations.visitors.locale import LocaleMiddleware
 from reservations.visitors.manage import ManageController
 from reservations.visitors.programme import ProgrammeController
 from reservations.visitors.visits import VisitController
+from reservations.visitors.waitlist import WaitlistController
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 
@@ -25,7 +28,14 @@ STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 def router() -> Router:
     return Router(
         path="/",
-        route_handlers=[ProgrammeController, VisitController, ManageController],
+        route_handlers=[
+            ProgrammeController,
+            VisitController,
+            ManageController,
+            EmbedController,
+            KioskController,
+            WaitlistController,
+        ],
         middleware=[LocaleMiddleware()],
         include_in_schema=False,
     )

@@ -6,6 +6,7 @@ from reservations.base.booking import BookingView
 from reservations.base.catalogue import SlotDetail
 from reservations.settings import Settings
 
+
 def office_phone(settings: Settings) -> str:
     return settings.office_phone
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from jinja2 import Environment
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
@@ -31,7 +32,7 @@ from reservations.base.errors import (
 )
 from reservations.base.models import BookingStatus
 from reservations.settings import Settings
-from reservations.visitors import calendar, contact, forms
+from reservations.visitors import calendar, contact, forms, notifications
 from reservations.visitors.forms import Form
 from reservations.visitors.visits import RATE_LIMITED
 
@@ -150,6 +151,7 @@ class ManageController(Controller):
         db: NamedDependency[Database],
         booking_policy: NamedDependency[BookingPolicy],
         settings: NamedDependency[Settings],
+        jinja: NamedDependency[Environment],
     ) -> Template | Redirect:
         """One POST for both forms of the page (``action``: ``party`` or ``cancel``), so that the
         page shown again on an error has the address of the page itself."""
@@ -170,12 +172,19 @@ class ManageController(Controller):
                 booking, slot = await _load(db, token)
                 status = _status_of(exc)
             else:
+                if done == "cancelled" or _people(form) < booking.people:
+                    # Places were given back: offer them to the waiting list.
+                    await notifications.offer_freed_places(db, booking.slot_id, settings, jinja)
                 return Redirect(
                     f"{contact.manage_path(token)}?done={done}", status_code=HTTP_303_SEE_OTHER
                 )
         return manage_page(
             token, booking, slot, settings, booking_policy, status_code=status, **{which: form}
         )
+
+
+def _people(form: Form) -> int:
+    return int(form.cleaned["adults"]) + int(form.cleaned["children"])
 
 
 async def _apply(db: Database, token: str, which: str, form: Form, policy: BookingPolicy) -> str:

@@ -1,0 +1,105 @@
+"""``/embed``: a compact list of upcoming slots for an iframe on the office's site or a lodging's
+site (``?provider=`` id or exact name, ``?sector=``, ``?kind=``, ``?days=``, ``?lang=``). Tiny,
+scriptless, and framable by the office's origins; each entry opens the booking page outside the
+iframe. An unknown provider or sector gives an empty list, never an error: the snippet is pasted
+into other people's pages and must not break them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from itertools import groupby
+
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
+from litestar.response import Template
+
+from reservations import i18n
+from reservations.base import availability, clock
+from reservations.base.availability import SlotFilter, SlotView
+from reservations.base.db import Database
+from reservations.base.models import ActivityKind, SlotStatus
+from reservations.settings import Settings
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 92
+
+
+@dataclass(frozen=True)
+class EmbedQuery:
+    slot_filter: SlotFilter
+    days: int
+
+    @classmethod
+    def read(
+        cls, *, provider: str | None, sector: str | None, kind: str | None, days: str | None
+    ) -> EmbedQuery:
+        """Filters are passed on as given (unknown ones match nothing); an unreadable ``kind``
+        or ``days`` falls back to all kinds and a month."""
+        return cls(
+            slot_filter=SlotFilter(
+                sector=(sector or "").strip() or None,
+                kind=ActivityKind(kind) if kind in set(ActivityKind) else None,
+                provider=(provider or "").strip() or None,
+            ),
+            days=_days(days),
+        )
+
+
+def _days(text: str | None) -> int:
+    text = (text or "").strip()
+    if not text.isdigit():
+        return DEFAULT_DAYS
+    return min(max(int(text), 1), MAX_DAYS)
+
+
+async def embedded_slots(db: Database, query: EmbedQuery, *, now: datetime) -> list[SlotView]:
+    """Slots that have not started yet, from today for ``days`` days; held ones stay hidden."""
+    today = clock.local_date(now)
+    views = await availability.list_slots(
+        db,
+        today,
+        today + timedelta(days=query.days - 1),
+        query.slot_filter,
+        locale=i18n.current(),
+        now=now,
+    )
+    return [v for v in views if v.starts_at > now and v.status != SlotStatus.HELD]
+
+
+def by_day(slots: list[SlotView]) -> list[tuple[date, list[SlotView]]]:
+    """Slots (in start order) grouped by their local day."""
+    return [
+        (day, list(group))
+        for day, group in groupby(slots, key=lambda slot: clock.local_date(slot.starts_at))
+    ]
+
+
+def frame_ancestors(settings: Settings) -> str:
+    """The office's origins may frame the list; with none configured, anyone may (it is public,
+    read-only content)."""
+    sources = " ".join(("'self'", *settings.cors_origins)) if settings.cors_origins else "*"
+    return f"frame-ancestors {sources}"
+
+
+class EmbedController(Controller):
+    path = "/embed"
+
+    @get(name="embed")
+    async def embed(
+        self,
+        db: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+        provider: FromQuery[str | None] = None,
+        sector: FromQuery[str | None] = None,
+        kind: FromQuery[str | None] = None,
+        days: FromQuery[str | None] = None,
+    ) -> Template:
+        query = EmbedQuery.read(provider=provider, sector=sector, kind=kind, days=days)
+        slots = await embedded_slots(db, query, now=clock.now())
+        return Template(
+            template_name="visitors/embed.html",
+            context={"days": by_day(slots)},
+            headers={"Content-Security-Policy": frame_ancestors(settings)},
+        )

@@ -1,0 +1,89 @@
+"""``/kiosk``: the office's 24/7 touch terminals. Today's and tomorrow's visits (Paris days) in
+big type with the places left, and a QR code per slot that opens its booking page on the
+visitor's phone. Read-only; the page reloads itself every few minutes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import segno
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.response import Template
+from markupsafe import Markup
+
+from reservations import i18n
+from reservations.base import availability, clock
+from reservations.base.availability import SlotView
+from reservations.base.db import Database
+from reservations.base.models import SlotStatus
+from reservations.settings import Settings
+
+REFRESH_SECONDS = 300
+#: Error correction "M" (15 %): survives a scratched or smudged screen, keeps the code small.
+QR_ERROR = "m"
+QR_SCALE = 6
+
+
+@dataclass(frozen=True)
+class KioskEntry:
+    slot: SlotView
+    url: str
+    qr_svg: Markup
+
+
+@dataclass(frozen=True)
+class KioskDay:
+    day: date
+    entries: list[KioskEntry]
+
+
+def booking_url(settings: Settings, slot_id: int) -> str:
+    return f"{settings.public_url}/visits/{slot_id}"
+
+
+def qr_svg(url: str) -> Markup:
+    """An inline SVG QR code, dark on a light quiet zone (phones need the light border)."""
+    code = segno.make(url, error=QR_ERROR)
+    return Markup(code.svg_inline(scale=QR_SCALE, dark="#000", light="#fff", svgclass="qr"))
+
+
+def _still_on(view: SlotView, now: datetime) -> bool:
+    """Worth showing: not started yet, neither held nor cancelled."""
+    return view.starts_at > now and view.status not in (SlotStatus.HELD, SlotStatus.CANCELLED)
+
+
+async def kiosk_days(db: Database, settings: Settings, *, now: datetime) -> list[KioskDay]:
+    today = clock.local_date(now)
+    tomorrow = today + timedelta(days=1)
+    views = await availability.list_slots(db, today, tomorrow, locale=i18n.current(), now=now)
+    shown = [v for v in views if _still_on(v, now)]
+    days = []
+    for day in (today, tomorrow):
+        entries = [
+            KioskEntry(view, url, qr_svg(url))
+            for view in shown
+            if clock.local_date(view.starts_at) == day
+            for url in (booking_url(settings, view.id),)
+        ]
+        days.append(KioskDay(day, entries))
+    return days
+
+
+class KioskController(Controller):
+    path = "/kiosk"
+
+    @get(name="kiosk")
+    async def kiosk(
+        self, db: NamedDependency[Database], settings: NamedDependency[Settings]
+    ) -> Template:
+        now = clock.now()
+        return Template(
+            template_name="visitors/kiosk.html",
+            context={
+                "days": await kiosk_days(db, settings, now=now),
+                "refresh_seconds": REFRESH_SECONDS,
+                "updated_at": now,
+            },
+        )
