@@ -11,11 +11,13 @@ from sqlalchemy import select, update
 
 from reservations.base import booking as booking_service
 from reservations.base import clock, waitlist
+from reservations.base import slots as slot_service
 from reservations.base.booking import BookingPolicy, BookingRequest
 from reservations.base.models import (
     Booking,
     BookingStatus,
     CancelledBy,
+    CancelReason,
     OutboxMessage,
     Slot,
     SlotStatus,
@@ -150,6 +152,38 @@ async def test_tick_tells_each_booked_visitor_of_a_cancelled_slot_once_with_othe
         db, doomed.id, [german.booking.id, dutch.booking.id], settings
     )
     assert again == 0 and len(await outbox(db, "")) == queued
+
+
+async def test_visitors_of_a_slot_cancelled_outside_tick_are_told_by_the_next_tick(db):
+    """A crash between a cancellation and its emails, or a cancellation by the farmer: the next
+    tick finds who was not told and tells them, once; a visit already past is left alone."""
+    settings = site_settings(db)
+    sooner = await make_slot(db, starts_at=upcoming(days=1), capacity=10)
+    later = await make_slot(db, starts_at=upcoming(days=2), capacity=10)
+    early_bird = await book(db, sooner.id, "late@example.org", "en")
+    first = await book(db, later.id, "ines@example.fr", "fr")
+    second = await book(db, later.id, "tom@example.org", "en", people=2)
+    for slot in (sooner, later):
+        await slot_service.cancel_slot(db, slot.id, CancelReason.WEATHER, actor="provider:1")
+    assert await outbox(db, "slot-cancelled:") == []
+
+    between = sooner.starts_at + timedelta(hours=1)
+    assert await notifications.untold_cancellations(db, now=between) == {
+        later.id: sorted([first.booking.id, second.booking.id])
+    }
+
+    await tick_before_mail(db, settings)
+    await tick_before_mail(db, settings)
+
+    told = [(m.dedup_key, m.to_address) for m in await outbox(db, "slot-cancelled:")]
+    assert sorted(told) == sorted(
+        [
+            (f"slot-cancelled:{sooner.id}:{early_bird.booking.id}", "late@example.org"),
+            (f"slot-cancelled:{later.id}:{first.booking.id}", "ines@example.fr"),
+            (f"slot-cancelled:{later.id}:{second.booking.id}", "tom@example.org"),
+        ]
+    )
+    assert await notifications.untold_cancellations(db) == {}
 
 
 async def test_tick_offers_places_freed_where_nobody_offered_them(db):

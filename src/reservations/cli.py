@@ -172,17 +172,16 @@ def report(settings: Settings, season: int, kind: str | None, output: str) -> No
 
 
 async def tick_before_mail(database: Database, settings: Settings) -> tuple[Any, Any]:
-    """The go/no-go decisions and what follows them, then the waiting list: people of a slot
-    just cancelled are told (once each), expired offers end, free places are offered."""
+    """The go/no-go decisions and what follows them, then the waiting list: the people of every
+    cancelled slot not told yet are told (once each, even after a crash between the decision and
+    the email), expired offers end, free places are offered."""
     from reservations.base import waitlist
     from reservations.base.slots import decide_due_slots
     from reservations.visitors import notifications
 
     decisions = await decide_due_slots(database, actor="tick")
-    for slot_id in decisions.cancelled:
-        await notifications.notify_slot_cancelled(
-            database, slot_id, decisions.bookings_cancelled, settings
-        )
+    for slot_id, booking_ids in (await notifications.untold_cancellations(database)).items():
+        await notifications.notify_slot_cancelled(database, slot_id, booking_ids, settings)
     offers = await waitlist.tick(
         database,
         notify=notifications.offer_notifier(settings),

@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any
 
 from jinja2 import Environment
-from sqlalchemy import select
+from sqlalchemy import String, cast, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reservations import i18n
@@ -25,7 +25,10 @@ from reservations.base.models import (
     BOOKABLE_STATUSES,
     Activity,
     Booking,
+    BookingStatus,
+    CancelledBy,
     CancelReason,
+    OutboxMessage,
     Provider,
     Slot,
 )
@@ -221,6 +224,36 @@ async def _other_dates(
         OtherDate(s.id, s.starts_at, s.ends_at, s.capacity - s.booked, visit_url(settings, s.id))
         for s in rows
     ]
+
+
+async def untold_cancellations(
+    db: Database, *, now: datetime | None = None
+) -> dict[int, list[int]]:
+    """Bookings ended with their slot whose visitor has not been told yet, by slot: upcoming
+    visits only, people with an email, no ``slot-cancelled`` message queued for them. Whoever
+    cancelled the slot (go/no-go, farmer, staff), ``tick`` tells them, even after a crash."""
+    now = now or clock.now()
+    key = (
+        literal("slot-cancelled:") + cast(Booking.slot_id, String) + ":" + cast(Booking.id, String)
+    )
+    told = select(OutboxMessage.id).where(OutboxMessage.dedup_key == key).exists()
+    async with db.reading() as session:
+        rows = await session.execute(
+            select(Booking.slot_id, Booking.id)
+            .join(Slot, Slot.id == Booking.slot_id)
+            .where(
+                Booking.status == BookingStatus.CANCELLED,
+                Booking.cancelled_by == CancelledBy.SLOT,
+                Booking.email.is_not(None),
+                Slot.starts_at > now,
+                ~told,
+            )
+            .order_by(Booking.slot_id, Booking.id)
+        )
+        untold: dict[int, list[int]] = {}
+        for slot_id, booking_id in rows:
+            untold.setdefault(slot_id, []).append(booking_id)
+    return untold
 
 
 async def notify_slot_cancelled(
