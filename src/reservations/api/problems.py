@@ -13,24 +13,16 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
-    HTTP_404_NOT_FOUND,
-    HTTP_409_CONFLICT,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_500_INTERNAL_SERVER_ERROR,
 )
 
-from reservations.base.errors import DomainError, ErrorKind
+from reservations.base.errors import DomainError
+from reservations.http_status import status_of
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_TYPE_BASE = "https://reservations.example/problems/"
-
-_STATUS_OF_KIND = {
-    ErrorKind.INVALID: HTTP_422_UNPROCESSABLE_ENTITY,
-    ErrorKind.NOT_FOUND: HTTP_404_NOT_FOUND,
-    ErrorKind.CONFLICT: HTTP_409_CONFLICT,
-    ErrorKind.FORBIDDEN: 403,
-}
 
 #: What each field of a request should hold, said plainly (for body and query validation).
 FIELD_HINTS = {
@@ -72,7 +64,7 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> R
     extra = {"field": exc.field} if exc.field else {}
     return problem(
         request,
-        _STATUS_OF_KIND[exc.kind],
+        status_of(exc),
         exc.title,
         exc.text,
         code=exc.code,

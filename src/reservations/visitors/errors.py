@@ -15,14 +15,13 @@ from litestar.status_codes import (
     HTTP_403_FORBIDDEN,
     HTTP_404_NOT_FOUND,
     HTTP_405_METHOD_NOT_ALLOWED,
-    HTTP_409_CONFLICT,
-    HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_429_TOO_MANY_REQUESTS,
     HTTP_500_INTERNAL_SERVER_ERROR,
 )
 
 from reservations import i18n
-from reservations.base.errors import DomainError, ErrorKind
+from reservations.base.errors import DomainError
+from reservations.http_status import status_of
 from reservations.i18n import N_
 from reservations.visitors import contact
 from reservations.visitors.locale import locale_of
@@ -70,12 +69,6 @@ _OTHER = (
     N_("Something is not right"),
     N_("This request could not be carried out. Please start again from the programme."),
 )
-_STATUS_OF_KIND = {
-    ErrorKind.NOT_FOUND: HTTP_404_NOT_FOUND,
-    ErrorKind.CONFLICT: HTTP_409_CONFLICT,
-    ErrorKind.INVALID: HTTP_422_UNPROCESSABLE_ENTITY,
-    ErrorKind.FORBIDDEN: HTTP_403_FORBIDDEN,
-}
 
 
 def is_api(request: Request[Any, Any, Any]) -> bool:
@@ -86,7 +79,7 @@ def is_api(request: Request[Any, Any, Any]) -> bool:
 def _describe(exc: Exception, phone: str) -> tuple[int, str, str]:
     """Status, title and message (translated) of an error shown to a visitor."""
     if isinstance(exc, DomainError):
-        return _STATUS_OF_KIND[exc.kind], i18n.gettext(exc.title), i18n.error_text(exc)
+        return status_of(exc), i18n.gettext(exc.title), i18n.error_text(exc)
     if isinstance(exc, HTTPException):
         status = exc.status_code
     else:

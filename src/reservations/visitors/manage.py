@@ -14,7 +14,6 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import (
     HTTP_303_SEE_OTHER,
-    HTTP_409_CONFLICT,
     HTTP_422_UNPROCESSABLE_ENTITY,
 )
 
@@ -28,9 +27,9 @@ from reservations.base.errors import (
     CancellationClosed,
     ChangesClosed,
     DomainError,
-    ErrorKind,
 )
 from reservations.base.models import BookingStatus
+from reservations.http_status import status_of
 from reservations.settings import Settings
 from reservations.visitors import calendar, contact, forms, notifications
 from reservations.visitors.forms import Form
@@ -79,10 +78,6 @@ def manage_page(
         headers=PRIVATE,
         status_code=status_code,
     )
-
-
-def _status_of(exc: DomainError) -> int:
-    return HTTP_409_CONFLICT if exc.kind == ErrorKind.CONFLICT else HTTP_422_UNPROCESSABLE_ENTITY
 
 
 def _overrides(exc: DomainError, booking: BookingView) -> dict[str, str]:
@@ -170,7 +165,7 @@ class ManageController(Controller):
             except DomainError as exc:
                 form.refused(exc, **_overrides(exc, booking))
                 booking, slot = await _load(db, token)
-                status = _status_of(exc)
+                status = status_of(exc)
             else:
                 if done == "cancelled" or _people(form) < booking.people:
                     # Places were given back: offer them to the waiting list.

@@ -17,7 +17,6 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import (
     HTTP_303_SEE_OTHER,
-    HTTP_409_CONFLICT,
     HTTP_422_UNPROCESSABLE_ENTITY,
 )
 
@@ -27,9 +26,10 @@ from reservations.base import waitlist as waitlist_service
 from reservations.base.booking import BookingPolicy
 from reservations.base.catalogue import SlotDetail
 from reservations.base.db import Database
-from reservations.base.errors import BookingClosed, DomainError, ErrorKind
+from reservations.base.errors import BookingClosed, DomainError
 from reservations.base.models import WaitlistStatus
 from reservations.base.waitlist import EmailRequired, OfferExpired, WaitlistView
+from reservations.http_status import status_of
 from reservations.settings import Settings
 from reservations.visitors import contact, emails, forms, notifications
 from reservations.visitors.calendar import party_text
@@ -56,10 +56,6 @@ def read_join_form(submitted: Mapping[str, str]) -> Form:
     if not form.cleaned["email"]:
         form.refused(EmailRequired(field="email"))
     return form
-
-
-def _status_of(exc: DomainError) -> int:
-    return HTTP_409_CONFLICT if exc.kind == ErrorKind.CONFLICT else HTTP_422_UNPROCESSABLE_ENTITY
 
 
 def _overrides(
@@ -189,7 +185,7 @@ class WaitlistController(Controller):
             entry, slot = await _load(db, token)
             refusal = i18n.error_text(exc, **_overrides(exc, slot, entry))
             return entry_page(
-                token, entry, slot, settings, refusal=refusal, status_code=_status_of(exc)
+                token, entry, slot, settings, refusal=refusal, status_code=status_of(exc)
             )
         slot = await catalogue.slot_detail(db, receipt.booking.slot_id, published_only=False)
         await emails.queue_booking_confirmed(
