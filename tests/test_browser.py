@@ -1,7 +1,9 @@
 """A visitor books a farm visit in real Chromium on a phone-sized window, against a real server
 process, on each database: in German (from the browser's language), French (the language
 switcher) and Dutch (``?lang=``); reads the confirmation mail from a loopback SMTP server (with
-its .ics), cancels from the manage link, and sees the places come back.
+its .ics), cancels from the manage link, and sees the places come back. Another joins the
+waiting list of a full visit, gets the offer mail from ``reservations tick`` when places free
+up, and claims them from the link. Every touch target of the pages measures 44px at least.
 
 Expected texts are written here from the catalogues' translations, and figures from the data the
 tests create, never asked of the code under test."""
@@ -9,6 +11,7 @@ tests create, never asked of the code under test."""
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -21,13 +24,15 @@ import httpx
 import pytest
 from icalendar import Calendar
 
+from reservations.base import booking as booking_service
 from reservations.base import clock
+from reservations.base.booking import BookingPolicy, BookingReceipt, BookingRequest
 from reservations.base.db import Database
 from reservations.base.mailer import SmtpTransport, deliver_due
 from reservations.base.models import Activity, ActivityKind, Provider, Slot
 from reservations.base.planning import new_slot
-from tests.factories import fetch_slot
-from tests.live_server import HOST, LiveServer, live_server
+from tests.factories import fetch_slot, make_slot
+from tests.live_server import HOST, LiveServer, live_server, server_environment
 from tests.smtp_server import SmtpServer, smtp_server
 
 #: Playwright waits for each action and assertion at most this long (milliseconds).
@@ -149,7 +154,7 @@ async def phone(browser: Any, locale: str) -> AsyncIterator[Any]:
         await context.close()
 
 
-async def goat_farm_visit(db: Database) -> Slot:
+async def goat_farm_visit(db: Database, capacity: int = CAPACITY) -> Slot:
     """A priced farm visit in three days at 10:00 (Paris), titled in the four languages."""
     async with db.writing() as session:
         provider = Provider(
@@ -164,14 +169,14 @@ async def goat_farm_visit(db: Database) -> Slot:
             title=TITLES,
             description={"fr": "Traite des chèvres.", "de": "Melken der Ziegen."},
             accessibility={},
-            default_capacity=CAPACITY,
+            default_capacity=capacity,
             price_adult_cents=ADULT_CENTS,
             price_child_cents=CHILD_CENTS,
         )
         session.add(activity)
         await session.flush()
         starts_at = clock.local_datetime(clock.today() + timedelta(days=3), time(10, 0))
-        slot = new_slot(activity, starts_at, capacity=CAPACITY, min_participants=0)
+        slot = new_slot(activity, starts_at, capacity=capacity, min_participants=0)
         session.add(slot)
     return slot
 
@@ -299,7 +304,9 @@ async def test_french_from_the_language_switcher(
         await page.goto(site.url(f"/visits/{slot.id}"))
         assert await page.get_attribute("html", "lang") == "en"
         await page.get_by_role("navigation").get_by_role("link", name="Français").click()
-        await page.wait_for_function("document.documentElement.lang === 'fr'")
+        # Waiting for the new page's address, not polling the DOM (null while it navigates).
+        await page.wait_for_url(re.compile(r"[?&]lang=fr(&|$)"))
+        assert await page.get_attribute("html", "lang") == "fr"
         await page.goto(site.url(f"/visits/{slot.id}"))  # the cookie keeps the choice
         assert await page.get_attribute("html", "lang") == "fr"
         assert await page.locator("h1").inner_text() == TITLES["fr"]
@@ -342,6 +349,9 @@ async def test_a_party_too_large_is_shown_beside_the_field_with_the_values_kept(
             await page.locator("#adults").get_attribute("aria-describedby") or ""
         )
         assert await page.get_by_role("alert").is_visible()
+        # The summary of the errors has the focus: a screen reader reads it first.
+        focused = await page.evaluate("document.activeElement.getAttribute('role')")
+        assert focused == "alert"
         kept = {
             field: await page.locator(f"#{field}").input_value()
             for field in ("adults", "children", "name", "email")
@@ -354,3 +364,243 @@ async def test_a_party_too_large_is_shown_beside_the_field_with_the_values_kept(
         }
     assert (await fetch_slot(db, slot.id)).booked == 0
     assert smtp.handler.envelopes == []
+
+
+# --- the waiting list ------------------------------------------------------------------------
+
+POLICY = BookingPolicy(secret_key="test", max_party_size=15)
+
+
+@dataclass(frozen=True)
+class WaitlistTexts:
+    """What a visitor on the waiting list reads (from the catalogue's translations)."""
+
+    full: str
+    join: str
+    joined: str
+    joined_subject: str  # with {title}
+    offer_subject: str  # with {title}
+    greeting: str  # with {name}
+    good_news: str
+    claim: str
+    confirmed_title: str
+    confirmed_subject: str  # with {title}
+    full_link: str
+
+
+DUTCH_WAITLIST = WaitlistTexts(
+    full="Dit bezoek is vol",
+    join="Inschrijven op de wachtlijst",
+    joined="U staat op de wachtlijst",
+    joined_subject="Op de wachtlijst: {title}, ",
+    offer_subject="Plaatsen vrij voor u: {title}, ",
+    greeting="Beste {name},",
+    good_news="Goed nieuws: er zijn plaatsen vrijgekomen voor uw groep bij dit bezoek.",
+    claim="Deze plaatsen boeken",
+    confirmed_title="Uw boeking is bevestigd",
+    confirmed_subject="Boeking bevestigd: {title}, ",
+    full_link="Vol — schrijf u in op de wachtlijst",
+)
+
+
+async def book_adults(db: Database, slot_id: int, adults: int, email: str) -> BookingReceipt:
+    request = BookingRequest(
+        slot_id=slot_id, adults=adults, children=0, name="Jean Dupont", email=email, locale="fr"
+    )
+    return await booking_service.book(db, request, POLICY, actor="test")
+
+
+async def deliver_one_more(db: Database, smtp: SmtpServer) -> EmailMessage:
+    """Send what the outbox holds (one message) and return it as the SMTP server got it."""
+    before = len(smtp.handler.envelopes)
+    report = await deliver_due(db, SmtpTransport(smtp.settings()))
+    assert (report.sent, report.failed) == (1, 0)
+    [message] = smtp.handler.messages()[before:]
+    return message
+
+
+def run_tick(database_url: str, site: LiveServer, smtp: SmtpServer) -> None:
+    """``reservations tick`` as cron runs it: offers, then the mail, to ``smtp``."""
+    extra = {**smtp.environment(), "RESERVATIONS_PUBLIC_URL": site.base_url}
+    done = subprocess.run(
+        [sys.executable, "-m", "reservations", "tick"],
+        env=server_environment(database_url, extra),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def subject_of(message: EmailMessage) -> str:
+    """The subject as a mail program shows it: a long one is folded onto the next line, and the
+    parser keeps the space that starts it."""
+    return plain(str(message["Subject"])).strip()
+
+
+def bodies(message: EmailMessage) -> tuple[str, str]:
+    text = plain(message.get_body(("plain",)).get_content())
+    return text, plain(message.get_body(("html",)).get_content())
+
+
+async def test_a_waiting_party_gets_the_freed_places_from_the_offer_link(
+    browser: Any, site: LiveServer, db: Database, smtp: SmtpServer, database_url: str
+) -> None:
+    capacity = 6
+    slot = await goat_farm_visit(db, capacity=capacity)
+    await book_adults(db, slot.id, 4, "jean@example.fr")
+    leaving = await book_adults(db, slot.id, 2, "marie@example.fr")
+    assert await remaining_in_api(site, slot) == 0
+    texts, name, to = DUTCH_WAITLIST, "Els Peeters", "els@example.be"
+
+    async with phone(browser, "nl-BE") as page:
+        await page.goto(site.url(f"/visits/{slot.id}"))
+        assert await page.get_attribute("html", "lang") == "nl"
+        assert await page.locator("#waitlist-title").inner_text() == texts.full
+        await page.locator("#wl-adults").fill("2")
+        await page.locator("#wl-children").fill("0")
+        await page.locator("#wl-name").fill(name)
+        await page.locator("#wl-email").fill(to)
+        await page.get_by_role("button", name=texts.join).click()
+        await page.wait_for_url(re.compile(r"/waitlist/[^/?]+\?done=joined$"))
+        assert texts.joined in plain(await page.get_by_role("status").inner_text())
+
+        joined = await deliver_one_more(db, smtp)
+        assert joined["To"].addresses[0].addr_spec == to
+        subject = subject_of(joined)
+        assert subject.startswith(texts.joined_subject.format(title=TITLES["nl"]))
+
+        # Someone cancels: 2 places free up, and the next tick offers them by mail.
+        await booking_service.cancel_by_visitor(db, leaving.manage_token)
+        assert await remaining_in_api(site, slot) == 2
+        before = len(smtp.handler.envelopes)
+        run_tick(database_url, site, smtp)
+        [offer] = smtp.handler.messages()[before:]
+        assert offer["To"].addresses[0].addr_spec == to
+        subject = subject_of(offer)
+        assert subject.startswith(texts.offer_subject.format(title=TITLES["nl"]))
+        text, html = bodies(offer)
+        for body in (text, html):
+            assert texts.greeting.format(name=name) in body and texts.good_news in body
+        [link] = set(re.findall(re.escape(site.base_url) + r"/waitlist/[\w-]+", text))
+        assert link in html
+
+        await page.goto(link)
+        assert (await fetch_slot(db, slot.id)).booked == capacity - 2  # opening it books nothing
+        await page.get_by_role("button", name=texts.claim).click()
+        await page.wait_for_url(re.compile(r"/manage/[^/]+/confirmation$"))
+        assert plain(await page.locator("h1").inner_text()) == texts.confirmed_title
+        token = page.url.rsplit("/", 2)[-2]
+
+        booking = await booking_service.find_by_token(db, token)
+        assert (booking.adults, booking.children, booking.name, booking.email, booking.locale) == (
+            2,
+            0,
+            name,
+            to,
+            "nl",
+        )
+        assert (await fetch_slot(db, slot.id)).booked == capacity
+        assert await remaining_in_api(site, slot) == 0
+        assert await places_left_on_page(page, site, slot) == texts.full_link
+
+    confirmation = await deliver_one_more(db, smtp)
+    assert confirmation["To"].addresses[0].addr_spec == to
+    subject = subject_of(confirmation)
+    assert subject.startswith(texts.confirmed_subject.format(title=TITLES["nl"]))
+    assert all(site.url(f"/manage/{token}") in body for body in bodies(confirmation))
+
+
+# --- touch targets ---------------------------------------------------------------------------
+
+TARGET_MIN = 44
+#: The size of each thing a finger can tap, measured by asking the browser what is under each
+#: pixel of a vertical and a horizontal line through it (a link's target may be larger than its
+#: text; a control's label is part of its target).
+SMALL_TARGETS_JS = """
+(minimum) => {
+  const reach = minimum + 40;
+  const small = [];
+  const selector = 'a[href], button, input:not([type=hidden]), select, textarea, summary';
+  for (const el of document.querySelectorAll(selector)) {
+    const parts = [el, ...(el.labels ? [...el.labels] : [])];
+    const hits = (x, y) => {
+      const under = document.elementFromPoint(x, y);
+      return under !== null && parts.some((part) => part.contains(under));
+    };
+    let height = 0, width = 0;
+    for (const part of parts) {
+      part.scrollIntoView({block: 'center', inline: 'nearest'});
+      const r = part.getBoundingClientRect();
+      if (r.width === 0 || r.height === 0 || r.right <= 0 || r.bottom <= 0) continue;
+      const cx = r.left + r.width / 2, cy = r.top + r.height / 2;
+      let h = 0, w = 0;
+      for (let d = -reach; d <= reach; d++) {
+        if (hits(cx, cy + d)) h++;
+        if (hits(cx + d, cy)) w++;
+      }
+      height = Math.max(height, h);
+      width = Math.max(width, w);
+    }
+    // Not shown (in a closed <details>), or off-screen (the skip link, until focused).
+    const hidden = !el.checkVisibility({visibilityProperty: true})
+      || el.getBoundingClientRect().right <= 0;
+    if (!hidden && (height < minimum || width < minimum)) {
+      const text = (el.innerText || el.value || el.name || '').trim().slice(0, 40);
+      small.push(`${el.tagName.toLowerCase()} "${text}": ${width}x${height}`);
+    }
+  }
+  return small;
+}
+"""
+
+
+async def small_targets(page: Any) -> list[str]:
+    return list(await page.evaluate(SMALL_TARGETS_JS, TARGET_MIN))
+
+
+async def test_every_touch_target_is_44px_at_least(
+    browser: Any, site: LiveServer, db: Database
+) -> None:
+    slot = await goat_farm_visit(db, capacity=8)
+    booked = await book_adults(db, slot.id, 2, "jean@example.fr")
+    full = await make_slot(db, capacity=2, starts_at=slot.starts_at + timedelta(hours=4))
+    await book_adults(db, full.id, 2, "marie@example.fr")
+    token = booked.manage_token
+    pages = [
+        "/",
+        "/?kind=farm_visit",  # the filters open
+        f"/visits/{slot.id}",
+        f"/visits/{full.id}",
+        f"/manage/{token}/confirmation",
+        f"/manage/{token}",
+        "/kiosk",
+        "/embed",
+        "/no/such/page",
+    ]
+    found = {}
+    async with phone(browser, "en-GB") as page:
+        for path in pages:
+            await page.goto(site.url(path))
+            found[path] = await small_targets(page)
+
+        # A refused form: its error summary (links to the fields) and the waiting-list form.
+        await page.goto(site.url(f"/visits/{slot.id}"))
+        await page.locator("#adults").fill("9")
+        await page.locator("#name").fill("Anne Martin")
+        await page.locator("#email").fill("anne@example.org")
+        await page.get_by_role("button", name="Book", exact=True).click()
+        await page.locator("#party-error").wait_for()
+        found["refused booking"] = await small_targets(page)
+
+        # The skip link: the first thing the keyboard reaches, shown in full when it is.
+        await page.goto(site.url("/"))
+        await page.keyboard.press("Tab")
+        skip = await page.evaluate(
+            "(() => { const r = document.activeElement.getBoundingClientRect();"
+            " return [document.activeElement.getAttribute('href'), r.left, r.height]; })()"
+        )
+    assert {path: small for path, small in found.items() if small} == {}
+    href, left, height = skip
+    assert href == "#main" and left >= 0 and height >= TARGET_MIN

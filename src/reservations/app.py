@@ -15,6 +15,7 @@ from litestar.logging import LoggingConfig
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from reservations import __version__
 from reservations.api.availability import AvailabilityController
@@ -73,6 +74,28 @@ def _csrf(settings: Settings) -> CSRFConfig:
     )
 
 
+def answer_head_as_get(app: ASGIApp) -> ASGIApp:
+    """HEAD on every GET address (RFC 9110: same status and headers, no body). Litestar 2 routes
+    HEAD only to handlers declared for it (``@head`` must return no body) and answers 405
+    elsewhere, so HEAD runs here as the GET of the same address, before routing, and the body
+    is dropped on the way out."""
+
+    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] != "http.response.body":
+                await send(message)
+            elif not message.get("more_body", False):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        await app({**scope, "method": "GET"}, receive, headers_only)  # type: ignore[typeddict-item]
+
+    return asgi
+
+
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     db = database or Database(settings.database_url, pool_size=settings.db_pool_size)
@@ -85,7 +108,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     api = Router(path="/api/v1", route_handlers=[AvailabilityController, BookingController])
     rate_limit = _rate_limit(settings)
     jinja = make_environment()
-    return Litestar(
+    app = Litestar(
         route_handlers=[api, visitors_router(), static_router()],
         state=State({"db": db, "booking_policy": policy, "settings": settings, "jinja": jinja}),
         dependencies={
@@ -119,3 +142,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         on_shutdown=[close_database],
         debug=False,
     )
+    # Around the router (the ``middleware`` list runs after it): HEAD must be GET when routed.
+    app.asgi_handler = answer_head_as_get(app.asgi_handler)
+    return app

@@ -18,12 +18,14 @@ from reservations.base import availability, clock
 from reservations.base.availability import SlotView
 from reservations.base.db import Database
 from reservations.base.models import SlotStatus
+from reservations.i18n import N_
 from reservations.settings import Settings
 
 REFRESH_SECONDS = 300
 #: Error correction "M" (15 %): survives a scratched or smudged screen, keeps the code small.
 QR_ERROR = "m"
 QR_SCALE = 6
+QR_LABEL = N_("QR code of this visit's booking page")
 
 
 @dataclass(frozen=True)
@@ -44,9 +46,17 @@ def booking_url(settings: Settings, slot_id: int) -> str:
 
 
 def qr_svg(url: str) -> Markup:
-    """An inline SVG QR code, dark on a light quiet zone (phones need the light border)."""
+    """An inline SVG QR code, dark on a light quiet zone (phones need the light border); an image
+    named by its ``<title>`` for screen readers, in the visitor's language."""
     code = segno.make(url, error=QR_ERROR)
-    return Markup(code.svg_inline(scale=QR_SCALE, dark="#000", light="#fff", svgclass="qr"))
+    svg = code.svg_inline(
+        scale=QR_SCALE,
+        dark="#000",
+        light="#fff",
+        svgclass="qr",
+        title=i18n.gettext(QR_LABEL),  # segno escapes it
+    )
+    return Markup(svg.replace("<svg ", '<svg role="img" ', 1))
 
 
 def _still_on(view: SlotView, now: datetime) -> bool:
