@@ -13,7 +13,13 @@ import pytest
 from sqlalchemy import extract, func, select
 
 from reservations.base import clock
-from reservations.base.demo import DemoRefused, database_is_empty, load_demo
+from reservations.base.demo import (
+    FARMER_DAY,
+    OFFERS,
+    DemoRefused,
+    database_is_empty,
+    load_demo,
+)
 from reservations.base.models import (
     Activity,
     ActivityKind,
@@ -170,11 +176,17 @@ async def test_the_programme_starts_tomorrow_with_full_and_at_risk_slots(db):
                 select(Activity).where(Activity.id.in_({s.activity_id for s in upcoming}))
             )
         )
+        recent = list(
+            await session.scalars(select(Slot).where(Slot.starts_at >= now - timedelta(hours=4)))
+        )
         bookings = await session.scalar(
             select(func.count()).where(
-                Booking.slot_id.in_([s.id for s in upcoming]),
+                Booking.slot_id.in_([s.id for s in recent]),
                 Booking.status == BookingStatus.CONFIRMED,
             )
+        )
+        farm_activity = await session.scalar(
+            select(Activity.id).join(Provider).where(Provider.name == OFFERS[FARMER_DAY].provider)
         )
     assert summary.first_day == tomorrow
     assert len(upcoming) == summary.upcoming_slots
@@ -188,6 +200,17 @@ async def test_the_programme_starts_tomorrow_with_full_and_at_risk_slots(db):
         for s in upcoming
     ), "no slot at risk"
     assert bookings == summary.bookings
+    # The farmer's day: a visit over within the hour, with bookings to record attendance for,
+    # and one tomorrow to call off.
+    this_morning = [s for s in recent if s.starts_on < tomorrow]
+    assert len(this_morning) == 1
+    over = this_morning[0]
+    assert over.activity_id == farm_activity and over.status == SlotStatus.CONFIRMED
+    assert now - timedelta(hours=1) <= over.ends_at <= now and over.booked > 0
+    assert any(
+        s.activity_id == farm_activity and s.starts_on == tomorrow and s.booked > 0
+        for s in upcoming
+    )
     assert {a.kind for a in activities} == set(ActivityKind)
     for activity in activities:
         for texts in (activity.title, activity.description, activity.accessibility):
@@ -201,9 +224,13 @@ async def test_the_programme_follows_the_given_day_even_in_winter(db):
     summary = await load_demo(db, today=date(2031, 12, 30))
     async with db.reading() as session:
         first = await session.scalar(
-            select(func.min(Slot.starts_on)).where(Slot.starts_on > date(2023, 1, 1))
+            select(func.min(Slot.starts_on)).where(Slot.starts_on > date(2031, 12, 30))
+        )
+        mornings = await session.scalar(
+            select(func.count()).where(Slot.starts_on == date(2031, 12, 30))
         )
     assert summary.first_day == first == date(2031, 12, 31)
+    assert mornings == 1  # the farmer's visit of that morning
 
 
 async def test_load_demo_refuses_a_database_that_holds_data(db):

@@ -121,7 +121,7 @@ async def test_tick_tells_each_booked_visitor_of_a_cancelled_slot_once_with_othe
             .values(decision_at=clock.now() - timedelta(minutes=1))
         )
 
-    decisions, _ = await tick_before_mail(db, settings)
+    decisions, _, _ = await tick_before_mail(db, settings)
 
     assert doomed.id in decisions.cancelled
     assert (await fetch_slot(db, doomed.id)).status == SlotStatus.CANCELLED
@@ -204,7 +204,7 @@ async def test_tick_offers_places_freed_where_nobody_offered_them(db):
         db, taken.booking.id, actor="test", cancelled_by=CancelledBy.VISITOR
     )
     assert await outbox(db, "waitlist-offer:") == []
-    _, result = await tick_before_mail(db, settings)
+    _, result, _ = await tick_before_mail(db, settings)
     [offer] = result.offers
     assert offer.entry.id == joined.entry.id
     [email] = await outbox(db, "waitlist-offer:")

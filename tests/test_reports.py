@@ -174,6 +174,8 @@ SLOTS = [
         ],
     ),
     S("mas", datetime(2026, 9, 6, 15, 0), 10, 0, "staff", []),
+    S("mas", datetime(2026, 9, 8, 15, 0), 10, 0, "illness", [B(2, 2, WEB)]),
+    S("pont", datetime(2026, 7, 26, 10, 0), 30, 0, "fire_risk", [B(3, 0, PHONE)]),
     S("bouzedes", datetime(2026, 10, 10, 10, 0), 12, 0, "confirmed", [B(2, 0, WEB)]),
     S(
         "mas",

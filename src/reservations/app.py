@@ -17,7 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from reservations import __version__
+from reservations import __version__, farmers
 from reservations.api.availability import AvailabilityController
 from reservations.api.bookings import BookingController
 from reservations.api.problems import EXCEPTION_HANDLERS
@@ -70,7 +70,8 @@ def _csrf(settings: Settings) -> CSRFConfig:
         cookie_secure=settings.public_url.startswith("https://"),
         cookie_httponly=True,
         cookie_samesite="lax",
-        exclude=["^/api/", "^/schema", "^/embed", "^/kiosk"],  # no forms, no cookie
+        # No forms there, so no cookie: the API, the embed and kiosk pages, calendar feeds.
+        exclude=["^/api/", "^/schema", "^/embed", "^/kiosk", r"\.ics$"],
     )
 
 
@@ -109,7 +110,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     rate_limit = _rate_limit(settings)
     jinja = make_environment()
     app = Litestar(
-        route_handlers=[api, visitors_router(), static_router()],
+        route_handlers=[api, visitors_router(), farmers.router(), static_router()],
         state=State({"db": db, "booking_policy": policy, "settings": settings, "jinja": jinja}),
         dependencies={
             "db": Provide(provide_db, sync_to_thread=False),

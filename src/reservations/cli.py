@@ -171,12 +171,39 @@ def report(settings: Settings, season: int, kind: str | None, output: str) -> No
         click.echo(report_as_table(figures))
 
 
-async def tick_before_mail(database: Database, settings: Settings) -> tuple[Any, Any]:
+@main.group()
+def provider() -> None:
+    """The providers' private links."""
+
+
+@provider.command()
+@click.argument("name")
+@click.option("--rotate", is_flag=True, help="Replace the link: the old one stops working at once.")
+@click.pass_obj
+def link(settings: Settings, name: str, rotate: bool) -> None:
+    """Issue the private link of provider NAME (its day sheet and calendar feed) and print it.
+
+    The link is shown once: only its hash is kept. Send it to the farmer (SMS, email)."""
+    from reservations.base.errors import DomainError
+    from reservations.base.provider_links import issue_link
+    from reservations.farmers.urls import day_sheet_url
+
+    db_module.upgrade(settings.database_url)
+    try:
+        secret = _run(lambda database: issue_link(database, name, rotate=rotate), settings)
+    except DomainError as error:
+        raise click.ClickException(error.text) from None
+    click.echo(day_sheet_url(settings.public_url, secret))
+
+
+async def tick_before_mail(database: Database, settings: Settings) -> tuple[Any, Any, int]:
     """The go/no-go decisions and what follows them, then the waiting list: the people of every
     cancelled slot not told yet are told (once each, even after a crash between the decision and
-    the email), expired offers end, free places are offered."""
+    the email), expired offers end, free places are offered; after the morning hour, each
+    provider with visitors today gets its day sheet (once)."""
     from reservations.base import waitlist
     from reservations.base.slots import decide_due_slots
+    from reservations.farmers.morning_email import queue_morning_emails
     from reservations.visitors import notifications
 
     decisions = await decide_due_slots(database, actor="tick")
@@ -187,7 +214,7 @@ async def tick_before_mail(database: Database, settings: Settings) -> tuple[Any,
         notify=notifications.offer_notifier(settings),
         offer_minutes=settings.waitlist_offer_minutes,
     )
-    return decisions, offers
+    return decisions, offers, await queue_morning_emails(database, settings)
 
 
 @main.command()
@@ -197,16 +224,17 @@ def tick(settings: Settings) -> None:
     from reservations.base.mailer import deliver_due, transport_for
 
     async def work(database: Database) -> Any:
-        decisions, offers = await tick_before_mail(database, settings)
+        decisions, offers, day_sheets = await tick_before_mail(database, settings)
         delivery = await deliver_due(database, transport_for(settings))
-        return decisions, offers, delivery
+        return decisions, offers, day_sheets, delivery
 
-    decisions, offers, delivery = _run(work, settings)
+    decisions, offers, day_sheets, delivery = _run(work, settings)
     click.echo(
         f"go/no-go: {len(decisions.confirmed)} confirmed, {len(decisions.cancelled)} cancelled "
         f"({len(decisions.bookings_cancelled)} bookings cancelled with them)"
     )
     click.echo(f"waiting list: {offers.expired} offers ran out, {len(offers.offers)} new offers")
+    click.echo(f"day sheets: {day_sheets} queued for the providers with visitors today")
     retry = f" ({delivery.failed - delivery.gave_up} to retry later)" if delivery.failed else ""
     click.echo(f"mail: {delivery.sent} sent, {delivery.failed} failed{retry}")
     if delivery.abandoned:

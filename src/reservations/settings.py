@@ -23,6 +23,13 @@ def _int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, not {raw!r}") from None
 
 
+def _hour(name: str, default: int) -> int:
+    hour = _int(name, default)
+    if not 0 <= hour <= 23:
+        raise SystemExit(f"{name} must be an hour from 0 to 23, not {hour}")
+    return hour
+
+
 def _list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     raw = os.environ.get(name)
     if not raw:
@@ -60,6 +67,8 @@ class Settings:
     mail_dir: str = "var/mail"
     #: How long a waiting-list offer of freed places stays open, in minutes.
     waitlist_offer_minutes: int = 720
+    #: From this local (Paris) hour, ``tick`` sends each provider with visitors its day sheet.
+    morning_email_hour: int = 7
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -87,6 +96,9 @@ class Settings:
             mail_dir=env("RESERVATIONS_MAIL_DIR") or defaults.mail_dir,
             waitlist_offer_minutes=_int(
                 "RESERVATIONS_WAITLIST_OFFER_MINUTES", defaults.waitlist_offer_minutes
+            ),
+            morning_email_hour=_hour(
+                "RESERVATIONS_MORNING_EMAIL_HOUR", defaults.morning_email_hour
             ),
         )
 

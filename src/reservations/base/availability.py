@@ -148,3 +148,9 @@ def is_bookable(slot: Slot | Row[Any], now: datetime) -> bool:
         and now < slot.booking_cutoff_at
         and slot.booked < slot.capacity
     )
+
+
+def on_programme(view: SlotView, now: datetime) -> bool:
+    """Listed publicly (programme, embed, kiosk): not started, neither held nor cancelled. A
+    cancelled slot's visitors are told by email with other dates; its page stays readable."""
+    return view.starts_at > now and view.status in BOOKABLE_STATUSES

@@ -480,12 +480,15 @@ async def cancel_booking(
         )
 
 
-async def lock_slot(session: AsyncSession, slot_id: int) -> Slot | None:
+async def lock_slot(
+    session: AsyncSession, slot_id: int, *, provider_id: int | None = None
+) -> Slot | None:
     """Lock a slot's row for the rest of the transaction (PostgreSQL; SQLite's writer already
-    holds the database). Taken first, before any of its bookings' rows."""
+    holds the database). Taken first, before any of its bookings' rows. With ``provider_id``,
+    a slot of another provider is not found: a farmer's link reaches its own slots only."""
+    query = select(Slot).where(Slot.id == slot_id)
+    if provider_id is not None:
+        query = query.join(Activity).where(Activity.provider_id == provider_id)
     return await session.scalar(
-        select(Slot)
-        .where(Slot.id == slot_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        query.with_for_update(of=Slot).execution_options(populate_existing=True)
     )

@@ -18,7 +18,7 @@ from reservations.base import audit, clock
 from reservations.base.booking import BookingPolicy, BookingRequest, book
 from reservations.base.db import Database
 from reservations.base.history import HistoryImport, import_history
-from reservations.base.models import Activity, ActivityKind, Channel, Provider, Slot
+from reservations.base.models import Activity, ActivityKind, Channel, Provider, Slot, SlotStatus
 from reservations.base.planning import new_slot
 
 SEASON_FILES = ("season_2021.csv", "season_2022.csv")
@@ -517,10 +517,15 @@ OFFERS: dict[str, _Offer] = {
 AT_RISK = ("grizac", 1, time(10, 0))
 
 
+#: Where a demo booking goes besides the n-th slot of its offer in the programme.
+AT_RISK_SLOT, THIS_MORNING, TOMORROW = -1, -2, -3
+
+
 @dataclass(frozen=True)
 class _Booking:
     offer: str
-    occurrence: int  # 0: the offer's first slot in the programme; -1: the at-risk slot
+    #: 0: the offer's first slot in the programme, 1 the next...; or one of the slots above.
+    occurrence: int
     adults: int
     children: int
     name: str
@@ -539,7 +544,14 @@ BOOKINGS = (
     _Booking("anes", 0, 4, 0, "Emma Thompson", WEB, "en"),
     _Booking("anes", 0, 2, 2, "Lucie Bernard", COUNTER, "fr"),
     # At risk: 2 of a minimum of 5.
-    _Booking("grizac", -1, 2, 0, "Pieter Janssen", WEB, "nl"),
+    _Booking("grizac", AT_RISK_SLOT, 2, 0, "Pieter Janssen", WEB, "nl"),
+    # The farmer's day (FARMER_DAY): a visit this morning, over, whose attendance is to record,
+    # and one tomorrow.
+    _Booking("barthe", THIS_MORNING, 2, 2, "Famille Lefèvre", WEB, "fr"),
+    _Booking("barthe", THIS_MORNING, 2, 0, "Anke Schneider", WEB, "de"),
+    _Booking("barthe", THIS_MORNING, 1, 1, "Laura Evans", COUNTER, "en"),
+    _Booking("barthe", TOMORROW, 2, 1, "Familie Schulz", WEB, "de"),
+    _Booking("barthe", TOMORROW, 2, 0, "Bram de Jong", WEB, "nl"),
     # Enough to go ahead, or on the way.
     _Booking("barthe", 0, 2, 2, "Julien Roux", WEB, "fr"),
     _Booking("barthe", 0, 2, 0, "Marie Fabre", PHONE, "fr"),
@@ -555,15 +567,19 @@ BOOKINGS = (
 )
 
 
+#: The farm whose day sheet has something to show today and tomorrow (``provider link``).
+FARMER_DAY = "barthe"
+
+
 @dataclass
 class _Programme:
     slots: dict[str, list[Slot]] = field(default_factory=dict)
-    at_risk: Slot | None = None
+    #: The at-risk slot, this morning's and tomorrow's slot of the farmer's day.
+    special: dict[int, Slot] = field(default_factory=dict)
 
     def slot_for(self, booking: _Booking) -> Slot:
         if booking.occurrence < 0:
-            assert self.at_risk is not None
-            return self.at_risk
+            return self.special[booking.occurrence]
         return self.slots[booking.offer][booking.occurrence]
 
     @property
@@ -588,9 +604,10 @@ async def load_demo(db: Database, *, today: date | None = None) -> DemoSummary:
         source = resources.files("reservations.demo_data").joinpath(name)
         with source.open("r", encoding="utf-8-sig", newline="") as stream:
             seasons.append(await import_history(db, stream, actor=ACTOR))
-    programme = await _plan(db, first_day)
+    programme = await _plan(db, first_day, now)
     for booking in BOOKINGS:
-        await _book(db, programme.slot_for(booking), booking, now)
+        slot = programme.slot_for(booking)
+        await _book(db, slot, booking, min(now, slot.booking_cutoff_at - timedelta(days=1)))
     return DemoSummary(
         seasons=tuple(seasons),
         first_day=first_day,
@@ -600,7 +617,7 @@ async def load_demo(db: Database, *, today: date | None = None) -> DemoSummary:
     )
 
 
-async def _plan(db: Database, first_day: date) -> _Programme:
+async def _plan(db: Database, first_day: date, now: datetime) -> _Programme:
     """Providers and activities made ready to book, and their slots, in one transaction."""
     programme = _Programme()
     async with db.writing() as session:
@@ -625,8 +642,16 @@ async def _plan(db: Database, first_day: date) -> _Programme:
             await session.flush()
             programme.slots[key] = _slots_of(activity, offer, first_day)
             if key == AT_RISK[0]:
-                programme.at_risk = _at_risk_slot(programme.slots[key], activity, first_day)
+                programme.special[AT_RISK_SLOT] = _slot_at(
+                    programme.slots[key], activity, _at_risk_start(first_day)
+                )
+            if key == FARMER_DAY:
+                programme.special[TOMORROW] = _slot_at(
+                    programme.slots[key], activity, clock.local_datetime(first_day, offer.start)
+                )
+                programme.special[THIS_MORNING] = _this_mornings_visit(activity, now)
         slots = [slot for offer_slots in programme.slots.values() for slot in offer_slots]
+        slots.append(programme.special[THIS_MORNING])
         session.add_all(slots)
         await session.flush()
         for slot in slots:
@@ -673,10 +698,21 @@ def _slots_of(activity: Activity, offer: _Offer, first_day: date) -> list[Slot]:
     ]
 
 
-def _at_risk_slot(slots: list[Slot], activity: Activity, first_day: date) -> Slot:
-    """The slot the day after tomorrow (its decision falls within 72 hours), added if need be."""
+def _at_risk_start(first_day: date) -> datetime:
+    """The day after tomorrow: its decision falls within 72 hours."""
     _, days_after, start = AT_RISK
-    starts_at = clock.local_datetime(first_day + timedelta(days=days_after), start)
+    return clock.local_datetime(first_day + timedelta(days=days_after), start)
+
+
+def _this_mornings_visit(activity: Activity, now: datetime) -> Slot:
+    """A visit that ended within the hour, confirmed: its farmer has attendance to record."""
+    ends_at = now.replace(minute=0, second=0, microsecond=0)
+    starts_at = ends_at - timedelta(minutes=activity.duration_minutes)
+    return new_slot(activity, starts_at, status=SlotStatus.CONFIRMED)
+
+
+def _slot_at(slots: list[Slot], activity: Activity, starts_at: datetime) -> Slot:
+    """The activity's slot at that time in the programme, added if need be."""
     for slot in slots:
         if slot.starts_at == starts_at:
             return slot

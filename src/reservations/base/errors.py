@@ -163,10 +163,56 @@ class InvalidAttendance(DomainError):
     message = N_("Attendance numbers cannot be negative.")
 
 
+class MoreThanBooked(DomainError):
+    code = "more_than_booked"
+    title = N_("More people than booked")
+    message = N_(
+        "At most {people} for booking {reference}. Extra visitors: please ask the tourist office "
+        "to book them."
+    )
+
+
 class BookingOfAnotherSlot(DomainError):
     code = "booking_of_another_slot"
     title = N_("Booking of another visit")
     message = N_("Booking {reference} does not belong to this visit.")
+
+
+class AttendanceLocked(DomainError):
+    kind = ErrorKind.FORBIDDEN
+    code = "attendance_locked"
+    title = N_("Attendance locked")
+    message = N_(
+        "Attendance can be changed for {days} days after the visit. Please ask the tourist "
+        "office to correct it."
+    )
+
+
+class ProviderNotFound(DomainError):
+    kind = ErrorKind.NOT_FOUND
+    code = "provider_not_found"
+    title = N_("Unknown provider")
+    message = N_("There is no provider named “{name}”.")
+
+
+class UnknownLink(DomainError):
+    kind = ErrorKind.NOT_FOUND
+    code = "unknown_link"
+    title = N_("This link does not work")
+    message = N_(
+        "This private link is not valid, or it has been replaced by a new one. Please ask the "
+        "tourist office for your current link."
+    )
+
+
+class LinkAlreadyIssued(DomainError):
+    kind = ErrorKind.CONFLICT
+    code = "link_already_issued"
+    title = N_("Link already issued")
+    message = N_(
+        "{name} already has a private link; it cannot be shown again. Rotate it to issue a new "
+        "one (the old link stops working)."
+    )
 
 
 class MissingName(DomainError):

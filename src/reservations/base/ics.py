@@ -1,15 +1,26 @@
-"""Calendar files (.ics, RFC 5545) of a visit, for the confirmation mail and the manage page.
+"""Calendar files (.ics, RFC 5545): one visit, for the confirmation mail and the manage page,
+and a feed of many, for a provider's calendar subscription.
 
-Pure functions: no database, no translation. Callers pass texts already in the visitor's
+Pure functions: no database, no translation. Callers pass texts already in the reader's
 language. Times are written in the office's zone (``DTSTART;TZID=Europe/Paris:...``) with the
 VTIMEZONE that defines it, so a calendar shows the visit at the farm's wall-clock time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vRecur
+from icalendar import (
+    Calendar,
+    Event,
+    Timezone,
+    TimezoneDaylight,
+    TimezoneStandard,
+    vDuration,
+    vRecur,
+)
 
 from reservations.base import clock
 
@@ -37,6 +48,26 @@ def slot_uid(slot_id: int) -> str:
     return f"slot-{slot_id}@reservations"
 
 
+@dataclass(frozen=True)
+class CalendarEvent:
+    """One VEVENT. Raise ``sequence`` at every change (the slot's ``sequence``); ``status`` is
+    one of ``STATUSES`` (``CANCELLED`` withdraws the event from calendars); ``stamp`` is when
+    this version of the event was written (DTSTAMP)."""
+
+    uid: str
+    title: str
+    description: str
+    location: str
+    starts_at: datetime
+    ends_at: datetime
+    stamp: datetime
+    url: str | None = None
+    status: str = "CONFIRMED"
+    sequence: int = 0
+    latitude: float | None = None
+    longitude: float | None = None
+
+
 def calendar_for_visit(
     *,
     uid: str,
@@ -54,33 +85,75 @@ def calendar_for_visit(
 ) -> bytes:
     """One VEVENT in a METHOD:PUBLISH calendar. Raise ``sequence`` at every change (the slot's
     ``sequence``) and pass ``status="CANCELLED"`` to withdraw the event from calendars."""
-    _check_aware(starts_at, ends_at, *([stamp] if stamp else []))
-    if status not in STATUSES:
-        raise ValueError(f"status must be one of {STATUSES}, not {status!r}")
-    if ends_at <= starts_at:
-        raise ValueError("a visit ends after it starts")
-    event = Event()
-    event.add("uid", uid)
-    event.add("dtstamp", (stamp or clock.now()).astimezone(UTC))
-    event.add("dtstart", starts_at.astimezone(clock.OFFICE_TZ))
-    event.add("dtend", ends_at.astimezone(clock.OFFICE_TZ))
-    event.add("summary", title)
-    event.add("description", description)
-    event.add("location", location)
-    if latitude is not None and longitude is not None:
-        event.add("geo", (latitude, longitude))
-    if url:
-        event.add("url", url)
-    event.add("status", status)
-    event.add("sequence", sequence)
+    event = CalendarEvent(
+        uid=uid,
+        title=title,
+        description=description,
+        location=location,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        stamp=stamp or clock.now(),
+        url=url,
+        status=status,
+        sequence=sequence,
+        latitude=latitude,
+        longitude=longitude,
+    )
+    calendar = _calendar()
+    calendar.add_component(_event(event))
+    return calendar.to_ical()
+
+
+def calendar_feed(
+    events: Iterable[CalendarEvent], *, name: str, refresh: timedelta = timedelta(hours=1)
+) -> bytes:
+    """A subscribed calendar of many events (a provider's feed): named ``name`` in the
+    subscriber's list (NAME, and X-WR-CALNAME that Google and Apple read), polled about every
+    ``refresh`` (REFRESH-INTERVAL, RFC 7986, and Outlook's X-PUBLISHED-TTL)."""
+    built = [_event(event) for event in events]  # every event checked before anything is written
+    calendar = _calendar()
+    calendar.add("name", name)
+    calendar.add("x-wr-calname", name)
+    calendar.add("x-wr-timezone", _TZID)
+    calendar.add("refresh-interval", vDuration(refresh), parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", vDuration(refresh))
+    for event in built:
+        calendar.add_component(event)
+    return calendar.to_ical()
+
+
+def _calendar() -> Calendar:
+    """A METHOD:PUBLISH calendar holding the office's VTIMEZONE, without events yet."""
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
     calendar.add_component(_office_timezone())
-    calendar.add_component(event)
-    return calendar.to_ical()
+    return calendar
+
+
+def _event(fields: CalendarEvent) -> Event:
+    _check_aware(fields.starts_at, fields.ends_at, fields.stamp)
+    if fields.status not in STATUSES:
+        raise ValueError(f"status must be one of {STATUSES}, not {fields.status!r}")
+    if fields.ends_at <= fields.starts_at:
+        raise ValueError("a visit ends after it starts")
+    event = Event()
+    event.add("uid", fields.uid)
+    event.add("dtstamp", fields.stamp.astimezone(UTC))
+    event.add("dtstart", fields.starts_at.astimezone(clock.OFFICE_TZ))
+    event.add("dtend", fields.ends_at.astimezone(clock.OFFICE_TZ))
+    event.add("summary", fields.title)
+    event.add("description", fields.description)
+    event.add("location", fields.location)
+    if fields.latitude is not None and fields.longitude is not None:
+        event.add("geo", (fields.latitude, fields.longitude))
+    if fields.url:
+        event.add("url", fields.url)
+    event.add("status", fields.status)
+    event.add("sequence", fields.sequence)
+    return event
 
 
 def as_attachment(calendar: bytes, filename: str = "visit.ics") -> dict[str, str]:

@@ -85,8 +85,10 @@ BOOKABLE_STATUSES = (SlotStatus.SCHEDULED, SlotStatus.CONFIRMED)
 
 class CancelReason(enum.StrEnum):
     UNDER_MINIMUM = "under_minimum"
-    PROVIDER = "provider"
+    PROVIDER = "provider"  # the farmer cannot (no reason given)
+    ILLNESS = "illness"
     WEATHER = "weather"
+    FIRE_RISK = "fire_risk"  # summer fire danger: prefectoral bans on access to the land
     STAFF = "staff"
     OTHER = "other"
 
@@ -139,6 +141,9 @@ class Provider(Base):
     phone: Mapped[str | None] = mapped_column(String(40))
     #: Language codes the provider speaks with visitors, e.g. ["fr", "en"].
     languages: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["fr"])
+    #: SHA-256 of the secret in the provider's private link (day sheet, feed); no password.
+    access_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    access_link_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     activities: Mapped[list[Activity]] = relationship(back_populates="provider", lazy="raise")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import case, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,9 +13,11 @@ from reservations.base import audit, clock
 from reservations.base.booking import lock_slot
 from reservations.base.db import Database
 from reservations.base.errors import (
+    AttendanceLocked,
     AttendanceNotAllowed,
     BookingOfAnotherSlot,
     InvalidAttendance,
+    MoreThanBooked,
     SlotAlreadyHeld,
     SlotCancelled,
     SlotNotFound,
@@ -109,11 +111,14 @@ async def cancel_slot(
     actor: str,
     message: str | None = None,
     now: datetime | None = None,
+    provider_id: int | None = None,
 ) -> list[int]:
-    """Cancel a slot (provider, staff, weather) with all its bookings; returns those bookings."""
+    """Cancel a slot (provider, staff, weather) with all its bookings; returns those bookings.
+
+    With ``provider_id`` (a farmer's link), only that provider's slots can be cancelled."""
     now = now or clock.now()
     async with db.writing() as session:
-        slot = await lock_slot(session, slot_id)
+        slot = await lock_slot(session, slot_id, provider_id=provider_id)
         if slot is None:
             raise SlotNotFound()
         if slot.status == SlotStatus.CANCELLED:
@@ -170,6 +175,11 @@ async def _cancel_bookings_of(
     return booking_ids
 
 
+#: A provider may record or change attendance until this long after the visit ends; then it
+#: is locked and only staff can correct it.
+ATTENDANCE_EDIT_WINDOW = timedelta(days=7)
+
+
 @dataclass(frozen=True)
 class Presence:
     adults: int
@@ -183,25 +193,30 @@ async def record_attendance(
     *,
     actor: str,
     now: datetime | None = None,
+    provider_id: int | None = None,
 ) -> None:
     """Record who came to a slot and mark it held.
 
     ``present`` maps booking ids to the people who came (zero and zero: a no-show); a booking
     left out counts as everyone booked having come, so ``present=None`` is "everyone came".
-    Recording again replaces the earlier figures.
+    Recording again replaces the earlier figures. With ``provider_id`` (a farmer's link), only
+    that provider's slots, and only within ``ATTENDANCE_EDIT_WINDOW``; staff (no provider) can
+    correct at any time.
     """
     now = now or clock.now()
     present = present or {}
     if any(p.adults < 0 or p.children < 0 for p in present.values()):
         raise InvalidAttendance()
     async with db.writing() as session:
-        slot = await lock_slot(session, slot_id)
+        slot = await lock_slot(session, slot_id, provider_id=provider_id)
         if slot is None:
             raise SlotNotFound()
         if slot.status == SlotStatus.CANCELLED:
             raise AttendanceNotAllowed()
         if now < slot.starts_at:
             raise SlotNotOver()
+        if provider_id is not None and now > attendance_locks_at(slot.ends_at):
+            raise AttendanceLocked(days=ATTENDANCE_EDIT_WINDOW.days)
         bookings = {
             b.id: b
             for b in await session.scalars(
@@ -210,9 +225,14 @@ async def record_attendance(
                 )
             )
         }
-        for booking_id in present:
-            if booking_id not in bookings:
+        for booking_id, came in present.items():
+            booking = bookings.get(booking_id)
+            if booking is None:
                 raise BookingOfAnotherSlot(reference=str(booking_id))
+            if came.adults + came.children > booking.people:
+                raise MoreThanBooked(
+                    field=str(booking_id), reference=booking.reference, people=booking.people
+                )
         existing = {
             a.booking_id: a
             for a in await session.scalars(
@@ -250,3 +270,8 @@ async def record_attendance(
                 "present": {str(i): [p.adults, p.children] for i, p in sorted(present.items())},
             },
         )
+
+
+def attendance_locks_at(ends_at: datetime) -> datetime:
+    """When a provider can no longer change a visit's attendance."""
+    return ends_at + ATTENDANCE_EDIT_WINDOW

@@ -19,7 +19,7 @@ from reservations import i18n
 from reservations.base import availability, clock
 from reservations.base.availability import SlotFilter, SlotView
 from reservations.base.db import Database
-from reservations.base.models import ActivityKind, SlotStatus
+from reservations.base.models import ActivityKind
 from reservations.settings import Settings
 
 DEFAULT_DAYS = 30
@@ -55,7 +55,7 @@ def _days(text: str | None) -> int:
 
 
 async def embedded_slots(db: Database, query: EmbedQuery, *, now: datetime) -> list[SlotView]:
-    """Slots that have not started yet, from today for ``days`` days; held ones stay hidden."""
+    """The slots on the programme from today for ``days`` days."""
     today = clock.local_date(now)
     views = await availability.list_slots(
         db,
@@ -65,7 +65,7 @@ async def embedded_slots(db: Database, query: EmbedQuery, *, now: datetime) -> l
         locale=i18n.current(),
         now=now,
     )
-    return [v for v in views if v.starts_at > now and v.status != SlotStatus.HELD]
+    return [v for v in views if availability.on_programme(v, now)]
 
 
 def by_day(slots: list[SlotView]) -> list[tuple[date, list[SlotView]]]:

@@ -17,7 +17,6 @@ from reservations import i18n
 from reservations.base import availability, clock
 from reservations.base.availability import SlotView
 from reservations.base.db import Database
-from reservations.base.models import SlotStatus
 from reservations.i18n import N_
 from reservations.settings import Settings
 
@@ -59,16 +58,11 @@ def qr_svg(url: str) -> Markup:
     return Markup(svg.replace("<svg ", '<svg role="img" ', 1))
 
 
-def _still_on(view: SlotView, now: datetime) -> bool:
-    """Worth showing: not started yet, neither held nor cancelled."""
-    return view.starts_at > now and view.status not in (SlotStatus.HELD, SlotStatus.CANCELLED)
-
-
 async def kiosk_days(db: Database, settings: Settings, *, now: datetime) -> list[KioskDay]:
     today = clock.local_date(now)
     tomorrow = today + timedelta(days=1)
     views = await availability.list_slots(db, today, tomorrow, locale=i18n.current(), now=now)
-    shown = [v for v in views if _still_on(v, now)]
+    shown = [v for v in views if availability.on_programme(v, now)]
     days = []
     for day in (today, tomorrow):
         entries = [

@@ -49,7 +49,11 @@ REASONS = {
         "Not enough people had booked for the visit to go ahead on that day."
     ),
     CancelReason.PROVIDER: N_("The farmer cannot welcome visitors on that day."),
+    CancelReason.ILLNESS: N_("The farmer is ill and cannot welcome visitors on that day."),
     CancelReason.WEATHER: N_("The weather forecast does not allow the visit to go ahead safely."),
+    CancelReason.FIRE_RISK: N_(
+        "Because of the fire risk, access to the land is restricted on that day."
+    ),
     CancelReason.STAFF: N_("The tourist office had to cancel the visit."),
     CancelReason.OTHER: N_("The visit cannot take place as planned."),
 }

@@ -19,7 +19,7 @@ from reservations import i18n
 from reservations.base import availability, catalogue, clock
 from reservations.base.availability import SlotFilter, SlotView
 from reservations.base.db import Database
-from reservations.base.models import ActivityKind, SlotStatus
+from reservations.base.models import ActivityKind
 from reservations.settings import Settings
 
 DEFAULT_DAYS = 30
@@ -93,8 +93,7 @@ class Day:
 
 
 async def upcoming(db: Database, query: ProgrammeQuery, *, locale: str, now: datetime) -> list[Day]:
-    """The slots that have not started, grouped by local day; cancelled ones stay listed
-    (marked so) for people who look for them."""
+    """The slots still on the programme (``availability.on_programme``), by local day."""
     slot_filter = SlotFilter(
         sector=query.sector,
         kind=query.kind,
@@ -103,7 +102,7 @@ async def upcoming(db: Database, query: ProgrammeQuery, *, locale: str, now: dat
     views = await availability.list_slots(
         db, query.first_day, query.last_day, slot_filter, locale=locale, now=now
     )
-    views = [v for v in views if v.starts_at > now and v.status != SlotStatus.HELD]
+    views = [v for v in views if availability.on_programme(v, now)]
     ages = await catalogue.minimum_ages(db, (v.activity_id for v in views))
     entries = [
         Entry(view, ages.get(view.activity_id))
