@@ -83,6 +83,8 @@ def serve_without_access_log(workers: int) -> list[str]:
 @dataclass(frozen=True)
 class Programme:
     hot_slot: int
+    #: A hot slot of a farm with a daily cap (one that is never reached): the locked path.
+    capped_hot_slot: int
     spread_slots: list[int]
     window: tuple[date, date]
     slots_in_window: int
@@ -114,10 +116,17 @@ async def seed(db: Database, spread: int, programme_slots: int, programme_days: 
             )
             for n in range(spread)
         ]
-        session.add_all([hot, *spread_slots])
+        capped = activities[1]
+        capped.provider.daily_cap = BIG_CAPACITY
+        capped_hot = new_slot(
+            capped, clock.local_datetime(far, clock_time(10)), capacity=BIG_CAPACITY
+        )
+        session.add_all([hot, capped_hot, *spread_slots])
     first, last = today + timedelta(days=1), today + timedelta(days=WINDOW_DAYS)
     in_window = sum(1 for day in starts_on if first <= day <= last)
-    return Programme(hot.id, [slot.id for slot in spread_slots], (first, last), in_window)
+    return Programme(
+        hot.id, capped_hot.id, [slot.id for slot in spread_slots], (first, last), in_window
+    )
 
 
 def _activities(session, count: int) -> list[Activity]:  # type: ignore[no-untyped-def]
@@ -325,12 +334,18 @@ async def http_phases(
         await drive(args.concurrency, args.warmup, read)
 
         hot = book_on(lambda n: programme.hot_slot)
+        capped_hot = book_on(lambda n: programme.capped_hot_slot)
         spreading = book_on(lambda n: spread[n % len(spread)])
         return [
             await meter.measure(
                 f"HTTP book, hot slot, {workers}w",
                 args.requests,
                 lambda: drive(args.concurrency, args.requests, hot),
+            ),
+            await meter.measure(
+                f"HTTP book, hot slot, daily cap, {workers}w",
+                args.requests,
+                lambda: drive(args.concurrency, args.requests, capped_hot),
             ),
             await meter.measure(
                 f"HTTP book, {len(spread)} slots, {workers}w",

@@ -135,3 +135,24 @@ async def browser() -> AsyncIterator[object]:
         )
         yield chromium
         await chromium.close()
+
+
+@pytest.fixture
+async def staff(db):  # type: ignore[no-untyped-def]
+    """A test client logged into the back office as a (non-admin) staff member, and the account."""
+    from tests.staff_support import staff_client
+    from tests.test_visitors import site_settings
+
+    async with staff_client(db, site_settings(db)) as logged_in:
+        yield logged_in
+
+
+@pytest.fixture
+async def admin(db):  # type: ignore[no-untyped-def]
+    """A test client logged into the back office as an administrator, and the account."""
+    from reservations.base.models import StaffRole
+    from tests.staff_support import staff_client
+    from tests.test_visitors import site_settings
+
+    async with staff_client(db, site_settings(db), StaffRole.ADMIN) as logged_in:
+        yield logged_in

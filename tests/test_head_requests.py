@@ -75,6 +75,10 @@ async def test_every_get_route_answers_head_with_its_headers_and_no_body(db) -> 
         "path": "openapi.yaml",
         "secret": "not-a-real-link",  # a farmer's private link: its 404 page
         "day": slot.starts_on.isoformat(),
+        "filename": "provider.csv",  # a table of the season report
+        "activity_id": str(slot.activity_id),  # the catalogue's pages
+        "provider_id": "1",  # the provider of the first slot
+        "booking_id": str(booking.booking.id),  # a booking's page in the back office
     }
     app = create_app(site_settings(db), database=db)
     paths = sorted(

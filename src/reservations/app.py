@@ -11,19 +11,21 @@ from litestar.config.cors import CORSConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.logging import LoggingConfig
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from reservations import __version__, farmers
+from reservations import __version__, farmers, staff
 from reservations.api.availability import AvailabilityController
 from reservations.api.bookings import BookingController
 from reservations.api.problems import EXCEPTION_HANDLERS
 from reservations.base.booking import BookingPolicy
 from reservations.base.db import Database
 from reservations.settings import Settings
+from reservations.staff import auth as staff_auth
 from reservations.visitors import router as visitors_router
 from reservations.visitors import static_router
 from reservations.visitors.errors import by_audience
@@ -97,6 +99,14 @@ def answer_head_as_get(app: ASGIApp) -> ASGIApp:
     return asgi
 
 
+def _exception_handlers() -> dict[Any, Any]:
+    """Problem details under /api and /schema, friendly pages in the reader's language elsewhere,
+    and the back office's login page for a staff page asked without a session."""
+    handlers = by_audience(EXCEPTION_HANDLERS)
+    handlers[NotAuthorizedException] = staff_auth.login_redirect(handlers[HTTPException])
+    return handlers
+
+
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     db = database or Database(settings.database_url, pool_size=settings.db_pool_size)
@@ -110,7 +120,13 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     rate_limit = _rate_limit(settings)
     jinja = make_environment()
     app = Litestar(
-        route_handlers=[api, visitors_router(), farmers.router(), static_router()],
+        route_handlers=[
+            api,
+            visitors_router(),
+            farmers.router(),
+            staff.router(settings),
+            static_router(),
+        ],
         state=State({"db": db, "booking_policy": policy, "settings": settings, "jinja": jinja}),
         dependencies={
             "db": Provide(provide_db, sync_to_thread=False),
@@ -120,7 +136,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         },
         # Problem details under /api and /schema; friendly pages in the visitor's language
         # everywhere else.
-        exception_handlers=by_audience(EXCEPTION_HANDLERS),  # type: ignore[arg-type]
+        exception_handlers=_exception_handlers(),  # type: ignore[arg-type]
         middleware=[rate_limit.middleware] if rate_limit else [],
         template_config=template_config(jinja),
         csrf_config=_csrf(settings),

@@ -196,6 +196,36 @@ def link(settings: Settings, name: str, rotate: bool) -> None:
     click.echo(day_sheet_url(settings.public_url, secret))
 
 
+@main.group()
+def staff() -> None:
+    """Back-office accounts."""
+
+
+@staff.command("add")
+@click.argument("email")
+@click.option("--admin", is_flag=True, help="Administrator: also manages accounts and providers.")
+@click.password_option(help="Asked for when not given (typed twice, not shown).")
+@click.pass_obj
+def staff_add(settings: Settings, email: str, admin: bool, password: str) -> None:
+    """Create the back-office account EMAIL."""
+    from reservations.base.accounts import add_staff
+    from reservations.base.errors import DomainError
+    from reservations.base.models import StaffRole
+
+    db_module.upgrade(settings.database_url)
+    role = StaffRole.ADMIN if admin else StaffRole.STAFF
+    try:
+        account = _run(
+            lambda database: add_staff(database, email, password, role, actor="cli"), settings
+        )
+    except DomainError as error:
+        raise click.ClickException(error.text) from None
+    click.echo(
+        f"Account {account.email} ({account.role.value}) created: log in at "
+        f"{settings.public_url}/staff/login"
+    )
+
+
 async def tick_before_mail(database: Database, settings: Settings) -> tuple[Any, Any, int]:
     """The go/no-go decisions and what follows them, then the waiting list: the people of every
     cancelled slot not told yet are told (once each, even after a crash between the decision and

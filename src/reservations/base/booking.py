@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,7 @@ from reservations.base.errors import (
     CancellationClosed,
     CannotGrow,
     ChangesClosed,
+    DailyCapReached,
     DomainError,
     IdempotencyKeyReused,
     InvalidEmail,
@@ -311,8 +313,9 @@ async def _raise_refusal(db: Database, slot_id: int, people: int, now: datetime)
     """Explain a refused booking from the slot's state now; return if nothing refuses it."""
     async with db.reading() as session:
         slot = await session.get(Slot, slot_id)
-    if slot is None:
-        raise SlotNotFound(field="slot_id")
+        if slot is None:
+            raise SlotNotFound(field="slot_id")
+        room_that_day = await _room_that_day(session, slot_id)
     if slot.status == SlotStatus.CANCELLED:
         raise SlotCancelled(field="slot_id")
     if slot.status not in BOOKABLE_STATUSES or now >= slot.booking_cutoff_at:
@@ -320,6 +323,8 @@ async def _raise_refusal(db: Database, slot_id: int, people: int, now: datetime)
     if slot.remaining < people:
         refusal = SlotFull if slot.remaining == 0 else NotEnoughPlaces
         raise refusal(field="adults", remaining=slot.remaining, requested=people)
+    if room_that_day < people:
+        raise DailyCapReached(field="adults", remaining=room_that_day, requested=people)
 
 
 async def _find(db: Database, condition: ColumnElement[bool]) -> Booking | None:
@@ -381,6 +386,8 @@ async def change_party(
     if extra == 0 and (adults, children) == (booking.adults, booking.children):
         return booking
     async with db.writing() as session:
+        if extra > 0:
+            await places.lock_capped_provider(session, booking.slot_id)
         taken = await session.execute(
             update(Slot)
             .where(Slot.id == booking.slot_id, *_room_for(extra, now))
@@ -394,6 +401,7 @@ async def change_party(
             update(Booking)
             .where(
                 Booking.id == booking.id,
+                Booking.slot_id == booking.slot_id,  # not moved meanwhile
                 Booking.status == BookingStatus.CONFIRMED,
                 Booking.adults == booking.adults,
                 Booking.children == booking.children,
@@ -424,6 +432,7 @@ def _room_for(extra: int, now: datetime) -> list[ColumnElement[bool]]:
         Slot.status.in_(BOOKABLE_STATUSES),
         Slot.booking_cutoff_at > now,
         Slot.booked + extra <= Slot.capacity,
+        places.within_daily_cap(extra),
     ]
 
 
@@ -433,9 +442,13 @@ async def _cannot_grow(session: AsyncSession, booking: BookingView, extra: int) 
         return SlotCancelled()
     if slot.status not in BOOKABLE_STATUSES:
         return ChangesClosed(cutoff=clock.display(booking.booking_cutoff_at))
-    return CannotGrow(
-        field="adults", remaining=slot.remaining, maximum=booking.people + slot.remaining
-    )
+    room = min(slot.remaining, await _room_that_day(session, slot.id))
+    return CannotGrow(field="adults", remaining=room, maximum=booking.people + room)
+
+
+async def _room_that_day(session: AsyncSession, slot_id: int) -> int:
+    room = await places.room_that_day(session, slot_id)
+    return sys.maxsize if room is None else room
 
 
 async def cancel_booking(
@@ -448,11 +461,24 @@ async def cancel_booking(
 ) -> None:
     """Cancel one booking at any time (staff, provider) and give its places back."""
     now = now or clock.now()
+    for _attempt in range(3):
+        if await _cancel_on_its_slot(db, booking_id, actor, cancelled_by, now):
+            return
+    raise AlreadyCancelled()  # pragma: no cover - moved away three times in a row
+
+
+async def _cancel_on_its_slot(
+    db: Database, booking_id: int, actor: str, cancelled_by: CancelledBy, now: datetime
+) -> bool:
+    """False when the booking was moved to another slot before its slot's lock was taken."""
     async with db.writing() as session:
         slot_id = await session.scalar(select(Booking.slot_id).where(Booking.id == booking_id))
         if slot_id is None:
             raise BookingNotFound()
         await lock_slot(session, slot_id)
+        # Read again under the lock: a move (which locks this slot too) cannot happen now.
+        if await session.scalar(select(Booking.slot_id).where(Booking.id == booking_id)) != slot_id:
+            return False
         ended = await session.execute(
             update(Booking)
             .where(Booking.id == booking_id, Booking.status == BookingStatus.CONFIRMED)
@@ -478,6 +504,7 @@ async def cancel_booking(
             before={"status": "confirmed"},
             after={"status": "cancelled", "cancelled_by": cancelled_by.value},
         )
+    return True
 
 
 async def lock_slot(

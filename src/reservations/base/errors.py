@@ -79,6 +79,16 @@ class SlotFull(NotEnoughPlaces):
     message = N_("This visit is full: there is no place left.")
 
 
+class DailyCapReached(NotEnoughPlaces):
+    """The slot has room, but the farm takes at most so many people that day."""
+
+    code = "daily_cap_reached"
+    message = N_(
+        "The farm welcomes a limited number of visitors each day: {remaining} place(s) left "
+        "that day; you asked for {requested}."
+    )
+
+
 class CannotGrow(DomainError):
     kind = ErrorKind.CONFLICT
     code = "cannot_grow"
@@ -243,3 +253,39 @@ class InvalidPeriod(DomainError):
     code = "invalid_period"
     title = N_("Invalid period")
     message = N_("The period must start before it ends and span at most {maximum} days.")
+
+
+class LoginFailed(DomainError):
+    code = "login_failed"
+    title = N_("Login failed")
+    message = N_("Wrong email address or password.")
+
+
+class AccountLocked(DomainError):
+    kind = ErrorKind.FORBIDDEN
+    code = "account_locked"
+    title = N_("Account locked")
+    message = N_(
+        "Too many failed attempts: this account is locked until {until}. Try again then, or ask "
+        "an administrator."
+    )
+
+
+class PasswordTooShort(DomainError):
+    code = "password_too_short"
+    title = N_("Password too short")
+    message = N_("The password needs at least {minimum} characters.")
+
+
+class StaffAlreadyExists(DomainError):
+    kind = ErrorKind.CONFLICT
+    code = "staff_already_exists"
+    title = N_("Account already exists")
+    message = N_("There is already an account for {email}.")
+
+
+class AdminsOnly(DomainError):
+    kind = ErrorKind.FORBIDDEN
+    code = "admins_only"
+    title = N_("For administrators")
+    message = N_("Only an administrator of the back office can do this.")

@@ -132,6 +132,9 @@ class Provider(Base):
     """A farm or an event organiser."""
 
     __tablename__ = "provider"
+    __table_args__ = (
+        CheckConstraint("daily_cap IS NULL OR daily_cap > 0", name="daily_cap_positive"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -141,12 +144,26 @@ class Provider(Base):
     phone: Mapped[str | None] = mapped_column(String(40))
     #: Language codes the provider speaks with visitors, e.g. ["fr", "en"].
     languages: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["fr"])
+    #: At most this many people a day across all the provider's slots (None: no daily cap).
+    daily_cap: Mapped[int | None] = mapped_column(Integer)
     #: SHA-256 of the secret in the provider's private link (day sheet, feed); no password.
     access_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     access_link_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     activities: Mapped[list[Activity]] = relationship(back_populates="provider", lazy="raise")
+
+
+class ProviderDayOff(Base):
+    """A day the provider does not receive visitors: season planning skips it."""
+
+    __tablename__ = "provider_day_off"
+    __table_args__ = (UniqueConstraint("provider_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"))
+    day: Mapped[date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(String(200))
 
 
 class Activity(Base):
@@ -375,3 +392,26 @@ class WaitlistEntry(Base):
     @property
     def people(self) -> int:
         return self.adults + self.children
+
+
+class StaffRole(enum.StrEnum):
+    ADMIN = "admin"  # also manages staff accounts, providers and their links
+    STAFF = "staff"
+
+
+class StaffUser(Base):
+    """An office account for the back office. The password is kept as an argon2 hash only."""
+
+    __tablename__ = "staff_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Lower-cased: the login is case-insensitive.
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[StaffRole] = mapped_column(_words(StaffRole, "staff_role"))
+    #: Failed logins in a row; reaching the limit locks the account for a while.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

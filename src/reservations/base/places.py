@@ -10,6 +10,13 @@ its cut-off); the booking and its audit entry are written only if it took a row.
   which holds the database's single write lock.
 
 Both return the row that answers the booker (slot times, titles), so nothing is read again.
+
+A provider's daily cap (at most N people a day across its slots) is one more condition of the
+same UPDATE: the people already booked on the provider's slots that day, plus the newcomers,
+within the cap. A sum over several rows is only race-free if takers of that provider queue
+first, so on PostgreSQL the one-statement path serves providers without a cap, and a capped
+provider's booking locks the provider's row before the statement, in a short transaction (see
+``lock_capped_provider``). SQLite's single writer serialises everything anyway.
 """
 
 from __future__ import annotations
@@ -20,15 +27,19 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     Integer,
     String,
     bindparam,
+    func,
     insert,
     literal_column,
+    or_,
     select,
     update,
 )
 from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from reservations.base.db import Database
 from reservations.base.models import (
@@ -89,8 +100,70 @@ _BOOKABLE_WORDS = [literal_column(f"'{status.value}'") for status in BOOKABLE_ST
 _PEOPLE = _param("people", Integer())
 
 
-def _take_slot() -> Any:
-    """The conditional UPDATE: the only statement that ever adds people to a slot."""
+def _daily_cap_of_slot() -> Any:
+    """The daily cap of the provider of the slot being updated (NULL: none)."""
+    activity, provider = _activity.alias("cap_activity"), _provider.alias("cap_provider")
+    return (
+        select(provider.c.daily_cap)
+        .select_from(activity.join(provider, provider.c.id == activity.c.provider_id))
+        .where(activity.c.id == _slot.c.activity_id)
+        .correlate(_slot)
+        .scalar_subquery()
+    )
+
+
+def _booked_that_day() -> Any:
+    """People on the slots of the same provider and local day as the slot being updated
+    (cancelled slots hold nobody: their counter is 0)."""
+    own, other, other_activity = (
+        _activity.alias("own_activity"),
+        _slot.alias("same_day"),
+        _activity.alias("same_day_activity"),
+    )
+    provider_id = select(own.c.provider_id).where(own.c.id == _slot.c.activity_id).correlate(_slot)
+    return (
+        select(func.coalesce(func.sum(other.c.booked), 0))
+        .select_from(other.join(other_activity, other_activity.c.id == other.c.activity_id))
+        .where(
+            other_activity.c.provider_id == provider_id.scalar_subquery(),
+            other.c.starts_on == _slot.c.starts_on,
+        )
+        .correlate(_slot)
+        .scalar_subquery()
+    )
+
+
+def within_daily_cap(people: Any) -> ColumnElement[bool]:
+    """A condition on an UPDATE of ``slot``: its provider has no daily cap, or ``people`` more
+    fit under it that day. Race-free only after ``lock_capped_provider`` (or on SQLite)."""
+    cap = _daily_cap_of_slot()
+    return or_(cap.is_(None), _booked_that_day() + people <= cap)
+
+
+def _uncapped() -> ColumnElement[bool]:
+    return _daily_cap_of_slot().is_(None)
+
+
+async def lock_capped_provider(connection: AsyncConnection | AsyncSession, slot_id: int) -> bool:
+    """Lock the row of the slot's provider if it has a daily cap (PostgreSQL; a no-op lock on
+    SQLite, whose writer holds the database). True when it has one. Takers of a capped
+    provider's places queue here, so each one's day total is read after the previous commit."""
+    provider_id = (
+        select(_provider.c.id)
+        .select_from(
+            _slot.join(_activity, _activity.c.id == _slot.c.activity_id).join(
+                _provider, _provider.c.id == _activity.c.provider_id
+            )
+        )
+        .where(_slot.c.id == slot_id, _provider.c.daily_cap.is_not(None))
+        .with_for_update(of=_provider)
+    )
+    return (await connection.execute(provider_id)).first() is not None
+
+
+def _take_slot(*, capped: bool) -> Any:
+    """The conditional UPDATE: the only statement that ever adds people to a slot. Without
+    ``capped`` it refuses the slots of providers with a daily cap (they take the locked path)."""
     return (
         update(_slot)
         .where(
@@ -98,6 +171,7 @@ def _take_slot() -> Any:
             _slot.c.status.in_(_BOOKABLE_WORDS),
             _slot.c.booking_cutoff_at > _NOW,
             _slot.c.booked + _PEOPLE <= _slot.c.capacity,
+            within_daily_cap(_PEOPLE) if capped else _uncapped(),
         )
         .values(booked=_slot.c.booked + _PEOPLE, updated_at=_NOW)
         .returning(
@@ -144,8 +218,8 @@ def _titles(activity_id: Any) -> Any:
     )
 
 
-def _postgres_statement() -> Any:
-    taken = _take_slot().cte("taken")
+def _postgres_statement(*, capped: bool) -> Any:
+    taken = _take_slot(capped=capped).cte("taken")
     new_booking = (
         insert(_booking)
         .from_select(_BOOKING_COLUMNS, select(*_booking_values_from(taken.c.id)))
@@ -178,8 +252,9 @@ def _postgres_statement() -> Any:
     )
 
 
-_POSTGRES_STATEMENT = _postgres_statement()
-_TAKE_SLOT = _take_slot()
+_POSTGRES_STATEMENT = _postgres_statement(capped=False)
+_POSTGRES_CAPPED_STATEMENT = _postgres_statement(capped=True)
+_TAKE_SLOT = _take_slot(capped=True)
 _INSERT_BOOKING = (
     insert(_booking)
     .from_select(_BOOKING_COLUMNS, select(*_booking_values_from(_param("slot_id", Integer()))))
@@ -203,7 +278,34 @@ async def take_places(db: Database, params: dict[str, Any]) -> TakenPlaces | Non
         return await _take_places_in_steps(db, params)
     async with db.autocommit() as connection:
         row = (await connection.execute(_POSTGRES_STATEMENT, params)).first()
+    if row is None:
+        async with db.writing_connection() as connection:
+            if await lock_capped_provider(connection, params["slot_id"]):
+                row = (await connection.execute(_POSTGRES_CAPPED_STATEMENT, params)).first()
     return _taken(row) if row else None
+
+
+async def room_that_day(session: AsyncSession, slot_id: int) -> int | None:
+    """Places left under the daily cap of the slot's provider on the slot's day (None: no
+    cap), to explain a refusal."""
+    slot_provider = (
+        select(_provider.c.id, _provider.c.daily_cap, _slot.c.starts_on)
+        .select_from(
+            _slot.join(_activity, _activity.c.id == _slot.c.activity_id).join(
+                _provider, _provider.c.id == _activity.c.provider_id
+            )
+        )
+        .where(_slot.c.id == slot_id)
+    )
+    row = (await session.execute(slot_provider)).first()
+    if row is None or row.daily_cap is None:
+        return None
+    booked = await session.scalar(
+        select(func.coalesce(func.sum(_slot.c.booked), 0))
+        .select_from(_slot.join(_activity, _activity.c.id == _slot.c.activity_id))
+        .where(_activity.c.provider_id == row.id, _slot.c.starts_on == row.starts_on)
+    )
+    return max(row.daily_cap - int(booked or 0), 0)
 
 
 async def _take_places_in_steps(db: Database, params: dict[str, Any]) -> TakenPlaces | None:

@@ -239,8 +239,12 @@ async def record_attendance(
                 select(Attendance).where(Attendance.booking_id.in_(bookings))
             )
         }
-        for booking_id, booking in bookings.items():
+        # Who came, per booking, before and after: a correction shows what it replaced.
+        present_before = {str(i): [a.adults, a.children] for i, a in sorted(existing.items())}
+        present_after: dict[str, list[int]] = {}
+        for booking_id, booking in sorted(bookings.items()):
             came = present.get(booking_id, Presence(booking.adults, booking.children))
+            present_after[str(booking_id)] = [came.adults, came.children]
             row = existing.get(booking_id)
             if row is None:
                 session.add(
@@ -264,11 +268,8 @@ async def record_attendance(
             actor,
             "slot.attendance_recorded",
             slot_id=slot_id,
-            before={"status": before},
-            after={
-                "status": "held",
-                "present": {str(i): [p.adults, p.children] for i, p in sorted(present.items())},
-            },
+            before={"status": before, "present": present_before},
+            after={"status": "held", "present": present_after},
         )
 
 

@@ -162,6 +162,30 @@ class WithdrawAfterClaim(DomainError):
     )
 
 
+class EntryNotWaiting(DomainError):
+    kind = ErrorKind.CONFLICT
+    code = "waitlist_entry_not_waiting"
+    title = N_("No longer waiting")
+    message = N_(
+        "This entry is no longer waiting: it has already been offered places, booked, or left "
+        "the list."
+    )
+
+
+class NoPlacesToOffer(DomainError):
+    kind = ErrorKind.CONFLICT
+    code = "waitlist_no_places_to_offer"
+    title = N_("Not enough places to offer")
+    message = N_("Only {available} place(s) can be offered now; this party needs {people}.")
+
+
+class EntryAlreadyBooked(DomainError):
+    kind = ErrorKind.CONFLICT
+    code = "waitlist_entry_booked"
+    title = N_("Already booked")
+    message = N_("This entry has become a booking: cancel the booking instead.")
+
+
 # --- What callers get -------------------------------------------------------------------------
 
 
@@ -345,11 +369,7 @@ async def offer_freed_places(
     """
     now = now or clock.now()
     async with db.writing() as session:
-        slot = await session.scalar(
-            select(Slot)
-            .where(Slot.id == slot_id)
-            .options(joinedload(Slot.activity).joinedload(Activity.provider))
-        )
+        slot = await _slot_with_titles(session, slot_id)
         if slot is None or not _takes_offers(slot, now):
             return []
         await _expire_stale(session, now, actor, slot_id=slot_id)
@@ -367,6 +387,53 @@ async def offer_freed_places(
             await notify(session, offer)
             offers.append(offer)
     return offers
+
+
+async def offer_entry(
+    db: Database,
+    slot_id: int,
+    entry_id: int,
+    *,
+    notify: OfferNotify,
+    now: datetime | None = None,
+    offer_minutes: int = DEFAULT_OFFER_MINUTES,
+    actor: str,
+) -> Offer:
+    """Staff offer places to one waiting entry now, ahead of its turn in line if they choose,
+    provided its whole party fits in the places free for offers (the same count as
+    ``offer_freed_places``, under the same locks)."""
+    now = now or clock.now()
+    async with db.writing() as session:
+        slot = _open_slot(await _slot_with_titles(session, slot_id), now)
+        await _expire_stale(session, now, actor, slot_id=slot_id)
+        waiting = await _lock_waiting(session, slot_id)
+        entry = next((e for e in waiting if e.id == entry_id), None)
+        if entry is None:
+            raise await _not_waiting(session, slot_id, entry_id)
+        available = await _available_for_offers(session, slot_id, now)
+        if entry.people > available:
+            raise NoPlacesToOffer(available=available, people=entry.people)
+        expires_at = min(now + timedelta(minutes=offer_minutes), slot.booking_cutoff_at)
+        offer = await _offer(session, entry, slot, now, expires_at, actor)
+        await notify(session, offer)
+    return offer
+
+
+async def _not_waiting(session: AsyncSession, slot_id: int, entry_id: int) -> DomainError:
+    found = await session.scalar(
+        select(WaitlistEntry.id).where(
+            WaitlistEntry.id == entry_id, WaitlistEntry.slot_id == slot_id
+        )
+    )
+    return EntryNotWaiting() if found is not None else WaitlistEntryNotFound()
+
+
+async def _slot_with_titles(session: AsyncSession, slot_id: int) -> Slot | None:
+    return await session.scalar(
+        select(Slot)
+        .where(Slot.id == slot_id)
+        .options(joinedload(Slot.activity).joinedload(Activity.provider))
+    )
 
 
 def _takes_offers(slot: Slot, now: datetime) -> bool:
@@ -662,6 +729,29 @@ async def withdraw(db: Database, token: str, *, actor: str = "visitor") -> Waitl
             entry.status = WaitlistStatus.WITHDRAWN
             await session.flush()
             _audit(session, actor, "waitlist.withdrawn", entry, before=before)
+        return WaitlistView.of(entry)
+
+
+async def remove_entry(db: Database, slot_id: int, entry_id: int, *, actor: str) -> WaitlistView:
+    """Staff take an entry off the list (the person called, or booked another way). Removing
+    twice is harmless. A removed offer frees its places: the caller then calls
+    ``offer_freed_places``."""
+    async with db.writing() as session:
+        entry = await session.scalar(
+            select(WaitlistEntry)
+            .where(WaitlistEntry.id == entry_id, WaitlistEntry.slot_id == slot_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if entry is None:
+            raise WaitlistEntryNotFound()
+        if entry.status == WaitlistStatus.CLAIMED:
+            raise EntryAlreadyBooked()
+        if entry.status in _LIVE:
+            before = entry.status
+            entry.status = WaitlistStatus.WITHDRAWN
+            await session.flush()
+            _audit(session, actor, "waitlist.removed", entry, before=before)
         return WaitlistView.of(entry)
 
 

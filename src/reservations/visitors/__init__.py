@@ -14,6 +14,7 @@ from litestar import Router
 from litestar.datastructures import CacheControlHeader
 from litestar.static_files import create_static_files_router
 
+from reservations.visitors.calendar_feed import CalendarFeedController
 from reservations.visitors.embed import EmbedController
 from reservations.visitors.kiosk import KioskController
 from reservations.visitors.locale import LocaleMiddleware
@@ -35,6 +36,7 @@ def router() -> Router:
             EmbedController,
             KioskController,
             WaitlistController,
+            CalendarFeedController,
         ],
         middleware=[LocaleMiddleware()],
         include_in_schema=False,

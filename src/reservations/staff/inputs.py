@@ -1,0 +1,102 @@
+"""Reading the back office's typed form values (numbers, dates, times, ticked boxes) into
+Python values, with a message beside the field when one cannot be read. The ``Form`` keeps the
+text as typed, so a refused form comes back as it was sent. Domain rules are the domain's: these
+only turn text into values."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time
+from typing import Any
+
+from reservations import i18n
+from reservations.base.errors import DomainError
+from reservations.i18n import N_
+from reservations.visitors.forms import NOT_A_NUMBER, Form
+
+NOT_A_DATE = N_("Please enter a date (day, month and year).")
+NOT_A_TIME = N_("Please enter a time such as 10:00.")
+NOT_A_DECIMAL = N_("Please enter a number such as 44.35 or -3,87.")
+REQUIRED = N_("Please fill in this field.")
+
+_TIME = re.compile(r"^(\d{1,2})[:hH.](\d{2})$")
+_DECIMAL = re.compile(r"^-?\d{1,3}(?:[.,]\d{1,8})?$")
+
+
+def form_of(submitted: Any, names: tuple[str, ...], multi: tuple[str, ...] = ()) -> Form:
+    """The submitted values as typed; boxes ticked under one name are kept comma-joined."""
+    values = {name: str(submitted.get(name) or "").strip() for name in names}
+    for name in multi:
+        values[name] = ",".join(str(v) for v in submitted.getall(name, []) if str(v).strip())
+    return Form(values)
+
+
+def required(form: Form, name: str) -> bool:
+    if form.values.get(name, ""):
+        return True
+    form.add_error(name, i18n.gettext(REQUIRED))
+    return False
+
+
+def whole(form: Form, name: str, *, optional: bool = False) -> int | None:
+    """A whole number 0 or more; empty is None when ``optional``, an error otherwise."""
+    text = form.values.get(name, "")
+    if text == "":
+        if not optional:
+            required(form, name)
+        return None
+    if not text.isdigit() or len(text) > 9:
+        form.add_error(name, i18n.gettext(NOT_A_NUMBER))
+        return None
+    return int(text)
+
+
+def decimal(form: Form, name: str) -> float | None:
+    """An optional decimal number, with a point or a comma (coordinates)."""
+    text = form.values.get(name, "")
+    if text == "":
+        return None
+    if not _DECIMAL.match(text):
+        form.add_error(name, i18n.gettext(NOT_A_DECIMAL))
+        return None
+    return float(text.replace(",", "."))
+
+
+def day(form: Form, name: str, *, optional: bool = False) -> date | None:
+    """A date as a date input sends it (YYYY-MM-DD)."""
+    text = form.values.get(name, "")
+    if text == "":
+        if not optional:
+            required(form, name)
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        form.add_error(name, i18n.gettext(NOT_A_DATE))
+        return None
+
+
+def clock_time(form: Form, name: str) -> time | None:
+    """A time of day, "10:00" (a time input), "10h00" or "9.30"."""
+    found = _TIME.match(form.values.get(name, ""))
+    if found is None:
+        form.add_error(name, i18n.gettext(NOT_A_TIME))
+        return None
+    hours, minutes = int(found.group(1)), int(found.group(2))
+    if hours > 23 or minutes > 59:
+        form.add_error(name, i18n.gettext(NOT_A_TIME))
+        return None
+    return time(hours, minutes)
+
+
+def ticked(form: Form, name: str) -> list[str]:
+    """The values of the boxes ticked under ``name`` (see ``form_of``)."""
+    return [v for v in form.values.get(name, "").split(",") if v]
+
+
+def refused(form: Form, exc: DomainError) -> Form:
+    """A domain refusal beside its field (or above the form); a form's refusal with several
+    problems (``problems``) puts each beside its own field."""
+    for problem in getattr(exc, "problems", None) or [exc]:
+        form.add_error(problem.field or "", i18n.error_text(problem))
+    return form

@@ -1,0 +1,116 @@
+"""The email telling a visitor their booking was moved to another date, in their language, with
+the visit's new calendar file (same UID as the booking's event, a higher SEQUENCE: calendars
+replace the event they hold). Queued in the outbox after the move commits, like a confirmation:
+a failure to queue is logged and does not undo the move."""
+
+from __future__ import annotations
+
+import logging
+
+from jinja2 import Environment
+
+from reservations import i18n
+from reservations.base import booking_lookup, catalogue, ics, outbox
+from reservations.base.booking import BookingView
+from reservations.base.catalogue import SlotDetail
+from reservations.base.db import Database
+from reservations.base.moves import Move
+from reservations.settings import Settings
+from reservations.visitors import calendar, contact
+from reservations.visitors.emails import Email
+from reservations.visitors.notifications import visit_url
+from reservations.visitors.templating import render
+
+logger = logging.getLogger(__name__)
+
+
+def moved_calendar(booking: BookingView, slot: SlotDetail, move: Move, url: str) -> bytes:
+    """The booking's event at its new date. The manage link is not in it: only its holder has
+    it (tokens are stored hashed), so the event links to the visit's page."""
+    description = "\n".join(
+        [
+            i18n.gettext("Booking {reference}: {party}.").format(
+                reference=booking.reference,
+                party=calendar.party_text(booking.adults, booking.children),
+            ),
+            i18n.gettext("Organised by {provider}, {village}.").format(
+                provider=slot.provider, village=slot.village
+            ),
+        ]
+    )
+    return ics.calendar_for_visit(
+        uid=ics.booking_uid(booking.reference),
+        title=i18n.localized(slot.title, slot.activity_name),
+        description=description,
+        location=calendar.location_text(slot),
+        starts_at=slot.starts_at,
+        ends_at=slot.ends_at,
+        url=url,
+        status="CONFIRMED",
+        sequence=move.calendar_sequence,
+        latitude=slot.latitude,
+        longitude=slot.longitude,
+    )
+
+
+def booking_moved(
+    environment: Environment,
+    booking: BookingView,
+    slot: SlotDetail,
+    move: Move,
+    settings: Settings,
+) -> Email:
+    with i18n.use_locale(booking.locale):
+        title = i18n.localized(slot.title, slot.activity_name)
+        context = {
+            "booking": booking,
+            "slot": slot,
+            "title": title,
+            "old_starts_at": move.source_starts_at,
+            "party": calendar.party_text(booking.adults, booking.children),
+            "location": calendar.location_text(slot),
+            "office_phone": contact.office_phone(settings),
+        }
+        subject = i18n.gettext("New date for your visit: {title}, {day}").format(
+            title=title, day=i18n.day(slot.starts_at)
+        )
+        attachment = ics.as_attachment(
+            moved_calendar(booking, slot, move, visit_url(settings, slot.id)),
+            calendar.calendar_filename(booking),
+        )
+        return Email(
+            subject=subject,
+            text=render(environment, "emails/booking_moved.txt", **context),
+            html=render(environment, "emails/booking_moved.html", **context),
+            attachments=(attachment,),
+        )
+
+
+def dedup_key(move: Move) -> str:
+    """One message per move (a booking moved back and forth is told each time)."""
+    return f"booking-moved:{move.booking_id}:{move.moved_at.isoformat()}"
+
+
+async def queue_booking_moved(
+    db: Database, environment: Environment, move: Move, settings: Settings
+) -> bool:
+    """Queue the email; False when the booking has no address or it could not be queued."""
+    if not move.email:
+        return False
+    try:
+        booking = await booking_lookup.booking_view(db, move.booking_id)
+        slot = await catalogue.slot_detail(db, move.target_slot_id, published_only=False)
+        email = booking_moved(environment, booking, slot, move, settings)
+        async with db.writing() as session:
+            return await outbox.enqueue(
+                session,
+                dedup_key=dedup_key(move),
+                to=move.email,
+                subject=email.subject,
+                text=email.text,
+                html=email.html,
+                attachments=email.attachments,
+            )
+    except Exception:
+        logger.exception("could not queue the email of the move of booking %s", move.reference)
+        return False

@@ -1,0 +1,169 @@
+"""``/calendar.ics``: the public programme as a calendar to subscribe to (optional ``?sector=``
+and ``?kind=``, texts in the request's language, ``?lang=``). No login: it is what the
+programme page shows, for a phone's or a partner's calendar.
+
+The feed holds the slots from a week ago to a year ahead, whatever their state: a slot that
+goes ahead, one not decided yet (TENTATIVE), one held, and one cancelled (STATUS:CANCELLED,
+with its raised SEQUENCE, so that calendars strike out the event they hold instead of keeping
+it). Each event's UID is the slot's (``ics.slot_uid``), the same in every feed.
+
+Conditional GET as the farmers' feed does it (``farmers.feed.not_modified``): an ``ETag`` from
+one aggregate statement (``public_programme.programme_version``) and a ``Last-Modified``; a poll
+that finds nothing new gets ``304 Not Modified`` without the slots being read. An unknown
+sector gives an empty calendar and an unknown kind all kinds, never an error: the address is
+pasted into calendar apps, which show no error page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
+from litestar.status_codes import HTTP_304_NOT_MODIFIED
+
+from reservations import __version__, i18n
+from reservations.base import clock, ics
+from reservations.base.db import Database
+from reservations.base.models import ActivityKind, SlotStatus
+from reservations.base.public_programme import (
+    ProgrammeEntry,
+    ProgrammeSelection,
+    programme_entries,
+    programme_version,
+)
+from reservations.farmers.feed import ICS_STATUS, not_modified
+from reservations.settings import Settings
+
+#: The feed holds the slots from this long ago (last week's, for the record) ...
+PAST = timedelta(days=7)
+#: ... to this far ahead (a season is published months in advance).
+AHEAD = timedelta(days=365)
+#: Litestar adds ``; charset=utf-8`` to text/* types.
+MEDIA_TYPE = "text/calendar"
+#: Public, and calendar apps need not ask more often than this.
+CACHE_CONTROL = "public, max-age=900"
+#: Raise when the feed's text changes for the same data, so that every ETag changes with it.
+FORMAT = "1"
+
+
+def price_text(adult_cents: int, child_cents: int) -> str:
+    """ "Adults €8.00, children €5.00", "Free"..., in the current language."""
+    adult, child = i18n.money(adult_cents), i18n.money(child_cents)
+    if not adult_cents and not child_cents:
+        return i18n.gettext("Free")
+    if not child_cents:
+        return i18n.gettext("Adults %(adult)s, children free") % {"adult": adult}
+    if not adult_cents:
+        return i18n.gettext("Adults free, children %(child)s") % {"child": child}
+    return i18n.gettext("Adults %(adult)s, children %(child)s") % {"adult": adult, "child": child}
+
+
+def visit_url(public_url: str, slot_id: int) -> str:
+    """The slot's page on the site, where it is booked."""
+    return f"{public_url}/visits/{slot_id}"
+
+
+def selection(today: Any, sector: str | None, kind: str | None) -> ProgrammeSelection:
+    """The feed's window on ``today``; filters passed on as given, an unreadable kind ignored."""
+    return ProgrammeSelection(
+        first_day=today - PAST,
+        last_day=today + AHEAD,
+        sector=(sector or "").strip() or None,
+        kind=ActivityKind(kind) if kind in set(ActivityKind) else None,
+    )
+
+
+class CalendarFeedController(Controller):
+    path = "/"
+
+    @get("/calendar.ics", name="public_calendar")
+    async def public_calendar(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+        sector: FromQuery[str | None] = None,
+        kind: FromQuery[str | None] = None,
+    ) -> Response[bytes]:
+        chosen = selection(clock.today(), sector, kind)
+        version = await programme_version(db, chosen)
+        etag = _etag(version.fingerprint, i18n.current(), settings)
+        headers = {
+            "ETag": etag,
+            "Last-Modified": format_datetime(
+                version.last_modified.astimezone(UTC).replace(microsecond=0), usegmt=True
+            ),
+            "Cache-Control": CACHE_CONTROL,
+        }
+        if not_modified(request.headers, etag, version.last_modified):
+            return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+        entries = await programme_entries(db, chosen)
+        events = [_event(entry, settings) for entry in entries]
+        body = ics.calendar_feed(events, name=calendar_name(chosen.sector))
+        return Response(body, media_type=MEDIA_TYPE, headers=headers)
+
+
+def calendar_name(sector: str | None) -> str:
+    name = i18n.gettext("Farm visits and activities")
+    return f"{name} — {sector}" if sector else name
+
+
+def _etag(fingerprint: str, locale: str, settings: Settings) -> str:
+    """Everything the body depends on: the data, its language, the addresses and phone in it,
+    and this version of the code."""
+    parts = (FORMAT, __version__, fingerprint, locale, settings.public_url, settings.office_phone)
+    return '"' + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32] + '"'
+
+
+def _event(entry: ProgrammeEntry, settings: Settings) -> ics.CalendarEvent:
+    title = entry.title_in(i18n.current())
+    cancelled = entry.status == SlotStatus.CANCELLED
+    url = visit_url(settings.public_url, entry.id)
+    return ics.CalendarEvent(
+        uid=ics.slot_uid(entry.id),
+        title=i18n.gettext("Cancelled: {title}").format(title=title) if cancelled else title,
+        description=_description(entry, url, settings.office_phone),
+        location=entry.meeting_point or f"{entry.provider}, {entry.village}",
+        starts_at=entry.starts_at,
+        ends_at=entry.ends_at,
+        stamp=entry.updated_at,  # the same at every fetch until the slot changes
+        url=url,
+        status=ICS_STATUS[entry.status],
+        sequence=entry.sequence,
+        latitude=entry.latitude,
+        longitude=entry.longitude,
+    )
+
+
+def _status_line(entry: ProgrammeEntry) -> str:
+    if entry.status == SlotStatus.SCHEDULED and entry.min_participants:
+        return i18n.gettext("Goes ahead from %(minimum)s people; decided %(when)s.") % {
+            "minimum": entry.min_participants,
+            "when": i18n.moment(entry.decision_at),
+        }
+    labels = {
+        SlotStatus.SCHEDULED: i18n.gettext("Not decided yet"),
+        SlotStatus.CONFIRMED: i18n.gettext("Goes ahead"),
+        SlotStatus.HELD: i18n.gettext("Took place"),
+        SlotStatus.CANCELLED: i18n.gettext("Cancelled"),
+    }
+    return labels[entry.status]
+
+
+def _description(entry: ProgrammeEntry, url: str, office_phone: str) -> str:
+    """What the visit is, by whom, its price and state, and where to book it."""
+    about = [
+        _status_line(entry),
+        i18n.localized(entry.description),
+        i18n.gettext("Organised by {provider}, {village}.").format(
+            provider=entry.provider, village=entry.village
+        ),
+        price_text(entry.price_adult_cents, entry.price_child_cents),
+    ]
+    booking = [url, i18n.gettext("Tourist office: %(phone)s") % {"phone": office_phone}]
+    return "\n".join([line for line in about if line] + ["", *booking])
