@@ -156,3 +156,37 @@ async def admin(db):  # type: ignore[no-untyped-def]
 
     async with staff_client(db, site_settings(db), StaffRole.ADMIN) as logged_in:
         yield logged_in
+
+
+@pytest.fixture
+def smtp():  # type: ignore[no-untyped-def]
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+    from tests.smtp_server import smtp_server
+
+    with smtp_server() as server:
+        yield server
+
+
+@pytest.fixture
+def site(database_url: str, smtp):  # type: ignore[no-untyped-def]
+    """The real server (``python -m reservations serve``), mailing to ``smtp``; its links point
+    at itself, so the port is put into RESERVATIONS_PUBLIC_URL by the command (``live_server``
+    fills ``{port}`` in there only)."""
+    import sys
+
+    from tests.live_server import HOST, live_server
+
+    command = [
+        "/usr/bin/env",
+        f"RESERVATIONS_PUBLIC_URL=http://{HOST}:{{port}}",
+        sys.executable,
+        "-m",
+        "reservations",
+        "serve",
+        "--host",
+        HOST,
+        "--port",
+        "{port}",
+    ]
+    with live_server(database_url, env=smtp.environment(), command=command) as server:
+        yield server

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import time, timedelta
@@ -21,7 +21,6 @@ from email.message import EmailMessage
 from typing import Any
 
 import httpx
-import pytest
 from icalendar import Calendar
 
 from reservations.base import booking as booking_service
@@ -32,8 +31,8 @@ from reservations.base.mailer import SmtpTransport, deliver_due
 from reservations.base.models import Activity, ActivityKind, Provider, Slot
 from reservations.base.planning import new_slot
 from tests.factories import fetch_slot, make_slot
-from tests.live_server import HOST, LiveServer, live_server, server_environment
-from tests.smtp_server import SmtpServer, smtp_server
+from tests.live_server import LiveServer, server_environment
+from tests.smtp_server import SmtpServer
 
 #: Playwright waits for each action and assertion at most this long (milliseconds).
 TIMEOUT_MS = 15_000
@@ -113,32 +112,6 @@ def plain(text: str) -> str:
 
 
 # --- what the tests run against --------------------------------------------------------------
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
-
-
-@pytest.fixture
-def site(database_url: str, smtp: SmtpServer) -> Iterator[LiveServer]:
-    """The real server, mailing to ``smtp``; its links point at itself, so the port is put into
-    RESERVATIONS_PUBLIC_URL by the command (``live_server`` fills ``{port}`` in there only)."""
-    command = [
-        "/usr/bin/env",
-        f"RESERVATIONS_PUBLIC_URL=http://{HOST}:{{port}}",
-        sys.executable,
-        "-m",
-        "reservations",
-        "serve",
-        "--host",
-        HOST,
-        "--port",
-        "{port}",
-    ]
-    with live_server(database_url, env=smtp.environment(), command=command) as server:
-        yield server
 
 
 @asynccontextmanager

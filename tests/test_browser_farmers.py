@@ -13,12 +13,10 @@ import os
 import re
 import sys
 from asyncio.subprocess import PIPE, STDOUT
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
@@ -35,8 +33,8 @@ from reservations.base.models import (
     Slot,
     SlotStatus,
 )
-from tests.live_server import HOST, LiveServer, live_server
-from tests.smtp_server import SmtpServer, smtp_server
+from tests.live_server import LiveServer
+from tests.smtp_server import SmtpServer
 from tests.test_browser import phone, plain
 
 FARM = OFFERS[FARMER_DAY].provider
@@ -44,30 +42,6 @@ MORNING = [b for b in BOOKINGS if b.offer == FARMER_DAY and b.occurrence == THIS
 TOMORROWS = [b for b in BOOKINGS if b.offer == FARMER_DAY and b.occurrence == TOMORROW]
 #: How a cancellation's subject starts in each language (the catalogues' translations).
 SUBJECT_START = {"de": "Abgesagt", "nl": "Geannuleerd", "fr": "Visite annulée ", "en": "Cancelled"}
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
-
-
-@pytest.fixture
-def site(database_url: str, smtp: SmtpServer) -> Iterator[LiveServer]:
-    command = [
-        "/usr/bin/env",
-        f"RESERVATIONS_PUBLIC_URL=http://{HOST}:{{port}}",
-        sys.executable,
-        "-m",
-        "reservations",
-        "serve",
-        "--host",
-        HOST,
-        "--port",
-        "{port}",
-    ]
-    with live_server(database_url, env=smtp.environment(), command=command) as server:
-        yield server
 
 
 async def farm_link(database_url: str, site: LiveServer) -> str:

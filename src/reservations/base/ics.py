@@ -23,9 +23,17 @@ from icalendar import (
 )
 
 from reservations.base import clock
+from reservations.base.models import SlotStatus
 
 PRODID = "-//Reservations//Farm visits and animations//EN"
 STATUSES = ("TENTATIVE", "CONFIRMED", "CANCELLED")
+#: A slot's event status: not decided yet is TENTATIVE; cancelled stays in feeds as CANCELLED.
+STATUS_OF_SLOT = {
+    SlotStatus.SCHEDULED: "TENTATIVE",
+    SlotStatus.CONFIRMED: "CONFIRMED",
+    SlotStatus.HELD: "CONFIRMED",
+    SlotStatus.CANCELLED: "CANCELLED",
+}
 ICS_CONTENT_TYPE = "text/calendar; method=PUBLISH; charset=utf-8"
 
 # The EU rule (since 1996): summer time from the last Sunday of March, 02:00 CET, to the last

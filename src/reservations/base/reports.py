@@ -67,7 +67,7 @@ CHANNEL_METRICS = ("seats_booked", "participants", "attendance_rate")
 # --- Dialect-specific date parts -------------------------------------------------------------
 
 
-class weekday_of(FunctionElement[int]):  # noqa: N801 - reads as a SQL function
+class weekday_of(FunctionElement[int]):
     """ISO weekday of a date: 1 for Monday .. 7 for Sunday."""
 
     type = Integer()
@@ -75,7 +75,7 @@ class weekday_of(FunctionElement[int]):  # noqa: N801 - reads as a SQL function
     inherit_cache = True
 
 
-class month_of(FunctionElement[str]):  # noqa: N801 - reads as a SQL function
+class month_of(FunctionElement[str]):
     """The 'YYYY-MM' month of a date."""
 
     type = String()

@@ -2,27 +2,21 @@
 ago to a year ahead, each with its head count in the summary and its bookings in the
 description, for a phone or a desktop calendar to subscribe to.
 
-Conditional GET: the answer carries an ``ETag`` (a hash of ``provider_feed.feed_version``, one
-aggregate statement) and a ``Last-Modified``; a poll that sends them back and finds nothing new
-gets ``304 Not Modified`` without the calendar being read or built. Litestar 2 does not do this
-itself. The version is read before the slots, so a change between the two reads makes the
+Conditional GET (``feed_responses``): the ``ETag`` hashes ``provider_feed.feed_version``, one
+aggregate statement; a poll that finds nothing new gets ``304 Not Modified`` without the
+calendar being read or built. The version is read before the slots, so a change between the two reads makes the
 body newer than its ETag, never older: the next poll fetches it again.
 """
 
 from __future__ import annotations
 
-import hashlib
-from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 from litestar import Controller, Request, Response, get
-from litestar.datastructures import Headers
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
-from litestar.status_codes import HTTP_304_NOT_MODIFIED
 
-from reservations import __version__, i18n
+from reservations import i18n, slot_words
 from reservations.base import clock, ics
 from reservations.base.day_sheet import SheetBooking, SheetSlot
 from reservations.base.db import Database
@@ -36,22 +30,14 @@ from reservations.base.provider_feed import (
 from reservations.base.provider_links import ProviderRef
 from reservations.farmers import texts
 from reservations.farmers.urls import day_sheet_url
+from reservations.feed_responses import calendar_response, etag
 from reservations.settings import Settings
 from reservations.visitors.calendar import party_text
 
-#: Litestar adds ``; charset=utf-8`` to text/* types.
-MEDIA_TYPE = "text/calendar"
 #: Private (a farm's visitors), and calendar apps need not ask more often than this.
 CACHE_CONTROL = "private, max-age=300"
 #: Raise when the feed's text changes for the same data, so that every ETag changes with it.
 FORMAT = "1"
-
-ICS_STATUS = {
-    SlotStatus.SCHEDULED: "TENTATIVE",
-    SlotStatus.CONFIRMED: "CONFIRMED",
-    SlotStatus.HELD: "CONFIRMED",
-    SlotStatus.CANCELLED: "CANCELLED",
-}
 
 
 class FeedController(Controller):
@@ -70,53 +56,30 @@ class FeedController(Controller):
         locale = texts.provider_locale(farm.languages, lang)
         window = FeedWindow(clock.today())
         version = await feed_version(db, farm.id, window)
-        etag = _etag(version.fingerprint, locale, farm, settings.public_url)
-        headers = {
-            "ETag": etag,
-            "Last-Modified": format_datetime(
-                version.last_modified.astimezone(UTC).replace(microsecond=0), usegmt=True
-            ),
-            "Cache-Control": CACHE_CONTROL,
-        }
-        if not_modified(request.headers, etag, version.last_modified):
-            return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
-        contents = await feed_contents(db, farm.id, window)
-        with i18n.use_locale(locale):
-            events = [
-                _event(slot, farm, contents.places.get(slot.activity_id), settings, secret)
-                for slot in contents.slots
-            ]
-            body = ics.calendar_feed(
-                events, name=i18n.gettext("Visits: {farm}").format(farm=farm.name)
-            )
-        return Response(body, media_type=MEDIA_TYPE, headers=headers)
 
+        async def build() -> bytes:
+            contents = await feed_contents(db, farm.id, window)
+            with i18n.use_locale(locale):
+                events = [
+                    _event(slot, farm, contents.places.get(slot.activity_id), settings, secret)
+                    for slot in contents.slots
+                ]
+                return ics.calendar_feed(
+                    events, name=i18n.gettext("Visits: {farm}").format(farm=farm.name)
+                )
 
-def _etag(fingerprint: str, locale: str, farm: ProviderRef, public_url: str) -> str:
-    """Everything the body depends on: the data, its language, the calendar's name, the
-    addresses in it, and this version of the code."""
-    parts = (FORMAT, __version__, fingerprint, locale, farm.name, farm.village, public_url)
-    text = "\n".join(parts)
-    return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
-
-
-def not_modified(headers: Headers, etag: str, last_modified: datetime) -> bool:
-    """RFC 9110, 13.1: If-None-Match (weak comparison, ``*``) decides when present; otherwise
-    If-Modified-Since, at the one-second precision of HTTP dates."""
-    if_none_match = headers.get("if-none-match")
-    if if_none_match is not None:
-        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-        return "*" in tags or etag.removeprefix("W/") in tags
-    if_modified_since = headers.get("if-modified-since")
-    if not if_modified_since:
-        return False
-    try:
-        since = parsedate_to_datetime(if_modified_since)
-    except (TypeError, ValueError):
-        return False
-    if since.tzinfo is None:  # "-0000": UTC all the same
-        since = since.replace(tzinfo=UTC)
-    return last_modified.replace(microsecond=0) <= since
+        # The tag covers everything the body depends on: the data, its language, the
+        # calendar's name and the addresses in it.
+        tag = etag(
+            FORMAT, version.fingerprint, locale, farm.name, farm.village, settings.public_url
+        )
+        return await calendar_response(
+            request,
+            tag=tag,
+            last_modified=version.last_modified,
+            cache_control=CACHE_CONTROL,
+            build=build,
+        )
 
 
 def _event(
@@ -136,7 +99,7 @@ def _event(
         ends_at=slot.ends_at,
         stamp=slot.updated_at,  # the same at every fetch until the slot changes
         url=sheet_url,
-        status=ICS_STATUS[slot.status],
+        status=ics.STATUS_OF_SLOT[slot.status],
         sequence=slot.sequence,
         latitude=place.latitude if place else None,
         longitude=place.longitude if place else None,
@@ -162,7 +125,9 @@ def description(slot: SheetSlot, sheet_url: str) -> str:
     language, notes), and the link to the day sheet, for the apps that hide the URL."""
     cancelled = slot.status == SlotStatus.CANCELLED
     if cancelled:
-        lines = [f"{texts.status_label(slot)} · {texts.reason_text(slot)}"]
+        lines = [
+            f"{slot_words.status_words(slot.status)} · {slot_words.reason_words(slot.cancel_reason)}"
+        ]
         if slot.cancel_message:
             lines.append(slot.cancel_message)
     else:
@@ -171,7 +136,7 @@ def description(slot: SheetSlot, sheet_url: str) -> str:
             "%(num)d of %(capacity)d places booked, minimum %(minimum)d.",
             slot.people,
         ) % {"num": slot.people, "capacity": slot.capacity, "minimum": slot.min_participants}
-        lines = [f"{texts.status_label(slot)} · {places}"]
+        lines = [f"{slot_words.status_words(slot.status)} · {places}"]
     bookings = slot.bookings if cancelled else slot.live_bookings
     if bookings:
         heading = (

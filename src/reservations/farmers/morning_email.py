@@ -18,7 +18,7 @@ from jinja2 import Environment
 from sqlalchemy import String, cast, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reservations import i18n
+from reservations import i18n, slot_words
 from reservations.base import clock, outbox
 from reservations.base.day_sheet import DaySheet, day_sheet, providers_with_visitors_on
 from reservations.base.db import Database
@@ -99,9 +99,11 @@ def _compose(
         {
             "slot": slot,
             "title": slot.title_in(locale),
-            "status": texts.status_label(slot),
+            "status": slot_words.status_words(slot.status),
             "cancelled": slot.status == SlotStatus.CANCELLED,
-            "reason": texts.reason_text(slot) if slot.status == SlotStatus.CANCELLED else None,
+            "reason": slot_words.reason_words(slot.cancel_reason)
+            if slot.status == SlotStatus.CANCELLED
+            else None,
             "bookings": slot.live_bookings,
         }
         for slot in sheet.slots

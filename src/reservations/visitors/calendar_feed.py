@@ -7,7 +7,7 @@ goes ahead, one not decided yet (TENTATIVE), one held, and one cancelled (STATUS
 with its raised SEQUENCE, so that calendars strike out the event they hold instead of keeping
 it). Each event's UID is the slot's (``ics.slot_uid``), the same in every feed.
 
-Conditional GET as the farmers' feed does it (``farmers.feed.not_modified``): an ``ETag`` from
+Conditional GET as for the farmers' feed (``feed_responses``): an ``ETag`` from
 one aggregate statement (``public_programme.programme_version``) and a ``Last-Modified``; a poll
 that finds nothing new gets ``304 Not Modified`` without the slots being read. An unknown
 sector gives an empty calendar and an unknown kind all kinds, never an error: the address is
@@ -16,17 +16,14 @@ pasted into calendar apps, which show no error page.
 
 from __future__ import annotations
 
-import hashlib
-from datetime import UTC, timedelta
-from email.utils import format_datetime
+from datetime import timedelta
 from typing import Any
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
-from litestar.status_codes import HTTP_304_NOT_MODIFIED
 
-from reservations import __version__, i18n
+from reservations import i18n, slot_words
 from reservations.base import clock, ics
 from reservations.base.db import Database
 from reservations.base.models import ActivityKind, SlotStatus
@@ -36,15 +33,13 @@ from reservations.base.public_programme import (
     programme_entries,
     programme_version,
 )
-from reservations.farmers.feed import ICS_STATUS, not_modified
+from reservations.feed_responses import calendar_response, etag
 from reservations.settings import Settings
 
 #: The feed holds the slots from this long ago (last week's, for the record) ...
 PAST = timedelta(days=7)
 #: ... to this far ahead (a season is published months in advance).
 AHEAD = timedelta(days=365)
-#: Litestar adds ``; charset=utf-8`` to text/* types.
-MEDIA_TYPE = "text/calendar"
 #: Public, and calendar apps need not ask more often than this.
 CACHE_CONTROL = "public, max-age=900"
 #: Raise when the feed's text changes for the same data, so that every ETag changes with it.
@@ -92,32 +87,32 @@ class CalendarFeedController(Controller):
     ) -> Response[bytes]:
         chosen = selection(clock.today(), sector, kind)
         version = await programme_version(db, chosen)
-        etag = _etag(version.fingerprint, i18n.current(), settings)
-        headers = {
-            "ETag": etag,
-            "Last-Modified": format_datetime(
-                version.last_modified.astimezone(UTC).replace(microsecond=0), usegmt=True
-            ),
-            "Cache-Control": CACHE_CONTROL,
-        }
-        if not_modified(request.headers, etag, version.last_modified):
-            return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
-        entries = await programme_entries(db, chosen)
-        events = [_event(entry, settings) for entry in entries]
-        body = ics.calendar_feed(events, name=calendar_name(chosen.sector))
-        return Response(body, media_type=MEDIA_TYPE, headers=headers)
+
+        async def build() -> bytes:
+            entries = await programme_entries(db, chosen)
+            events = [_event(entry, settings) for entry in entries]
+            return ics.calendar_feed(events, name=calendar_name(chosen.sector))
+
+        # The data, its language, the addresses and phone in it.
+        tag = etag(
+            FORMAT,
+            version.fingerprint,
+            i18n.current(),
+            settings.public_url,
+            settings.office_phone,
+        )
+        return await calendar_response(
+            request,
+            tag=tag,
+            last_modified=version.last_modified,
+            cache_control=CACHE_CONTROL,
+            build=build,
+        )
 
 
 def calendar_name(sector: str | None) -> str:
     name = i18n.gettext("Farm visits and activities")
     return f"{name} — {sector}" if sector else name
-
-
-def _etag(fingerprint: str, locale: str, settings: Settings) -> str:
-    """Everything the body depends on: the data, its language, the addresses and phone in it,
-    and this version of the code."""
-    parts = (FORMAT, __version__, fingerprint, locale, settings.public_url, settings.office_phone)
-    return '"' + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32] + '"'
 
 
 def _event(entry: ProgrammeEntry, settings: Settings) -> ics.CalendarEvent:
@@ -133,7 +128,7 @@ def _event(entry: ProgrammeEntry, settings: Settings) -> ics.CalendarEvent:
         ends_at=entry.ends_at,
         stamp=entry.updated_at,  # the same at every fetch until the slot changes
         url=url,
-        status=ICS_STATUS[entry.status],
+        status=ics.STATUS_OF_SLOT[entry.status],
         sequence=entry.sequence,
         latitude=entry.latitude,
         longitude=entry.longitude,
@@ -146,13 +141,7 @@ def _status_line(entry: ProgrammeEntry) -> str:
             "minimum": entry.min_participants,
             "when": i18n.moment(entry.decision_at),
         }
-    labels = {
-        SlotStatus.SCHEDULED: i18n.gettext("Not decided yet"),
-        SlotStatus.CONFIRMED: i18n.gettext("Goes ahead"),
-        SlotStatus.HELD: i18n.gettext("Took place"),
-        SlotStatus.CANCELLED: i18n.gettext("Cancelled"),
-    }
-    return labels[entry.status]
+    return slot_words.status_words(entry.status)
 
 
 def _description(entry: ProgrammeEntry, url: str, office_phone: str) -> str:
