@@ -480,8 +480,11 @@ async def check_counters(dsn: str, args: argparse.Namespace) -> None:
         )
     finally:
         await connection.close()
-    runs = 1 + len(args.workers)  # the floor, then each HTTP server
-    expected = 2 * runs * (args.warmup + 2 * args.requests)
+    # The floor books on the hot slot and the spread slots; each HTTP server also on the
+    # capped farm's hot slot.
+    floor = args.warmup + 2 * args.requests
+    per_server = args.warmup + 3 * args.requests
+    expected = 2 * (floor + len(args.workers) * per_server)
     if not booked == people == expected:
         raise SystemExit(
             f"counters disagree: slot.booked {booked}, bookings {people}, expected {expected}"
