@@ -291,7 +291,7 @@ async def test_a_full_slot_refuses_and_the_form_comes_back(staff, db):
 async def test_cancel_needs_the_box_then_frees_the_places_for_the_waiting_list(staff, db):
     client, account = staff
     slot = await make_slot(db, capacity=4, starts_at=days_ahead(5))
-    booking = await book(db, slot.id, 2)
+    booking = await book(db, slot.id, 2, email="jonas@example.de", locale="de")
     await book(db, slot.id, 2)
     entry = (
         await waitlist.join(
@@ -328,6 +328,20 @@ async def test_cancel_needs_the_box_then_frees_the_places_for_the_waiting_list(s
     assert audit is not None and audit.actor == account.actor
     assert audit.data["before"] == {"status": "confirmed"}
     assert waiting is not None and waiting.status == WaitlistStatus.OFFERED
+    # The visitor is told, once and in German; the visit itself goes on.
+    async with db.reading() as session:
+        told = list(
+            await session.scalars(
+                select(OutboxMessage).where(OutboxMessage.to_address == "jonas@example.de")
+            )
+        )
+    assert [m.subject.split(":")[0] for m in told] == ["Buchung storniert"]
+    assert "Das Tourismusbüro hat Ihre Buchung storniert" in told[0].text_body
+    again = await client.post(
+        f"/staff/bookings/{booking.id}/cancel",
+        data={"_csrf_token": csrf(client), "confirm": "yes"},
+    )
+    assert again.status_code == 409
 
     twice = await client.post(
         f"/staff/bookings/{booking.id}/cancel",

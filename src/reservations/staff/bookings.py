@@ -39,7 +39,9 @@ from reservations.visitors.forms import Form
 DONE_MESSAGES = {
     "booked": N_("Booked."),
     "booked_emailed": N_("Booked. The confirmation is on its way by email."),
-    "cancelled": N_("The booking is cancelled; its places went back on sale."),
+    "cancelled": N_(
+        "The booking is cancelled; its places went back on sale and the visitor is told by email."
+    ),
     "moved": N_("The booking is moved."),
     "moved_emailed": N_("The booking is moved. The visitor is told the new date by email."),
 }
@@ -227,6 +229,9 @@ class BookingController(Controller):
         except DomainError as exc:
             form.add_error("confirm", i18n.error_text(exc))
             return await _booking_page(db, booking_id, cancel=form, status_code=status_of(exc))
+        await notifications.notify_booking_cancelled_by_office(
+            db, booking_id, settings, environment=jinja
+        )
         await notifications.offer_freed_places(db, record.slot_id, settings, jinja)
         return Redirect(booking_path(booking_id, "cancelled"), status_code=HTTP_303_SEE_OTHER)
 

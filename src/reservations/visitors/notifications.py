@@ -272,6 +272,64 @@ async def notify_slot_cancelled(
     """Tell every booking among ``booking_ids`` of this cancelled slot, in its language, why
     the visit is off and which other dates are open; returns how many emails were queued now
     (0 for people already told: dedup ``slot-cancelled:{slot}:{booking}``)."""
+    return await _tell_cancelled(
+        db, slot_id, booking_ids, settings, _SLOT_OFF, environment=environment, now=now
+    )
+
+
+async def notify_booking_cancelled_by_office(
+    db: Database,
+    booking_id: int,
+    settings: Settings,
+    *,
+    environment: Environment | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Tell a visitor whose booking the office cancelled (the visit itself goes on), with the
+    other dates open; 1 when queued, 0 without an email or when already told."""
+    async with db.reading() as session:
+        slot_id = await session.scalar(select(Booking.slot_id).where(Booking.id == booking_id))
+    if slot_id is None:
+        return 0
+    return await _tell_cancelled(
+        db, slot_id, [booking_id], settings, _BOOKING_OFF, environment=environment, now=now
+    )
+
+
+@dataclass(frozen=True)
+class _Cancellation:
+    """What kind of cancellation an email tells: its dedup key, subject, headline and reason."""
+
+    key: str
+    subject: str
+    headline: str
+    reason: str | None  # None: the slot's own reason
+
+
+_SLOT_OFF = _Cancellation(
+    "slot-cancelled",
+    N_("Cancelled: {title}, {day}"),
+    N_("We are sorry: this visit is cancelled, and your booking with it."),
+    None,
+)
+_BOOKING_OFF = _Cancellation(
+    "booking-cancelled",
+    N_("Booking cancelled: {title}, {day}"),
+    N_("We are sorry: the tourist office has cancelled your booking."),
+    N_("Your booking was cancelled by the tourist office. Please call us with any question."),
+)
+
+
+async def _tell_cancelled(
+    db: Database,
+    slot_id: int,
+    booking_ids: Sequence[int],
+    settings: Settings,
+    kind: _Cancellation,
+    *,
+    environment: Environment | None,
+    now: datetime | None,
+) -> int:
     environment = environment or _default_environment()
     now = now or clock.now()
     async with db.writing() as session:
@@ -300,8 +358,9 @@ async def notify_slot_cancelled(
                     i18n.localized(titles, name),
                     booking,
                     others,
+                    kind,
                 )
-            key = f"slot-cancelled:{slot_id}:{booking.id}"
+            key = f"{kind.key}:{slot_id}:{booking.id}"
             queued += await _enqueue(session, key, booking.email or "", email)
     return queued
 
@@ -314,19 +373,23 @@ def _cancelled_email(
     title: str,
     booking: Booking,
     others: list[OtherDate],
+    kind: _Cancellation,
 ) -> _Email:
-    reason = REASONS.get(slot.cancel_reason or CancelReason.OTHER, REASONS[CancelReason.OTHER])
+    reason = kind.reason or REASONS.get(
+        slot.cancel_reason or CancelReason.OTHER, REASONS[CancelReason.OTHER]
+    )
     return _compose(
         environment,
         "slot_cancelled",
-        i18n.gettext("Cancelled: {title}, {day}").format(title=title, day=i18n.day(slot.starts_at)),
+        i18n.gettext(kind.subject).format(title=title, day=i18n.day(slot.starts_at)),
         booking=booking,
         title=title,
         provider=provider,
         starts_at=slot.starts_at,
         ends_at=slot.ends_at,
+        headline=i18n.gettext(kind.headline),
         reason=i18n.gettext(reason),
-        note=slot.cancel_message,
+        note=slot.cancel_message if kind.reason is None else None,
         party=party_text(booking.adults, booking.children),
         others=others,
         programme_url=settings.public_url.rstrip("/") + "/",
