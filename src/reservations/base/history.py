@@ -369,8 +369,10 @@ class _Known:
                 problems.append(
                     (
                         row.line,
-                        f"“{row.activity}” of “{row.provider}” is a {kind.value}, "
-                        f"not a {row.kind.value}",
+                        (
+                            f"“{row.activity}” of “{row.provider}” is a {kind.value}, "
+                            f"not a {row.kind.value}"
+                        ),
                     )
                 )
             activity = self.activities.get(row.key)

@@ -349,10 +349,14 @@ def _summary_lines(report: Mapping[str, Any]) -> list[str]:
     lines = [
         _headline(report),
         f"Cancelled {sum(cancelled.values())}: {reasons}",
-        f"Seats offered {report['seats_offered']} · booked {report['seats_booked']} "
-        f"· fill rate {_percent(report['fill_rate'])}",
-        f"Attendance rate {_percent(report['attendance_rate'])} "
-        "(participants / seats booked on held slots)",
+        (
+            f"Seats offered {report['seats_offered']} · booked {report['seats_booked']} "
+            f"· fill rate {_percent(report['fill_rate'])}"
+        ),
+        (
+            f"Attendance rate {_percent(report['attendance_rate'])} "
+            "(participants / seats booked on held slots)"
+        ),
     ]
     previous = report["previous_season"]
     if previous is None:

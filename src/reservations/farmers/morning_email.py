@@ -12,25 +12,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
 
 from jinja2 import Environment
 from sqlalchemy import String, cast, literal, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from reservations import i18n, slot_words
-from reservations.base import clock, outbox
+from reservations.base import clock
 from reservations.base.day_sheet import DaySheet, day_sheet, providers_with_visitors_on
 from reservations.base.db import Database
 from reservations.base.models import OutboxMessage, Provider, SlotStatus
 from reservations.farmers import texts
 from reservations.settings import Settings
-from reservations.visitors.templating import make_environment, render
-
-
-@cache
-def _default_environment() -> Environment:
-    return make_environment()
+from reservations.visitors import emails
 
 
 def dedup_key(provider_id: int, day: date) -> str:
@@ -61,14 +54,16 @@ async def queue_morning_emails(
     provider_ids = await providers_with_visitors_on(db, day)
     if not provider_ids:
         return 0
-    environment = environment or _default_environment()
+    environment = environment or emails.default_environment()
     queued = 0
     for recipient in await _not_sent_yet(db, provider_ids, day):
         sheet = await day_sheet(db, recipient.id, day)
         with i18n.use_locale(texts.provider_locale(recipient.languages)):
-            subject, text, html = _compose(environment, settings, recipient, sheet)
+            email = _compose(environment, settings, recipient, sheet)
         async with db.writing() as session:
-            queued += await _enqueue(session, recipient, day, subject, text, html)
+            queued += await emails.enqueue(
+                session, dedup_key(recipient.id, day), recipient.email, email
+            )
     return queued
 
 
@@ -93,7 +88,7 @@ async def _not_sent_yet(db: Database, provider_ids: list[int], day: date) -> lis
 
 def _compose(
     environment: Environment, settings: Settings, recipient: _Recipient, sheet: DaySheet
-) -> tuple[str, str, str]:
+) -> emails.Email:
     locale = i18n.current()
     slots = [
         {
@@ -119,21 +114,4 @@ def _compose(
         "Your visitors on {day}: {people} people",
         sheet.people,
     ).format(day=i18n.day(sheet.day), people=sheet.people)
-    return (
-        subject,
-        render(environment, "emails/provider_day.txt", **context),
-        render(environment, "emails/provider_day.html", **context),
-    )
-
-
-async def _enqueue(
-    session: AsyncSession, recipient: _Recipient, day: date, subject: str, text: str, html: str
-) -> bool:
-    return await outbox.enqueue(
-        session,
-        dedup_key=dedup_key(recipient.id, day),
-        to=recipient.email,
-        subject=subject,
-        text=text,
-        html=html,
-    )
+    return emails.compose(environment, "provider_day", subject, **context)

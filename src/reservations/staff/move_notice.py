@@ -10,16 +10,15 @@ import logging
 from jinja2 import Environment
 
 from reservations import i18n
-from reservations.base import booking_lookup, catalogue, ics, outbox
+from reservations.base import booking_lookup, catalogue, ics
 from reservations.base.booking import BookingView
 from reservations.base.catalogue import SlotDetail
 from reservations.base.db import Database
 from reservations.base.moves import Move
 from reservations.settings import Settings
-from reservations.visitors import calendar, contact
+from reservations.visitors import calendar, contact, emails
 from reservations.visitors.emails import Email
 from reservations.visitors.notifications import visit_url
-from reservations.visitors.templating import render
 
 logger = logging.getLogger(__name__)
 
@@ -78,12 +77,7 @@ def booking_moved(
             moved_calendar(booking, slot, move, visit_url(settings, slot.id)),
             calendar.calendar_filename(booking),
         )
-        return Email(
-            subject=subject,
-            text=render(environment, "emails/booking_moved.txt", **context),
-            html=render(environment, "emails/booking_moved.html", **context),
-            attachments=(attachment,),
-        )
+        return emails.compose(environment, "booking_moved", subject, (attachment,), **context)
 
 
 def dedup_key(move: Move) -> str:
@@ -102,15 +96,7 @@ async def queue_booking_moved(
         slot = await catalogue.slot_detail(db, move.target_slot_id, published_only=False)
         email = booking_moved(environment, booking, slot, move, settings)
         async with db.writing() as session:
-            return await outbox.enqueue(
-                session,
-                dedup_key=dedup_key(move),
-                to=move.email,
-                subject=email.subject,
-                text=email.text,
-                html=email.html,
-                attachments=email.attachments,
-            )
+            return await emails.enqueue(session, dedup_key(move), move.email, email)
     except Exception:
         logger.exception("could not queue the email of the move of booking %s", move.reference)
         return False

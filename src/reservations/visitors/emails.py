@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 from jinja2 import Environment
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from reservations import i18n
 from reservations.base import ics, outbox
@@ -18,17 +21,56 @@ from reservations.base.booking import BookingView
 from reservations.base.catalogue import SlotDetail
 from reservations.base.db import Database
 from reservations.visitors import calendar, contact
-from reservations.visitors.templating import render
+from reservations.visitors.templating import make_environment, render
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Email:
+    """One message in its reader's language: a plain text and an HTML part (from the template
+    pair ``emails/<name>.txt`` and ``.html``), and attachments for the outbox."""
+
     subject: str
     text: str
     html: str
-    attachments: tuple[dict[str, str], ...]
+    attachments: tuple[dict[str, str], ...] = ()
+
+
+@cache
+def default_environment() -> Environment:
+    """For emails written outside a request (``tick``): the app's environment is the same."""
+    return make_environment()
+
+
+def compose(
+    environment: Environment,
+    name: str,
+    subject: str,
+    attachments: tuple[dict[str, str], ...] = (),
+    **context: Any,
+) -> Email:
+    """Render the template pair ``emails/<name>`` in the current language."""
+    return Email(
+        subject=subject,
+        text=render(environment, f"emails/{name}.txt", **context),
+        html=render(environment, f"emails/{name}.html", **context),
+        attachments=attachments,
+    )
+
+
+async def enqueue(session: AsyncSession, key: str, to: str, email: Email) -> bool:
+    """Queue ``email`` in the outbox within ``session``'s transaction; False if ``key`` was
+    queued before (someone is never told the same thing twice)."""
+    return await outbox.enqueue(
+        session,
+        dedup_key=key,
+        to=to,
+        subject=email.subject,
+        text=email.text,
+        html=email.html,
+        attachments=email.attachments,
+    )
 
 
 def booking_confirmed(
@@ -58,12 +100,7 @@ def booking_confirmed(
             calendar.booking_calendar(booking, slot, manage_url),
             calendar.calendar_filename(booking),
         )
-        return Email(
-            subject=subject,
-            text=render(environment, "emails/booking_confirmed.txt", **context),
-            html=render(environment, "emails/booking_confirmed.html", **context),
-            attachments=(attachment,),
-        )
+        return compose(environment, "booking_confirmed", subject, (attachment,), **context)
 
 
 async def queue_booking_confirmed(
@@ -80,15 +117,7 @@ async def queue_booking_confirmed(
     try:
         email = booking_confirmed(environment, booking, slot, manage_url, office_phone)
         async with db.writing() as session:
-            return await outbox.enqueue(
-                session,
-                dedup_key=f"booking-confirmed:{booking.id}",
-                to=booking.email,
-                subject=email.subject,
-                text=email.text,
-                html=email.html,
-                attachments=email.attachments,
-            )
+            return await enqueue(session, f"booking-confirmed:{booking.id}", booking.email, email)
     except Exception:
         logger.exception("could not queue the confirmation of booking %s", booking.reference)
         return False

@@ -11,7 +11,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from jinja2 import Environment
@@ -19,7 +18,7 @@ from sqlalchemy import String, cast, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reservations import i18n
-from reservations.base import clock, outbox, waitlist
+from reservations.base import clock, waitlist
 from reservations.base.db import Database
 from reservations.base.models import (
     BOOKABLE_STATUSES,
@@ -35,8 +34,8 @@ from reservations.base.models import (
 from reservations.base.waitlist import JoinNotify, JoinReceipt, Offer, OfferNotify
 from reservations.i18n import N_
 from reservations.settings import Settings
+from reservations.visitors import emails
 from reservations.visitors.calendar import party_text
-from reservations.visitors.templating import make_environment, render
 
 logger = logging.getLogger(__name__)
 
@@ -59,11 +58,6 @@ REASONS = {
 }
 
 
-@cache
-def _default_environment() -> Environment:
-    return make_environment()
-
-
 def _links(settings: Settings) -> dict[str, str]:
     return {"public_url": settings.public_url.rstrip("/"), "office_phone": settings.office_phone}
 
@@ -74,27 +68,6 @@ def waitlist_url(settings: Settings, token: str) -> str:
 
 def visit_url(settings: Settings, slot_id: int) -> str:
     return f"{settings.public_url.rstrip('/')}/visits/{slot_id}"
-
-
-@dataclass(frozen=True)
-class _Email:
-    subject: str
-    text: str
-    html: str
-
-
-def _compose(environment: Environment, name: str, subject: str, **context: Any) -> _Email:
-    return _Email(
-        subject=subject,
-        text=render(environment, f"emails/{name}.txt", **context),
-        html=render(environment, f"emails/{name}.html", **context),
-    )
-
-
-async def _enqueue(session: AsyncSession, key: str, to: str, email: _Email) -> bool:
-    return await outbox.enqueue(
-        session, dedup_key=key, to=to, subject=email.subject, text=email.text, html=email.html
-    )
 
 
 # --- the waiting list -----------------------------------------------------------------------
@@ -124,7 +97,7 @@ async def _slot_facts(session: AsyncSession, slot_id: int) -> tuple[dict[str, st
 
 def join_notifier(settings: Settings, environment: Environment | None = None) -> JoinNotify:
     """``notify`` for ``waitlist.join``: "you are on the waiting list", with the entry's link."""
-    environment = environment or _default_environment()
+    environment = environment or emails.default_environment()
 
     async def notify(session: AsyncSession, receipt: JoinReceipt) -> None:
         entry = receipt.entry
@@ -133,7 +106,7 @@ def join_notifier(settings: Settings, environment: Environment | None = None) ->
             facts = _SlotFacts(
                 i18n.localized(titles, name), row.provider, row.Slot.starts_at, row.Slot.ends_at
             )
-            email = _compose(
+            email = emails.compose(
                 environment,
                 "waitlist_joined",
                 i18n.gettext("On the waiting list: {title}, {day}").format(
@@ -145,7 +118,7 @@ def join_notifier(settings: Settings, environment: Environment | None = None) ->
                 entry_url=waitlist_url(settings, receipt.token),
                 **_links(settings),
             )
-        await _enqueue(session, f"waitlist-joined:{entry.id}", entry.email, email)
+        await emails.enqueue(session, f"waitlist-joined:{entry.id}", entry.email, email)
 
     return notify
 
@@ -153,7 +126,7 @@ def join_notifier(settings: Settings, environment: Environment | None = None) ->
 def offer_notifier(settings: Settings, environment: Environment | None = None) -> OfferNotify:
     """``notify`` for ``offer_freed_places`` and ``waitlist.tick``: places are free, claim them
     with this link before the offer runs out."""
-    environment = environment or _default_environment()
+    environment = environment or emails.default_environment()
 
     async def notify(session: AsyncSession, offer: Offer) -> None:
         entry = offer.entry
@@ -161,7 +134,7 @@ def offer_notifier(settings: Settings, environment: Environment | None = None) -
             facts = _SlotFacts(
                 offer.activity_in(i18n.current()), offer.provider, offer.starts_at, offer.ends_at
             )
-            email = _compose(
+            email = emails.compose(
                 environment,
                 "waitlist_offer",
                 i18n.gettext("Places are free for you: {title}, {day}").format(
@@ -174,7 +147,7 @@ def offer_notifier(settings: Settings, environment: Environment | None = None) -
                 expires_at=offer.expires_at,
                 **_links(settings),
             )
-        await _enqueue(session, offer.dedup_key, entry.email, email)
+        await emails.enqueue(session, offer.dedup_key, entry.email, email)
 
     return notify
 
@@ -330,7 +303,7 @@ async def _tell_cancelled(
     environment: Environment | None,
     now: datetime | None,
 ) -> int:
-    environment = environment or _default_environment()
+    environment = environment or emails.default_environment()
     now = now or clock.now()
     async with db.writing() as session:
         titles, name, row = await _slot_facts(session, slot_id)
@@ -361,7 +334,7 @@ async def _tell_cancelled(
                     kind,
                 )
             key = f"{kind.key}:{slot_id}:{booking.id}"
-            queued += await _enqueue(session, key, booking.email or "", email)
+            queued += await emails.enqueue(session, key, booking.email or "", email)
     return queued
 
 
@@ -374,11 +347,11 @@ def _cancelled_email(
     booking: Booking,
     others: list[OtherDate],
     kind: _Cancellation,
-) -> _Email:
+) -> emails.Email:
     reason = kind.reason or REASONS.get(
         slot.cancel_reason or CancelReason.OTHER, REASONS[CancelReason.OTHER]
     )
-    return _compose(
+    return emails.compose(
         environment,
         "slot_cancelled",
         i18n.gettext(kind.subject).format(title=title, day=i18n.day(slot.starts_at)),
