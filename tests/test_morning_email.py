@@ -272,10 +272,17 @@ def day_sheets_queued(output: str) -> int:
 async def test_reservations_tick_sends_each_day_sheet_once_even_run_concurrently(db, database_url):
     today = clock.today()
     busy = await a_busy_day(db, today, booked_at=at(today, 0) - timedelta(days=2))
-    async with db.writing() as session:  # decided already: tick leaves these slots as they are
-        await session.execute(
-            update(Slot).where(Slot.starts_on == today).values(decision_at=at(today, 0))
-        )
+    # The visits are still to come when the real tick runs (it reads the clock), an hour from
+    # now and later; decided already, so that tick leaves them as they are.
+    soon = clock.now().replace(microsecond=0) + timedelta(hours=1)
+    if clock.local_date(soon + timedelta(minutes=30)) != today:
+        pytest.skip("too close to midnight: no visit can still come today")
+    async with db.writing() as session:
+        todays = list(await session.scalars(select(Slot).where(Slot.starts_on == today)))
+        for number, slot in enumerate(sorted(todays, key=lambda s: s.id)):
+            slot.starts_at = soon + timedelta(minutes=number)
+            slot.ends_at = slot.starts_at + timedelta(minutes=90)
+            slot.decision_at = at(today, 0)
     with smtp_server() as server:
         outputs = await asyncio.gather(
             run_tick(database_url, server.environment()),
@@ -299,3 +306,13 @@ def test_the_hour_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) ->
         monkeypatch.setenv("RESERVATIONS_MORNING_EMAIL_HOUR", wrong)
         with pytest.raises(SystemExit):
             Settings.from_env()
+
+
+async def test_no_day_sheet_once_the_days_visits_have_all_started(db):
+    """A tick that runs first in the afternoon, after the last visit began, sends nothing: the
+    sheet would come too late to help."""
+    day = clock.today() + timedelta(days=5)
+    await a_busy_day(db, day, booked_at=at(day, 0) - timedelta(days=2))
+    settings = Settings(database_url=db.url, morning_email_hour=HOUR)
+    assert await queue_morning_emails(db, settings, now=at(day, 15, 1)) == 0
+    assert await queue_morning_emails(db, settings, now=at(day, 14, 59)) == 1  # the 15:00 visit

@@ -16,10 +16,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import case, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
-from reservations.base import audit, clock
+from reservations.base import audit, clock, contacts
 from reservations.base.db import Database
 from reservations.base.errors import (
     AccountLocked,
+    InvalidEmail,
     LoginFailed,
     PasswordTooShort,
     StaffAlreadyExists,
@@ -65,6 +66,8 @@ def normalised(email: str) -> str:
 async def add_staff(
     db: Database, email: str, password: str, role: StaffRole = StaffRole.STAFF, *, actor: str
 ) -> StaffRef:
+    if not contacts.is_email(email.strip()):
+        raise InvalidEmail(field="email", email=email)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise PasswordTooShort(field="password", minimum=MIN_PASSWORD_LENGTH)
     user = StaffUser(email=normalised(email), password_hash=_hasher.hash(password), role=role)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import sys
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -22,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from reservations.base import audit, clock, places, tokens
+from reservations.base import audit, clock, contacts, places, tokens
 from reservations.base.db import Database
 from reservations.base.errors import (
     AlreadyCancelled,
@@ -36,6 +35,7 @@ from reservations.base.errors import (
     IdempotencyKeyReused,
     InvalidEmail,
     InvalidParty,
+    InvalidPhone,
     MissingContact,
     MissingName,
     NotEnoughPlaces,
@@ -160,9 +160,6 @@ class BookingReceipt:
     replayed: bool = False
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
 def check_party(adults: int, children: int, policy: BookingPolicy) -> None:
     if adults < 0 or children < 0 or adults + children < 1:
         raise InvalidParty(field="adults")
@@ -177,8 +174,10 @@ def check_request(request: BookingRequest, policy: BookingPolicy) -> None:
         raise MissingName(field="name")
     if not (request.email or request.phone):
         raise MissingContact(field="email")
-    if request.email and not _EMAIL.match(request.email):
+    if request.email and not contacts.is_email(request.email):
         raise InvalidEmail(field="email", email=request.email)
+    if request.phone and not contacts.is_phone(request.phone):
+        raise InvalidPhone(field="phone", phone=request.phone)
     if request.locale not in SUPPORTED_LOCALES:
         raise UnsupportedLocale(
             field="locale", locale=request.locale, choices=", ".join(SUPPORTED_LOCALES)

@@ -22,10 +22,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reservations.base import audit, clock
-from reservations.base.booking import _EMAIL as EMAIL_PATTERN  # one rule for every email
+from reservations.base import audit, clock, contacts
 from reservations.base.db import Database
-from reservations.base.errors import N_, DomainError, ErrorKind, InvalidEmail
+from reservations.base.errors import N_, DomainError, ErrorKind, InvalidEmail, InvalidPhone
 from reservations.base.models import (
     BOOKABLE_STATUSES,
     Activity,
@@ -257,8 +256,10 @@ def provider_problems(fields: ProviderFields, sectors: Sequence[str]) -> list[Do
     )
     if fields.sector not in sectors:
         problems.append(UnknownSector(field="sector", choices=", ".join(sectors)))
-    if fields.email and not EMAIL_PATTERN.match(fields.email):
+    if fields.email and not contacts.is_email(fields.email):
         problems.append(InvalidEmail(field="email", email=fields.email))
+    if fields.phone and not contacts.is_phone(fields.phone):
+        problems.append(InvalidPhone(field="phone", phone=fields.phone))
     if not fields.languages or any(code not in PROVIDER_LANGUAGES for code in fields.languages):
         problems.append(NoLanguage(field="languages", choices=", ".join(PROVIDER_LANGUAGES)))
     if fields.daily_cap is not None and fields.daily_cap < 1:

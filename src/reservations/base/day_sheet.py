@@ -255,12 +255,18 @@ async def coming_days(
     return [DayCount(day=row[0], slots=row[1], people=int(row[2])) for row in rows]
 
 
-async def providers_with_visitors_on(db: Database, day: date) -> list[int]:
-    """The providers with at least one person booked on a live slot that day (morning email)."""
+async def providers_with_visitors_on(db: Database, day: date, after: datetime) -> list[int]:
+    """The providers with at least one person booked on a live slot that day still to start
+    after ``after`` (the morning email: a sheet sent once the visits are over helps nobody)."""
     query = (
         select(Activity.provider_id)
         .join(Slot, Slot.activity_id == Activity.id)
-        .where(Slot.starts_on == day, Slot.status != SlotStatus.CANCELLED, Slot.booked > 0)
+        .where(
+            Slot.starts_on == day,
+            Slot.starts_at > after,
+            Slot.status != SlotStatus.CANCELLED,
+            Slot.booked > 0,
+        )
         .distinct()
         .order_by(Activity.provider_id)
     )

@@ -177,8 +177,8 @@ class MoreThanBooked(DomainError):
     code = "more_than_booked"
     title = N_("More people than booked")
     message = N_(
-        "At most {people} for booking {reference}. Extra visitors: please ask the tourist office "
-        "to book them."
+        "At most {people} for the booking of {name}. Extra visitors: please ask the tourist "
+        "office to book them."
     )
 
 
@@ -241,6 +241,12 @@ class InvalidEmail(DomainError):
     code = "invalid_email"
     title = N_("Invalid email address")
     message = N_("“{email}” does not look like an email address.")
+
+
+class InvalidPhone(DomainError):
+    code = "invalid_phone"
+    title = N_("Invalid phone number")
+    message = N_("“{phone}” does not look like a phone number.")
 
 
 class UnsupportedLocale(DomainError):

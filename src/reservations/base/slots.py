@@ -231,7 +231,7 @@ async def record_attendance(
                 raise BookingOfAnotherSlot(reference=str(booking_id))
             if came.adults + came.children > booking.people:
                 raise MoreThanBooked(
-                    field=str(booking_id), reference=booking.reference, people=booking.people
+                    field=str(booking_id), name=booking.name, people=booking.people
                 )
         existing = {
             a.booking_id: a

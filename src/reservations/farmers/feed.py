@@ -139,15 +139,13 @@ def description(slot: SheetSlot, sheet_url: str) -> str:
         lines = [f"{slot_words.status_words(slot.status)} · {places}"]
     bookings = slot.bookings if cancelled else slot.live_bookings
     if bookings:
-        heading = (
-            i18n.gettext("Had booked (told by email):") if cancelled else i18n.gettext("Booked:")
-        )
-        lines += ["", heading, *(_booking_lines(booking) for booking in bookings)]
+        heading = i18n.gettext("Had booked:") if cancelled else i18n.gettext("Booked:")
+        lines += ["", heading, *(_booking_lines(b, cancelled) for b in bookings)]
     lines += ["", i18n.gettext("Day sheet: {url}").format(url=sheet_url)]
     return "\n".join(lines)
 
 
-def _booking_lines(booking: SheetBooking) -> str:
+def _booking_lines(booking: SheetBooking, cancelled: bool) -> str:
     facts = [party_text(booking.adults, booking.children)]
     if booking.phone:
         facts.append(booking.phone)
@@ -155,6 +153,12 @@ def _booking_lines(booking: SheetBooking) -> str:
     line = "- " + i18n.gettext("{name}: {details}").format(
         name=booking.name, details=" · ".join(facts)
     )
+    if cancelled:  # told by email; the others are to call
+        line += " · " + (
+            i18n.gettext("told by email")
+            if booking.email
+            else i18n.gettext("no email: to call")
+        )
     if booking.notes:
         line += "\n  " + i18n.gettext("Note: {notes}").format(notes=booking.notes)
     return line

@@ -45,13 +45,14 @@ async def queue_morning_emails(
     now: datetime | None = None,
     environment: Environment | None = None,
 ) -> int:
-    """Queue today's day sheet for every provider with visitors and an email address not sent
-    it yet, once it is ``settings.morning_email_hour`` in Paris; returns how many were queued."""
+    """Queue today's day sheet for every provider with visitors still to come and an email
+    address, not sent it yet, once it is ``settings.morning_email_hour`` in Paris; returns how
+    many were queued."""
     local = (now or clock.now()).astimezone(clock.OFFICE_TZ)
     if local.hour < settings.morning_email_hour:
         return 0
     day = local.date()
-    provider_ids = await providers_with_visitors_on(db, day)
+    provider_ids = await providers_with_visitors_on(db, day, after=local)
     if not provider_ids:
         return 0
     environment = environment or emails.default_environment()
