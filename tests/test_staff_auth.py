@@ -211,3 +211,11 @@ async def test_the_cli_creates_an_account_asking_for_the_password(db):
     assert await process.wait() == 0, output.decode()
     account = await accounts.authenticate(db, "claire@office.example", "un mot de passe long")
     assert account.role == StaffRole.ADMIN
+
+
+async def test_staff_error_pages_keep_the_back_office_layout(staff, db):
+    client, account = staff
+    missing = await client.get("/staff/bookings/999999")
+    assert missing.status_code == 404
+    assert account.email in missing.text and 'href="/staff/planning"' in missing.text
+    assert "Retour à l’espace de l’office" in missing.text

@@ -88,6 +88,16 @@ def _describe(exc: Exception, phone: str) -> tuple[int, str, str]:
     return status, i18n.gettext(title), i18n.gettext(message).format(phone=phone)
 
 
+def _error_template(request: Request[Any, Any, Any]) -> str:
+    """The back office keeps its own layout and menu; everyone else sees the visitors' one."""
+    path = request.url.path
+    return (
+        "staff/error.html"
+        if path == "/staff" or path.startswith("/staff/")
+        else "visitors/error.html"
+    )
+
+
 def html_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if not isinstance(exc, (DomainError, HTTPException)):
         logger.exception(
@@ -101,7 +111,7 @@ def html_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
         try:
             body = render(
                 request.app.state.jinja,
-                "visitors/error.html",
+                _error_template(request),
                 request=request,
                 status=status,
                 title=title,
