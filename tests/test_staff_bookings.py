@@ -106,6 +106,7 @@ async def test_search_finds_by_reference_name_email_or_phone(staff, db):
     anne = await book(db, slot.id, name="Anne Martin", email="anne@example.org")
     paul = await book(db, slot.id, name="Paul Durand", phone="06 12 34 56 78")
     percent = await book(db, slot.id, name="Cent%Pour", phone="04 66 11 22 33")
+    abroad = await book(db, slot.id, name="Lea Roux", phone="+33 6 98 76 54 32")
 
     async def found(query: str) -> set[str]:
         page = await client.get("/staff/bookings", params={"q": query, "lang": "en"})
@@ -118,6 +119,8 @@ async def test_search_finds_by_reference_name_email_or_phone(staff, db):
     assert await found("0612345678") == {str(paul.id)}
     assert await found("06.12.34.56") == {str(paul.id)}
     assert await found("%") == {str(percent.id)}  # typed text, not a pattern
+    assert await found(anne.reference.replace("-", "")) == {str(anne.id)}  # read out, no dash
+    assert await found("0698765432") == {str(abroad.id)}  # national form of +33 6 98 76 54 32
     assert await found("nobody") == set()
     empty = await client.get("/staff/bookings", params={"q": "nobody", "lang": "en"})
     assert "No booking matches “nobody”." in text_of(empty)

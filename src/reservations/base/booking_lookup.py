@@ -41,14 +41,21 @@ def _digits_only(column: ColumnElement[str]) -> ColumnElement[str]:
 
 
 def _matches(text: str) -> ColumnElement[bool]:
+    compact = "".join(c for c in text.upper() if c.isalnum())
     conditions: list[ColumnElement[bool]] = [
-        func.upper(Booking.reference) == text.upper(),
+        # "k7qm42zd" or "K7QM 42ZD" as read out on the phone: the reference "K7QM-42ZD".
+        func.upper(Booking.reference).in_({text.upper(), f"{compact[:4]}-{compact[4:]}"}),
         Booking.name.icontains(text, autoescape=True),
         Booking.email.icontains(text, autoescape=True),
     ]
-    phone = "".join(c for c in text if c not in _PHONE_SEPARATORS)
-    if len(phone) >= 4 and phone.lstrip("+").isdigit():
-        conditions.append(_digits_only(Booking.phone).contains(phone, autoescape=True))
+    phone = "".join(c for c in text if c not in _PHONE_SEPARATORS).lstrip("+")
+    if len(phone) >= 4 and phone.isdigit():
+        variants = {phone}
+        if phone.startswith("0") and len(phone) == 10:  # French national form of +33 numbers
+            variants.add("33" + phone[1:])
+        conditions += [
+            _digits_only(Booking.phone).contains(digits, autoescape=True) for digits in variants
+        ]
     return or_(*conditions)
 
 
