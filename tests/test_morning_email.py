@@ -201,16 +201,16 @@ async def test_nothing_before_the_hour_then_one_day_sheet_per_provider_with_visi
     for party in chevrerie.parties:
         assert party.name in text and party.name in html
         line = next(li for li in text.splitlines() if li.startswith(f"- {party.name}"))
-        assert f"Adultes: {party.adults}" in line and f"Enfants: {party.children}" in line
+        assert f"Adultes : {party.adults}" in line and f"Enfants : {party.children}" in line
         if party.phone:
             assert party.phone in line
-    assert "Langue: anglais" in text and "Langue: néerlandais" in text
+    assert "Langue : anglais" in text and "Langue : néerlandais" in text
     assert "Poussette & chien" in text and "Poussette &amp; chien" in html
     morning_people = sum(p.adults + p.children for p in chevrerie.parties[:2])
     assert f"{morning_people} places réservées sur 15, minimum 0." in text
     assert (
-        f"Au total: Adultes: {chevrerie.adults} · Enfants: {chevrerie.children} · "
-        f"Personnes: {people}"
+        f"Au total : Adultes : {chevrerie.adults} · Enfants : {chevrerie.children} · "
+        f"Personnes : {people}"
     ) in text
     assert "Tom Lendemain" not in text, "the next day's visitors are not in today's sheet"
     assert "/farm/" not in text and "/farm/" not in html, "only the hash of the link is kept"

@@ -222,7 +222,14 @@ def localized(texts: Mapping[str, str] | None, fallback: str = "") -> str:
     return texts.get(current()) or texts.get(DEFAULT_LOCALE) or fallback
 
 
+def colon(label: str) -> str:
+    """A label followed by its colon as the language writes it: "Référence :" with a
+    non-breaking space in French, "Reference:" elsewhere."""
+    return f"{label}\u00a0:" if current() == "fr" else f"{label}:"
+
+
 FILTERS = {
+    "colon": colon,
     "day": day,
     "full_day": full_day,
     "clock": clock_time,
