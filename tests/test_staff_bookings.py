@@ -464,7 +464,7 @@ async def test_the_booking_page_shows_its_history_across_slots(staff, db):
         "Booking moved to another visit",
         "Booking made",
     ]
-    assert account.actor in page.text
+    assert account.email in page.text
 
 
 async def test_unknown_bookings_are_not_found(staff, db):

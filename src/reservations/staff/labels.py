@@ -10,6 +10,7 @@ from typing import Any
 from reservations import i18n
 from reservations.base.models import (
     BookingStatus,
+    CancelledBy,
     Channel,
     SlotStatus,
     WaitlistStatus,
@@ -67,6 +68,55 @@ AUDIT_ACTION = {
     "waitlist.removed": N_("Removed from the waiting list"),
 }
 CANCEL_REASON = REASON_LABELS
+#: The names of the facts an audit entry records.
+AUDIT_FIELD = {
+    "status": N_("Status"),
+    "booked": N_("Places booked"),
+    "capacity": N_("Capacity"),
+    "min_participants": N_("Minimum"),
+    "adults": N_("Adults"),
+    "children": N_("Children"),
+    "people": N_("People"),
+    "channel": N_("Channel"),
+    "starts_at": N_("Start"),
+    "slot_id": N_("Visit"),
+    "activity_id": N_("Activity"),
+    "provider_id": N_("Farm"),
+    "reason": N_("Reason"),
+    "message": N_("Message"),
+    "note": N_("Note"),
+    "cancelled_by": N_("Cancelled by"),
+    "present": N_("Came"),
+    "attended": N_("Came"),
+    "slot_booked_after": N_("Places booked afterwards"),
+    "email": N_("Email"),
+    "role": N_("Role"),
+    "rule": N_("Rule"),
+    "line": N_("Spreadsheet line"),
+    "days": N_("Days"),
+}
+CANCELLED_BY = {
+    CancelledBy.VISITOR: N_("the visitor"),
+    CancelledBy.STAFF: N_("the tourist office"),
+    CancelledBy.SLOT: N_("with the visit"),
+}
+#: How values of these facts are named (statuses of slots and bookings share their words).
+_VALUES_OF_FIELD: dict[str, dict[Any, str]] = {
+    "status": {**BOOKING_STATUS, **SLOT_STATUS},
+    "channel": CHANNEL,
+    "reason": REASON_LABELS,
+    "cancelled_by": CANCELLED_BY,
+}
+#: Who acted, when it is not a person of the office or a farm.
+_ACTORS = {
+    "visitor": N_("The visitor"),
+    "system": N_("Automatic"),
+    "tick": N_("Automatic"),
+    "demo": N_("Demo data"),
+    "cli": N_("Command line"),
+    "api": N_("API"),
+    "history": N_("Imported history"),
+}
 
 
 def label(labels: dict[Any, str], value: Any) -> str:
@@ -75,10 +125,28 @@ def label(labels: dict[Any, str], value: Any) -> str:
     return i18n.gettext(name) if name else str(value)
 
 
-def audit_value(value: Any) -> str:
-    """A value recorded in an audit entry, as a person reads it: times in Paris time."""
+def audit_field(key: str) -> str:
+    return label(AUDIT_FIELD, key)
+
+
+def audit_actor(actor: str) -> str:
+    """"staff:anne@…" is Anne's email; "provider:2" a farm through its private link."""
+    kind, _, who = actor.partition(":")
+    if kind == "staff" and who:
+        return who
+    if kind == "provider" and who:
+        return i18n.gettext("The farm (private link)")
+    return label(_ACTORS, actor)
+
+
+def audit_value(value: Any, key: str | None = None) -> str:
+    """A value recorded in an audit entry, as a person reads it: words for statuses, channels
+    and reasons, times in Paris time."""
     if value is None:
         return "–"
+    words = _VALUES_OF_FIELD.get(key or "")
+    if words and isinstance(value, str) and value in words:
+        return i18n.gettext(words[value])
     if isinstance(value, str):
         try:
             instant = datetime.fromisoformat(value)
@@ -95,6 +163,8 @@ def template_globals() -> dict[str, Any]:
     return {
         "label": label,
         "audit_value": audit_value,
+        "audit_field": audit_field,
+        "audit_actor": audit_actor,
         "slot_status": SLOT_STATUS,
         "booking_status": BOOKING_STATUS,
         "channels": CHANNEL,
