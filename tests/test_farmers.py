@@ -317,7 +317,7 @@ async def test_the_sheet_opens_on_today_and_moves_day_by_day(client, db):
     assert answer.status_code == 200
     assert f'href="{farm.path}/{(today - timedelta(days=1)).isoformat()}"' in answer.text
     assert f'href="{farm.path}/{(today + timedelta(days=1)).isoformat()}"' in answer.text
-    assert "Aujourd’hui" in text_of(answer) or "Aujourd'hui" in text_of(answer)
+    assert "Aujourd'hui" in text_of(answer)
     for lang, words in {"de": "Heute", "nl": "Vandaag", "en": "Today"}.items():
         assert words in text_of(await client.get(farm.path, params={"lang": lang}))
 
@@ -575,9 +575,7 @@ async def test_a_visit_that_took_place_cannot_be_called_off(client, db):
     await record_attendance(db, slot.id, None, actor="x")
     token = await csrf_of(client, farm.path)
     page = await client.get(f"{farm.path}/slots/{slot.id}/cancel")
-    assert "<form" not in page.text.split("<main", 1)[1].split("</main>")[0] or (
-        'name="reason"' not in page.text
-    )
+    assert page.status_code == 200 and 'name="reason"' not in page.text  # nothing to send
     answer = await client.post(
         f"{farm.path}/slots/{slot.id}/cancel",
         data={"_csrf_token": token, "reason": "weather", "confirm": "yes"},

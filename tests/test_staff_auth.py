@@ -140,7 +140,7 @@ async def test_the_login_page_says_until_when_an_account_is_locked(client, db):
         await log_in(client, account.email, "guess")
     locked = await log_in(client, account.email)
     assert locked.status_code == 403
-    assert "verrouillé jusqu’au" in text_of(locked) or "verrouillé jusqu'au" in text_of(locked)
+    assert "ce compte est verrouillé jusqu’au" in text_of(locked)
 
 
 async def test_the_login_is_rate_limited(db):
