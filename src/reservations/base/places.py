@@ -57,6 +57,10 @@ _booking = Booking.__table__
 _audit = AuditEntry.__table__
 _activity = Activity.__table__
 _provider = Provider.__table__
+#: A slot with its activity and provider, for the questions asked of a slot's farm.
+_SLOT_TO_PROVIDER = _slot.join(_activity, _activity.c.id == _slot.c.activity_id).join(
+    _provider, _provider.c.id == _activity.c.provider_id
+)
 
 #: Booking columns written from parameters of the same name.
 _BOOKING_FIELDS: dict[str, Any] = {
@@ -150,11 +154,7 @@ async def lock_capped_provider(connection: AsyncConnection | AsyncSession, slot_
     provider's places queue here, so each one's day total is read after the previous commit."""
     provider_id = (
         select(_provider.c.id)
-        .select_from(
-            _slot.join(_activity, _activity.c.id == _slot.c.activity_id).join(
-                _provider, _provider.c.id == _activity.c.provider_id
-            )
-        )
+        .select_from(_SLOT_TO_PROVIDER)
         .where(_slot.c.id == slot_id, _provider.c.daily_cap.is_not(None))
         .with_for_update(of=_provider)
     )
@@ -265,6 +265,11 @@ _INSERT_AUDIT = insert(_audit).from_select(
     select(*_audit_values(_param("slot_id", Integer()), _param("booking_id", Integer()))),
 )
 _TITLES = _titles(_param("activity_id", Integer()))
+_SLOT_OF_CAPPED_FARM = (
+    select(_provider.c.daily_cap.is_not(None))
+    .select_from(_SLOT_TO_PROVIDER)
+    .where(_slot.c.id == _param("slot_id", Integer()))
+)
 
 
 async def take_places(db: Database, params: dict[str, Any]) -> TakenPlaces | None:
@@ -278,7 +283,12 @@ async def take_places(db: Database, params: dict[str, Any]) -> TakenPlaces | Non
         return await _take_places_in_steps(db, params)
     async with db.autocommit() as connection:
         row = (await connection.execute(_POSTGRES_STATEMENT, params)).first()
-    if row is None:
+        # Refused: full or closed (the usual case, one more read), or a capped farm's slot,
+        # which takes the locked path.
+        capped = row is None and bool(
+            await connection.scalar(_SLOT_OF_CAPPED_FARM, {"slot_id": params["slot_id"]})
+        )
+    if capped:
         async with db.writing_connection() as connection:
             if await lock_capped_provider(connection, params["slot_id"]):
                 row = (await connection.execute(_POSTGRES_CAPPED_STATEMENT, params)).first()
@@ -290,11 +300,7 @@ async def room_that_day(session: AsyncSession, slot_id: int) -> int | None:
     cap), to explain a refusal."""
     slot_provider = (
         select(_provider.c.id, _provider.c.daily_cap, _slot.c.starts_on)
-        .select_from(
-            _slot.join(_activity, _activity.c.id == _slot.c.activity_id).join(
-                _provider, _provider.c.id == _activity.c.provider_id
-            )
-        )
+        .select_from(_SLOT_TO_PROVIDER)
         .where(_slot.c.id == slot_id)
     )
     row = (await session.execute(slot_provider)).first()
