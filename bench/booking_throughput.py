@@ -6,7 +6,7 @@ One run, on PostgreSQL, in a fresh database it creates, migrates and drops at th
      rate limit and access log off), a fixed number of requests over a fixed number of client
      connections, on a HOT slot (every booking on one slot) and on SPREAD slots (round-robin
      over many slots);
-  b. the floor: the very statement ``reservations.base.places`` sends for a booking (compiled by
+  b. the floor: the very statement ``reservations.base.rules.places`` sends for a booking (compiled by
      SQLAlchemy, with the parameters ``booking.book`` builds) issued with asyncpg, same
      concurrency and request count;
   c. availability reads of a 30-day window through HTTP, over a realistic programme.
@@ -42,13 +42,15 @@ import asyncpg  # noqa: E402
 from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from reservations.base import booking as booking_service  # noqa: E402
-from reservations.base import clock, places, tokens  # noqa: E402
-from reservations.base import db as db_module  # noqa: E402
-from reservations.base.booking import BookingRequest  # noqa: E402
-from reservations.base.db import Database  # noqa: E402
+from reservations.base import clock
+from reservations.base.infra import db as db_module  # noqa: E402
+from reservations.base.infra import tokens
+from reservations.base.infra.db import Database  # noqa: E402
 from reservations.base.models import Activity, ActivityKind, Provider  # noqa: E402
-from reservations.base.planning import new_slot  # noqa: E402
+from reservations.base.rules import booking as booking_service  # noqa: E402
+from reservations.base.rules import places  # noqa: E402
+from reservations.base.rules.booking import BookingRequest  # noqa: E402
+from reservations.base.rules.planning import new_slot  # noqa: E402
 from tests.live_server import (  # noqa: E402
     LiveServer,
     live_server,
@@ -367,7 +369,7 @@ async def http_phases(
 
 
 def _floor_statement() -> tuple[str, list[str]]:
-    """The SQL text and parameter order of the statement ``reservations.base.places`` sends on
+    """The SQL text and parameter order of the statement ``reservations.base.rules.places`` sends on
     PostgreSQL (compiled by SQLAlchemy for asyncpg), so the floor is exactly the same work."""
     compiled = places._POSTGRES_STATEMENT.compile(dialect=postgresql_asyncpg.dialect())
     return str(compiled), list(compiled.positiontup or [])

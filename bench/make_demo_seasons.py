@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from reservations.base.history import COLUMNS
+from reservations.base.seeding.history import COLUMNS
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "reservations" / "demo_data"
 HEADER = list(COLUMNS)  # the history import's own header: one definition of the format

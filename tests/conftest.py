@@ -16,8 +16,8 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from reservations.base import db as db_module
-from reservations.base.db import Database
+from reservations.base.infra import db as db_module
+from reservations.base.infra.db import Database
 
 POSTGRES_URL = os.environ.get("RESERVATIONS_TEST_POSTGRES_URL")
 NO_POSTGRES = (

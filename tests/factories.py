@@ -6,9 +6,9 @@ import itertools
 from datetime import datetime, timedelta
 
 from reservations.base import clock
-from reservations.base.db import Database
+from reservations.base.infra.db import Database
 from reservations.base.models import Activity, ActivityKind, Provider, Slot
-from reservations.base.planning import new_slot
+from reservations.base.rules.planning import new_slot
 
 _numbers = itertools.count(1)
 

@@ -10,9 +10,9 @@ from contextlib import asynccontextmanager
 from litestar.testing import AsyncTestClient
 
 from reservations.app import create_app
-from reservations.base.accounts import StaffRef, add_staff
-from reservations.base.db import Database
+from reservations.base.infra.db import Database
 from reservations.base.models import StaffRole
+from reservations.base.rules.accounts import StaffRef, add_staff
 from reservations.settings import Settings
 
 PASSWORD = "correct horse battery staple"

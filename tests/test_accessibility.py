@@ -27,11 +27,12 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select, update
 
 from reservations.app import create_app
-from reservations.base import booking as booking_service
-from reservations.base import clock, slots
+from reservations.base import clock
 from reservations.base.models import CancelReason, OutboxMessage, Slot
+from reservations.base.rules import booking as booking_service
+from reservations.base.rules import slots
+from reservations.notices import notifications
 from reservations.settings import PROJECT_ROOT
-from reservations.visitors import notifications
 from tests.factories import make_slot
 from tests.test_visitors import LOCALES, book_directly, form_token, site_settings, upcoming
 from tests.test_waitlist_web import full_slot, join_directly
@@ -348,9 +349,15 @@ EMAIL_KEYS = {
 }
 
 
+#: The notices that are not the visitors' site's own.
+VISITORS_NOT_TOLD = {"move.py", "morning.py"}
+
+
 def visitor_emails() -> set[str]:
-    """The HTML emails the visitors' site sends: those its code names."""
-    source = "\n".join(p.read_text() for p in (SOURCE / "visitors").glob("*.py"))
+    """The HTML emails the visitors' site sends: those its code names (the visitors' pages and
+    the notices they send; a move is told by staff, the morning email goes to farms)."""
+    modules = [*(SOURCE / "visitors").glob("*.py"), *(SOURCE / "notices").glob("*.py")]
+    source = "\n".join(p.read_text() for p in modules if p.name not in VISITORS_NOT_TOLD)
     return {
         template.name
         for template in (TEMPLATES / "emails").glob("*.html")

@@ -14,10 +14,11 @@ from typing import NamedTuple
 
 from sqlalchemy import update
 
-from reservations.base import clock, slots
-from reservations.base.advice import MIN_SLOTS, WEAK_GAP, planning_advice
-from reservations.base.history import COLUMNS, import_history
+from reservations.base import clock
 from reservations.base.models import ActivityKind, CancelReason, Slot, SlotStatus
+from reservations.base.reads.advice import MIN_SLOTS, WEAK_GAP, planning_advice
+from reservations.base.rules import slots
+from reservations.base.seeding.history import COLUMNS, import_history
 from tests.factories import make_activity, make_slot
 
 SEASON = 2030

@@ -10,10 +10,11 @@ from datetime import datetime, time, timedelta
 
 from sqlalchemy import update
 
-from reservations.base import board, clock
-from reservations.base import booking as booking_service
-from reservations.base.booking import BookingPolicy, BookingRequest
+from reservations.base import clock
 from reservations.base.models import Channel, Provider, Slot, SlotStatus
+from reservations.base.reads import board
+from reservations.base.rules import booking as booking_service
+from reservations.base.rules.booking import BookingPolicy, BookingRequest
 from tests.factories import make_activity, make_slot
 from tests.test_reports import statements_counter
 from tests.test_visitors import text_of

@@ -9,8 +9,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from reservations.base import booking as booking_service
-from reservations.base.booking import BookingPolicy, BookingRequest
 from reservations.base.errors import (
     AlreadyCancelled,
     BookingClosed,
@@ -23,7 +21,9 @@ from reservations.base.errors import (
     SlotNotFound,
 )
 from reservations.base.models import AuditEntry, Booking, BookingStatus, CancelReason, SlotStatus
-from reservations.base.slots import cancel_slot
+from reservations.base.rules import booking as booking_service
+from reservations.base.rules.booking import BookingPolicy, BookingRequest
+from reservations.base.rules.slots import cancel_slot
 from tests.factories import fetch_slot, make_slot
 
 POLICY = BookingPolicy(secret_key="test-secret", max_party_size=8)

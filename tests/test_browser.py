@@ -23,13 +23,13 @@ from typing import Any
 import httpx
 from icalendar import Calendar
 
-from reservations.base import booking as booking_service
 from reservations.base import clock
-from reservations.base.booking import BookingPolicy, BookingReceipt, BookingRequest
-from reservations.base.db import Database
-from reservations.base.mailer import SmtpTransport, deliver_due
+from reservations.base.infra.db import Database
+from reservations.base.infra.mailer import SmtpTransport, deliver_due
 from reservations.base.models import Activity, ActivityKind, Provider, Slot
-from reservations.base.planning import new_slot
+from reservations.base.rules import booking as booking_service
+from reservations.base.rules.booking import BookingPolicy, BookingReceipt, BookingRequest
+from reservations.base.rules.planning import new_slot
 from tests.factories import fetch_slot, make_slot
 from tests.live_server import LiveServer, server_environment
 from tests.smtp_server import SmtpServer

@@ -21,9 +21,8 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from reservations.base import clock
-from reservations.base.db import Database
-from reservations.base.demo import BOOKINGS, FARMER_DAY, OFFERS, THIS_MORNING, TOMORROW, load_demo
-from reservations.base.mailer import SmtpTransport, deliver_due
+from reservations.base.infra.db import Database
+from reservations.base.infra.mailer import SmtpTransport, deliver_due
 from reservations.base.models import (
     Activity,
     Attendance,
@@ -32,6 +31,14 @@ from reservations.base.models import (
     Provider,
     Slot,
     SlotStatus,
+)
+from reservations.base.seeding.demo import (
+    BOOKINGS,
+    FARMER_DAY,
+    OFFERS,
+    THIS_MORNING,
+    TOMORROW,
+    load_demo,
 )
 from tests.live_server import LiveServer
 from tests.smtp_server import SmtpServer

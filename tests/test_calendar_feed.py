@@ -17,9 +17,10 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import event, update
 
 from reservations.app import create_app
-from reservations.base import clock, slots
-from reservations.base.ics import slot_uid
+from reservations.base import clock
 from reservations.base.models import Activity, ActivityKind, CancelReason, Slot, SlotStatus
+from reservations.base.rules import slots
+from reservations.notices.ics import slot_uid
 from tests.factories import fetch_slot, make_activity, make_slot
 from tests.test_visitors import PUBLIC_URL, site_settings, upcoming
 

@@ -8,8 +8,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from reservations.base import booking as booking_service
-from reservations.base.booking import BookingPolicy, BookingRequest
 from reservations.base.errors import (
     AlreadyCancelled,
     CannotGrow,
@@ -19,6 +17,8 @@ from reservations.base.errors import (
     PartyTooLarge,
 )
 from reservations.base.models import AuditEntry, Booking, BookingStatus
+from reservations.base.rules import booking as booking_service
+from reservations.base.rules.booking import BookingPolicy, BookingRequest
 from tests.factories import fetch_slot, make_slot
 
 POLICY = BookingPolicy(secret_key="test", max_party_size=8)

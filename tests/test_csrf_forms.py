@@ -23,8 +23,6 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from reservations.app import create_app
-from reservations.base import booking as booking_service
-from reservations.base import waitlist
 from reservations.base.models import (
     AuditEntry,
     Booking,
@@ -34,6 +32,8 @@ from reservations.base.models import (
     WaitlistEntry,
     WaitlistStatus,
 )
+from reservations.base.rules import booking as booking_service
+from reservations.base.rules import waitlist
 from tests.factories import make_slot
 from tests.test_accessibility import Document, Element
 from tests.test_visitors import LOCALES, book_directly, site_settings, text_of, upcoming

@@ -11,11 +11,11 @@ from datetime import time, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from reservations.base import booking as booking_service
 from reservations.base import clock
-from reservations.base.booking import BookingPolicy, BookingRequest
 from reservations.base.errors import CannotGrow, DailyCapReached, DomainError, NotEnoughPlaces
 from reservations.base.models import Activity, Booking, BookingStatus, Provider, Slot
+from reservations.base.rules import booking as booking_service
+from reservations.base.rules.booking import BookingPolicy, BookingRequest
 from tests.factories import make_activity, make_slot
 
 POLICY = BookingPolicy(secret_key="test", max_party_size=15)

@@ -12,7 +12,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 
 from reservations.base import clock
-from reservations.base.db import SQLITE_BUSY_TIMEOUT_MS, Database
+from reservations.base.infra.db import SQLITE_BUSY_TIMEOUT_MS, Database
 from reservations.base.models import Provider, Slot, UTCDateTime
 from tests.factories import make_slot
 

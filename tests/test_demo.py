@@ -13,13 +13,6 @@ import pytest
 from sqlalchemy import extract, func, select
 
 from reservations.base import clock
-from reservations.base.demo import (
-    FARMER_DAY,
-    OFFERS,
-    DemoRefused,
-    database_is_empty,
-    load_demo,
-)
 from reservations.base.models import (
     Activity,
     ActivityKind,
@@ -29,6 +22,13 @@ from reservations.base.models import (
     Provider,
     Slot,
     SlotStatus,
+)
+from reservations.base.seeding.demo import (
+    FARMER_DAY,
+    OFFERS,
+    DemoRefused,
+    database_is_empty,
+    load_demo,
 )
 from reservations.settings import PROJECT_ROOT
 

@@ -17,10 +17,10 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import update
 
 from reservations.app import create_app
-from reservations.base import booking as booking_service
 from reservations.base import clock
-from reservations.base.booking import BookingPolicy, BookingRequest
 from reservations.base.models import Activity, ActivityKind, Slot, SlotStatus
+from reservations.base.rules import booking as booking_service
+from reservations.base.rules.booking import BookingPolicy, BookingRequest
 from reservations.settings import Settings
 from tests.factories import make_activity, make_slot
 

@@ -17,12 +17,13 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import event, select, update
 
 from reservations.app import create_app
-from reservations.base import booking as booking_service
-from reservations.base import clock, slots
-from reservations.base.booking import BookingPolicy, BookingRequest
-from reservations.base.ics import slot_uid
+from reservations.base import clock
 from reservations.base.models import Activity, Booking, CancelReason, Provider, Slot
-from reservations.base.provider_links import issue_link
+from reservations.base.rules import booking as booking_service
+from reservations.base.rules import slots
+from reservations.base.rules.booking import BookingPolicy, BookingRequest
+from reservations.base.rules.provider_links import issue_link
+from reservations.notices.ics import slot_uid
 from tests.factories import fetch_slot, make_activity, make_slot
 from tests.test_visitors import MAX_PARTY, PUBLIC_URL, site_settings, upcoming
 

@@ -21,9 +21,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select, update
 
 from reservations.app import create_app
-from reservations.base import booking as booking_service
 from reservations.base import clock
-from reservations.base.booking import BookingPolicy, BookingRequest
 from reservations.base.errors import AttendanceLocked, LinkAlreadyIssued, ProviderNotFound
 from reservations.base.models import (
     Activity,
@@ -37,9 +35,11 @@ from reservations.base.models import (
     Slot,
     SlotStatus,
 )
-from reservations.base.provider_links import issue_link, provider_for_token
-from reservations.base.reports import season_report
-from reservations.base.slots import Presence, record_attendance
+from reservations.base.reads.reports import season_report
+from reservations.base.rules import booking as booking_service
+from reservations.base.rules.booking import BookingPolicy, BookingRequest
+from reservations.base.rules.provider_links import issue_link, provider_for_token
+from reservations.base.rules.slots import Presence, record_attendance
 from reservations.cli import tick_before_mail
 from tests.factories import fetch_slot, make_activity, make_slot
 from tests.test_visitors import CSRF, site_settings, text_of
@@ -590,8 +590,8 @@ async def test_concurrent_call_offs_tell_each_visitor_once(db):
     import asyncio
 
     from reservations.base.errors import SlotCancelled
-    from reservations.base.slots import cancel_slot
-    from reservations.visitors import notifications
+    from reservations.base.rules.slots import cancel_slot
+    from reservations.notices import notifications
 
     farm = await make_farm(db)
     slot = await slot_of(db, farm, clock.now() + timedelta(days=2))

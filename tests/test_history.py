@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import func, select
 
-from reservations.base.history import HistoryImportError, import_history
 from reservations.base.models import (
     Activity,
     ActivityKind,
@@ -23,6 +22,7 @@ from reservations.base.models import (
     Slot,
     SlotStatus,
 )
+from reservations.base.seeding.history import HistoryImportError, import_history
 from tests.factories import make_activity
 
 HEADER = (

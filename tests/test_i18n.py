@@ -74,7 +74,7 @@ def test_extraction_finds_the_templates_and_the_error_catalogue(extracted):
     assert "Your booking is confirmed" in ids  # templates/visitors/confirmation.html
     assert "Hello %(name)s," in ids  # templates/emails/booking_confirmed.txt
     assert "This visit is full: there is no place left." in ids  # base/errors.py, N_()
-    assert "Please enter a whole number, 0 or more." in ids  # visitors/forms.py, N_()
+    assert "Please enter a whole number, 0 or more." in ids  # web/forms.py, N_()
 
 
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar
 
-from reservations.base.ics import as_attachment, booking_uid, calendar_for_visit, slot_uid
+from reservations.notices.ics import as_attachment, booking_uid, calendar_for_visit, slot_uid
 
 PARIS = ZoneInfo("Europe/Paris")
 STAMP = datetime(2026, 5, 2, 9, 15, tzinfo=UTC)

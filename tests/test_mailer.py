@@ -23,10 +23,10 @@ from aiosmtpd.smtp import AuthResult, Envelope
 from icalendar import Calendar
 from sqlalchemy import func, select
 
-from reservations.base import clock, outbox
-from reservations.base.db import Database
-from reservations.base.ics import as_attachment, booking_uid, calendar_for_visit
-from reservations.base.mailer import (
+from reservations.base import clock
+from reservations.base.infra import outbox
+from reservations.base.infra.db import Database
+from reservations.base.infra.mailer import (
     LEASE,
     MAX_ATTEMPTS,
     FolderTransport,
@@ -36,6 +36,7 @@ from reservations.base.mailer import (
     transport_for,
 )
 from reservations.base.models import OutboxMessage
+from reservations.notices.ics import as_attachment, booking_uid, calendar_for_visit
 from reservations.settings import Settings
 
 OFFICE = "Office de tourisme <office@example.org>"

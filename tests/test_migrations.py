@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.elements import conv
 
-from reservations.base import db as db_module
+from reservations.base.infra import db as db_module
 from reservations.base.models import Base
 
 

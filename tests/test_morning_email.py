@@ -16,14 +16,15 @@ from pathlib import Path
 
 import pytest
 from babel.dates import format_date
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from reservations.base import booking as booking_service
-from reservations.base import clock, slots
-from reservations.base.booking import BookingPolicy, BookingRequest
-from reservations.base.mailer import deliver_due, transport_for
+from reservations.base import clock
+from reservations.base.infra.mailer import deliver_due, transport_for
 from reservations.base.models import Activity, CancelReason, OutboxMessage, Provider, Slot
-from reservations.farmers.morning_email import queue_morning_emails
+from reservations.base.rules import booking as booking_service
+from reservations.base.rules import slots
+from reservations.base.rules.booking import BookingPolicy, BookingRequest
+from reservations.notices.morning import queue_morning_emails
 from reservations.settings import Settings
 from tests.factories import make_activity, make_slot
 from tests.smtp_server import smtp_server

@@ -12,9 +12,7 @@ from datetime import datetime, time, timedelta
 import pytest
 from sqlalchemy import select, text, update
 
-from reservations.base import booking as booking_service
-from reservations.base import clock, moves
-from reservations.base.booking import BookingPolicy, BookingRequest
+from reservations.base import clock
 from reservations.base.errors import (
     AlreadyCancelled,
     BookingClosed,
@@ -37,8 +35,11 @@ from reservations.base.models import (
     Slot,
     SlotStatus,
 )
-from reservations.base.moves import MoveAfterVisit, MoveToSameSlot
-from reservations.base.slots import cancel_slot, record_attendance
+from reservations.base.rules import booking as booking_service
+from reservations.base.rules import moves
+from reservations.base.rules.booking import BookingPolicy, BookingRequest
+from reservations.base.rules.moves import MoveAfterVisit, MoveToSameSlot
+from reservations.base.rules.slots import cancel_slot, record_attendance
 from tests.factories import fetch_slot, make_activity, make_slot
 from tests.test_demo import slots_whose_counter_is_wrong
 

@@ -9,10 +9,7 @@ from datetime import time, timedelta
 from babel.dates import format_date, format_time
 from sqlalchemy import select, update
 
-from reservations.base import booking as booking_service
-from reservations.base import clock, waitlist
-from reservations.base import slots as slot_service
-from reservations.base.booking import BookingPolicy, BookingRequest
+from reservations.base import clock
 from reservations.base.models import (
     Booking,
     BookingStatus,
@@ -22,8 +19,12 @@ from reservations.base.models import (
     Slot,
     SlotStatus,
 )
+from reservations.base.rules import booking as booking_service
+from reservations.base.rules import slots as slot_service
+from reservations.base.rules import waitlist
+from reservations.base.rules.booking import BookingPolicy, BookingRequest
 from reservations.cli import tick_before_mail
-from reservations.visitors import notifications
+from reservations.notices import notifications
 from tests.factories import fetch_slot, make_activity, make_slot
 from tests.test_visitors import MAX_PARTY, PUBLIC_URL, site_settings, upcoming
 

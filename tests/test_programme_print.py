@@ -13,11 +13,12 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import update
 
-from reservations.base import clock, slots
+from reservations.base import clock
 from reservations.base.models import Activity, ActivityKind, CancelReason
+from reservations.base.rules import slots
 from reservations.settings import PROJECT_ROOT
-from reservations.staff.programme import french_period
 from reservations.staff.programme_pdf import FONT_FILES
+from reservations.staff.programme_sheet import french_period
 from tests.factories import make_activity, make_slot
 from tests.test_visitors import PUBLIC_URL
 

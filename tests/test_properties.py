@@ -19,10 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from reservations.base import booking as booking_service
-from reservations.base import clock, tokens
-from reservations.base.booking import BookingPolicy, BookingReceipt, BookingRequest
-from reservations.base.db import Database
+from reservations.base import clock
 from reservations.base.errors import (
     AlreadyCancelled,
     DomainError,
@@ -33,6 +30,8 @@ from reservations.base.errors import (
     SlotCancelled,
     SlotFull,
 )
+from reservations.base.infra import tokens
+from reservations.base.infra.db import Database
 from reservations.base.models import (
     Booking,
     BookingStatus,
@@ -41,7 +40,9 @@ from reservations.base.models import (
     Slot,
     SlotStatus,
 )
-from reservations.base.slots import cancel_slot, decide_due_slots
+from reservations.base.rules import booking as booking_service
+from reservations.base.rules.booking import BookingPolicy, BookingReceipt, BookingRequest
+from reservations.base.rules.slots import cancel_slot, decide_due_slots
 from tests.factories import make_slot
 
 MAX_PARTY = 6

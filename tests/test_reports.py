@@ -13,9 +13,6 @@ from typing import Any, NamedTuple
 import pytest
 from sqlalchemy import Date, event, literal, select, update
 
-from reservations.base import booking as booking_service
-from reservations.base import slots as slot_service
-from reservations.base.booking import BookingPolicy, BookingRequest
 from reservations.base.clock import OFFICE_TZ
 from reservations.base.models import (
     ActivityKind,
@@ -26,14 +23,17 @@ from reservations.base.models import (
     Channel,
     Slot,
 )
-from reservations.base.reports import (
+from reservations.base.reads.reports import (
     month_of,
     report_as_csv,
     report_as_table,
     season_report,
     weekday_of,
 )
-from reservations.base.slots import Presence
+from reservations.base.rules import booking as booking_service
+from reservations.base.rules import slots as slot_service
+from reservations.base.rules.booking import BookingPolicy, BookingRequest
+from reservations.base.rules.slots import Presence
 from tests.factories import make_activity, make_slot
 
 POLICY = BookingPolicy(secret_key="test-secret", max_party_size=15)

@@ -8,11 +8,11 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from reservations.base import season
-from reservations.base.catalogue_admin import MinimumAboveCapacity
 from reservations.base.errors import SlotAlreadyHeld, SlotCancelled
 from reservations.base.models import Slot, SlotStatus
-from reservations.base.season import (
+from reservations.base.rules import season
+from reservations.base.rules.activities import MinimumAboveCapacity
+from reservations.base.rules.season import (
     CapacityBelowBooked,
     Excluded,
     Exclusion,

@@ -10,10 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from reservations.base import booking as booking_service
 from reservations.base import clock
-from reservations.base.booking import BookingPolicy, BookingRequest, BookingView
-from reservations.base.db import Database
 from reservations.base.errors import (
     AlreadyCancelled,
     AttendanceNotAllowed,
@@ -26,6 +23,7 @@ from reservations.base.errors import (
     SlotNotFound,
     SlotNotOver,
 )
+from reservations.base.infra.db import Database
 from reservations.base.models import (
     Attendance,
     AuditEntry,
@@ -37,7 +35,9 @@ from reservations.base.models import (
     Slot,
     SlotStatus,
 )
-from reservations.base.slots import (
+from reservations.base.rules import booking as booking_service
+from reservations.base.rules.booking import BookingPolicy, BookingRequest, BookingView
+from reservations.base.rules.slots import (
     Decisions,
     Presence,
     cancel_slot,

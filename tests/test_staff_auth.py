@@ -16,8 +16,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from reservations.app import create_app
-from reservations.base import accounts, clock
-from reservations.base.accounts import LOCK_DURATION, MAX_FAILED_LOGINS
+from reservations.base import clock
 from reservations.base.errors import (
     AccountLocked,
     LoginFailed,
@@ -25,6 +24,8 @@ from reservations.base.errors import (
     StaffAlreadyExists,
 )
 from reservations.base.models import StaffRole, StaffUser
+from reservations.base.rules import accounts
+from reservations.base.rules.accounts import LOCK_DURATION, MAX_FAILED_LOGINS
 from tests.staff_support import PASSWORD, log_in, make_staff
 from tests.test_visitors import site_settings, text_of
 

@@ -15,9 +15,7 @@ from babel.dates import format_date
 from icalendar import Calendar
 from sqlalchemy import func, select
 
-from reservations.base import booking as booking_service
-from reservations.base import clock, ics, waitlist
-from reservations.base.booking import BookingPolicy, BookingRequest
+from reservations.base import clock
 from reservations.base.models import (
     AuditEntry,
     Booking,
@@ -27,6 +25,10 @@ from reservations.base.models import (
     WaitlistEntry,
     WaitlistStatus,
 )
+from reservations.base.rules import booking as booking_service
+from reservations.base.rules import waitlist
+from reservations.base.rules.booking import BookingPolicy, BookingRequest
+from reservations.notices import ics
 from reservations.staff.booking_forms import idempotency_key
 from tests.factories import fetch_slot, make_activity, make_slot
 from tests.live_server import live_server

@@ -12,8 +12,7 @@ from datetime import time, timedelta
 import pytest
 from sqlalchemy import select
 
-from reservations.base import catalogue_admin, clock, slots
-from reservations.base.catalogue_admin import InvalidPrice
+from reservations.base import clock
 from reservations.base.models import (
     Activity,
     AuditEntry,
@@ -21,6 +20,9 @@ from reservations.base.models import (
     Provider,
     ProviderDayOff,
 )
+from reservations.base.reads import catalogue_pages
+from reservations.base.rules import activities, slots
+from reservations.base.rules.activities import InvalidPrice
 from tests.factories import make_activity, make_slot
 from tests.staff_support import csrf
 from tests.test_accessibility import problems
@@ -412,7 +414,7 @@ async def test_an_activity_is_archived_once_its_upcoming_slots_are_cancelled(sta
     archived = await post(client, f"/staff/catalogue/activities/{activity_id}/archive", {})
     assert archived.headers["location"].endswith("?done=archived")
     assert (await one(db, Activity, id=activity_id)).archived_at is not None
-    assert activity_id not in {c.id for c in await catalogue_admin.activity_choices(db)}
+    assert activity_id not in {c.id for c in await catalogue_pages.activity_choices(db)}
     planning = await client.get("/staff/planning")
     assert f'<option value="{activity_id}"' not in planning.text
     overview = await client.get("/staff/catalogue")
@@ -442,10 +444,10 @@ async def test_unknown_providers_and_activities_are_404_pages(staff):
      (" 7,20 € ", 720)],
 )  # fmt: skip
 def test_prices_typed_in_euros_are_kept_in_cents(typed: str, cents: int):
-    assert catalogue_admin.cents_from_euros(typed, "price") == cents
+    assert activities.cents_from_euros(typed, "price") == cents
 
 
 @pytest.mark.parametrize("typed", ["8,5,0", "-3", "8,505", "huit", "1.000,00", "8.5e2"])
 def test_a_price_that_is_not_an_amount_is_refused(typed: str):
     with pytest.raises(InvalidPrice):
-        catalogue_admin.cents_from_euros(typed, "price")
+        activities.cents_from_euros(typed, "price")

@@ -17,9 +17,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from reservations.base import booking as booking_service
-from reservations.base import catalogue_admin, clock, season, waitlist
-from reservations.base.booking import BookingPolicy, BookingRequest
+from reservations.base import clock
 from reservations.base.errors import NotEnoughPlaces
 from reservations.base.models import (
     AuditEntry,
@@ -30,14 +28,18 @@ from reservations.base.models import (
     Slot,
     SlotStatus,
 )
-from reservations.base.season import (
+from reservations.base.reads import catalogue_pages
+from reservations.base.rules import activities, season, waitlist
+from reservations.base.rules import booking as booking_service
+from reservations.base.rules.booking import BookingPolicy, BookingRequest
+from reservations.base.rules.season import (
     CapacityBelowBooked,
     Recurrence,
     Rules,
     SlotChange,
     SlotsRefused,
 )
-from reservations.visitors import notifications
+from reservations.notices import notifications
 from tests.factories import fetch_slot, make_activity, make_slot
 from tests.staff_support import csrf
 from tests.test_accessibility import problems
@@ -294,7 +296,7 @@ async def test_a_refused_plan_keeps_the_values_and_says_what_is_wrong(staff, db)
     assert 'value="FREQ=HOURLY;BYDAY=TU"' in bad_rule.text
     assert problems(bad_rule.text, "fr") == []
 
-    await catalogue_admin.set_archived(db, activity.id, True, actor="test")
+    await activities.set_archived(db, activity.id, True, actor="test")
     archived = await post(client, "/staff/planning", plan_form(activity.id))
     assert archived.status_code == 409
     assert "Cette activité est archivée" in readable(archived)
@@ -594,7 +596,7 @@ async def test_the_slot_list_filters_by_activity_and_period(staff, db):
 async def test_a_july_august_plan_from_the_browser(browser: Any, db, database_url: str):  # type: ignore[no-untyped-def]
     """The issue's "done when": log in, plan July and August for a farm skipping Saturdays and
     holidays, see the preview, create."""
-    from reservations.base.accounts import add_staff
+    from reservations.base.rules.accounts import add_staff
     from tests.live_server import live_server
     from tests.staff_support import PASSWORD
     from tests.test_browser import plain
@@ -602,7 +604,7 @@ async def test_a_july_august_plan_from_the_browser(browser: Any, db, database_ur
     activity = await farm_with_day_off(db)
     created_days, left_out = expected_plan()
     account = await add_staff(db, "planner@office.example", PASSWORD, actor="test")
-    provider = (await catalogue_admin.provider_page(db, activity.provider_id)).provider.name
+    provider = (await catalogue_pages.provider_page(db, activity.provider_id)).provider.name
     with live_server(database_url) as site:
         context = await browser.new_context(locale="fr-FR")
         page = await context.new_page()

@@ -13,7 +13,7 @@ from datetime import date
 
 import pytest
 
-from reservations.base.demo import load_demo
+from reservations.base.seeding.demo import load_demo
 from reservations.staff.charts import BarChart, Series, nice_maximum, render
 from tests.test_demo import season_rows
 

@@ -12,9 +12,7 @@ from datetime import time, timedelta
 import pytest
 from sqlalchemy import select
 
-from reservations.base import booking as booking_service
-from reservations.base import clock, moves, waitlist
-from reservations.base.booking import BookingPolicy, BookingRequest
+from reservations.base import clock
 from reservations.base.models import (
     AuditEntry,
     CancelReason,
@@ -23,7 +21,10 @@ from reservations.base.models import (
     WaitlistEntry,
     WaitlistStatus,
 )
-from reservations.base.slots import Presence, cancel_slot, record_attendance
+from reservations.base.rules import booking as booking_service
+from reservations.base.rules import moves, waitlist
+from reservations.base.rules.booking import BookingPolicy, BookingRequest
+from reservations.base.rules.slots import Presence, cancel_slot, record_attendance
 from tests.factories import make_activity, make_slot
 from tests.staff_support import csrf
 from tests.test_visitors import text_of

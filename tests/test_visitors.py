@@ -16,10 +16,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select, update
 
 from reservations.app import create_app
-from reservations.base import booking as booking_service
-from reservations.base import catalogue, clock
-from reservations.base.booking import BookingPolicy, BookingRequest
-from reservations.base.demo import load_demo
+from reservations.base import clock
 from reservations.base.models import (
     Activity,
     ActivityKind,
@@ -30,6 +27,10 @@ from reservations.base.models import (
     Provider,
     Slot,
 )
+from reservations.base.reads import catalogue
+from reservations.base.rules import booking as booking_service
+from reservations.base.rules.booking import BookingPolicy, BookingRequest
+from reservations.base.seeding.demo import load_demo
 from reservations.settings import Settings
 from tests.factories import fetch_slot, make_slot
 

@@ -11,10 +11,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reservations.base import booking as booking_service
-from reservations.base import outbox, waitlist
-from reservations.base.booking import BookingPolicy, BookingReceipt, BookingRequest
-from reservations.base.db import Database
 from reservations.base.errors import (
     BookingClosed,
     InvalidEmail,
@@ -25,6 +21,8 @@ from reservations.base.errors import (
     SlotNotFound,
     UnsupportedLocale,
 )
+from reservations.base.infra import outbox
+from reservations.base.infra.db import Database
 from reservations.base.models import (
     AuditEntry,
     Booking,
@@ -36,8 +34,11 @@ from reservations.base.models import (
     WaitlistEntry,
     WaitlistStatus,
 )
-from reservations.base.slots import cancel_slot
-from reservations.base.waitlist import (
+from reservations.base.rules import booking as booking_service
+from reservations.base.rules import waitlist
+from reservations.base.rules.booking import BookingPolicy, BookingReceipt, BookingRequest
+from reservations.base.rules.slots import cancel_slot
+from reservations.base.rules.waitlist import (
     AlreadyOnWaitlist,
     EmailRequired,
     JoinReceipt,

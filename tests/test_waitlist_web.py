@@ -14,9 +14,10 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select, update
 
 from reservations.app import create_app
-from reservations.base import clock, waitlist
-from reservations.base.booking import BookingPolicy
+from reservations.base import clock
 from reservations.base.models import OutboxMessage, WaitlistEntry, WaitlistStatus
+from reservations.base.rules import waitlist
+from reservations.base.rules.booking import BookingPolicy
 from tests.factories import fetch_slot, make_slot
 from tests.test_visitors import (
     MAX_PARTY,

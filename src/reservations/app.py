@@ -22,14 +22,14 @@ from reservations import __version__, farmers, staff
 from reservations.api.availability import AvailabilityController
 from reservations.api.bookings import BookingController
 from reservations.api.problems import EXCEPTION_HANDLERS
-from reservations.base.booking import BookingPolicy
-from reservations.base.db import Database
+from reservations.base.infra.db import Database
+from reservations.base.rules.booking import BookingPolicy
 from reservations.settings import Settings
 from reservations.staff import auth as staff_auth
 from reservations.visitors import router as visitors_router
-from reservations.visitors import static_router
-from reservations.visitors.errors import by_audience
-from reservations.visitors.templating import make_environment, template_config
+from reservations.web.error_pages import by_audience
+from reservations.web.static import static_router
+from reservations.web.templating import make_environment, template_config
 
 logger = logging.getLogger(__name__)
 

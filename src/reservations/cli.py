@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 
 import click
 
-from reservations.base import db as db_module
-from reservations.base.db import Database
+from reservations.base.infra import db as db_module
+from reservations.base.infra.db import Database
 from reservations.settings import Settings
 
 T = TypeVar("T")
@@ -86,7 +86,7 @@ def serve(
 
 
 def _load_demo_if_empty(settings: Settings) -> None:
-    from reservations.base.demo import database_is_empty, load_demo
+    from reservations.base.seeding.demo import database_is_empty, load_demo
 
     async def work(database: Database) -> None:
         if await database_is_empty(database):
@@ -115,8 +115,8 @@ def upgrade(settings: Settings) -> None:
 @click.pass_obj
 def import_history(settings: Settings, csv_file: Path) -> None:
     """Import a past season kept as a spreadsheet (CSV, one row per planned slot)."""
-    from reservations.base.history import HistoryImportError
-    from reservations.base.history import import_history as run_import
+    from reservations.base.seeding.history import HistoryImportError
+    from reservations.base.seeding.history import import_history as run_import
 
     db_module.upgrade(settings.database_url)
     try:
@@ -135,7 +135,7 @@ def import_history(settings: Settings, csv_file: Path) -> None:
 @click.pass_obj
 def demo(settings: Settings) -> None:
     """Load the demo providers, the 2021 and 2022 seasons and an upcoming programme."""
-    from reservations.base.demo import database_is_empty, load_demo
+    from reservations.base.seeding.demo import database_is_empty, load_demo
 
     db_module.upgrade(settings.database_url)
 
@@ -157,7 +157,7 @@ def demo(settings: Settings) -> None:
 def report(settings: Settings, season: int, kind: str | None, output: str) -> None:
     """The season report: planned, held, cancelled, fill and attendance, by group."""
     from reservations.base.models import ActivityKind
-    from reservations.base.reports import report_as_csv, report_as_table, season_report
+    from reservations.base.reads.reports import report_as_csv, report_as_table, season_report
 
     figures = _run(
         lambda database: season_report(database, season, kind=ActivityKind(kind) if kind else None),
@@ -185,8 +185,8 @@ def link(settings: Settings, name: str, rotate: bool) -> None:
 
     The link is shown once: only its hash is kept. Send it to the farmer (SMS, email)."""
     from reservations.base.errors import DomainError
-    from reservations.base.provider_links import issue_link
-    from reservations.farmers.urls import day_sheet_url
+    from reservations.base.rules.provider_links import issue_link
+    from reservations.web.links import day_sheet_url
 
     db_module.upgrade(settings.database_url)
     try:
@@ -208,9 +208,9 @@ def staff() -> None:
 @click.pass_obj
 def staff_add(settings: Settings, email: str, admin: bool, password: str) -> None:
     """Create the back-office account EMAIL."""
-    from reservations.base.accounts import add_staff
     from reservations.base.errors import DomainError
     from reservations.base.models import StaffRole
+    from reservations.base.rules.accounts import add_staff
 
     db_module.upgrade(settings.database_url)
     role = StaffRole.ADMIN if admin else StaffRole.STAFF
@@ -231,10 +231,10 @@ async def tick_before_mail(database: Database, settings: Settings) -> tuple[Any,
     cancelled slot not told yet are told (once each, even after a crash between the decision and
     the email), expired offers end, free places are offered; after the morning hour, each
     provider with visitors today gets its day sheet (once)."""
-    from reservations.base import waitlist
-    from reservations.base.slots import decide_due_slots
-    from reservations.farmers.morning_email import queue_morning_emails
-    from reservations.visitors import notifications
+    from reservations.base.rules import waitlist
+    from reservations.base.rules.slots import decide_due_slots
+    from reservations.notices import notifications
+    from reservations.notices.morning import queue_morning_emails
 
     decisions = await decide_due_slots(database, actor="tick")
     for slot_id, booking_ids in (await notifications.untold_cancellations(database)).items():
@@ -251,7 +251,7 @@ async def tick_before_mail(database: Database, settings: Settings) -> tuple[Any,
 @click.pass_obj
 def tick(settings: Settings) -> None:
     """Run what is due: go/no-go decisions, then the outgoing mail (safe to run every minute)."""
-    from reservations.base.mailer import deliver_due, transport_for
+    from reservations.base.infra.mailer import deliver_due, transport_for
 
     async def work(database: Database) -> Any:
         decisions, offers, day_sheets = await tick_before_mail(database, settings)

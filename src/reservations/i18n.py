@@ -250,3 +250,13 @@ def install(environment: Any) -> None:
         language_names=LANGUAGE_NAMES,
         supported_locales=SUPPORTED_LOCALES,
     )
+
+
+def provider_locale(languages: list[str] | None, requested: str | None = None) -> str:
+    """The language a provider reads (its calendar feed, its morning email): ``requested`` if
+    the site has it, else the first of the provider's languages that it has, else French."""
+    for code in [requested, *(languages or [])]:
+        found = supported(code)
+        if found:
+            return found
+    return DEFAULT_LOCALE

@@ -10,9 +10,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
 from reservations.api.schemas import SlotOut
-from reservations.base import availability, clock
-from reservations.base.db import Database
+from reservations.base import clock
+from reservations.base.infra.db import Database
 from reservations.base.models import ActivityKind
+from reservations.base.reads import availability
 from reservations.settings import SUPPORTED_LOCALES
 
 DEFAULT_PERIOD_DAYS = 30

@@ -10,10 +10,10 @@ from litestar.params import FromPath, HeaderParameter, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from reservations.api.schemas import BookingIn, BookingOut
-from reservations.base import booking as booking_service
-from reservations.base.booking import BookingPolicy, BookingRequest
-from reservations.base.db import Database
+from reservations.base.infra.db import Database
 from reservations.base.models import Channel
+from reservations.base.rules import booking as booking_service
+from reservations.base.rules.booking import BookingPolicy, BookingRequest
 
 #: Handlers carrying this option are rate-limited per client (see app.py).
 RATE_LIMITED = {"rate_limited": True}

@@ -18,7 +18,7 @@ from litestar.status_codes import (
 )
 
 from reservations.base.errors import DomainError
-from reservations.http_status import status_of
+from reservations.web.http_status import status_of
 
 logger = logging.getLogger(__name__)
 

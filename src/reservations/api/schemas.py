@@ -7,9 +7,9 @@ from typing import Annotated
 
 import msgspec
 
-from reservations.base.availability import SlotView
-from reservations.base.booking import BookingView
 from reservations.base.clock import OFFICE_TZ
+from reservations.base.reads.availability import SlotView
+from reservations.base.rules.booking import BookingView
 
 
 def _local(instant: datetime | None) -> datetime | None:

@@ -13,8 +13,8 @@ from litestar.di import Provide
 from reservations.farmers.access import PRIVATE_HEADERS, provide_farm
 from reservations.farmers.day_sheet import DaySheetController
 from reservations.farmers.feed import FeedController
-from reservations.farmers.urls import PREFIX
-from reservations.visitors.locale import LocaleMiddleware
+from reservations.web.links import PREFIX
+from reservations.web.locale import LocaleMiddleware
 
 
 def router() -> Router:

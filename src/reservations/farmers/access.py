@@ -6,9 +6,9 @@ from __future__ import annotations
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from reservations.base.db import Database
 from reservations.base.errors import UnknownLink
-from reservations.base.provider_links import ProviderRef, provider_for_token
+from reservations.base.infra.db import Database
+from reservations.base.rules.provider_links import ProviderRef, provider_for_token
 
 #: Private pages: no search engine, no Referer leaking the secret, no shared cache.
 PRIVATE_HEADERS = {

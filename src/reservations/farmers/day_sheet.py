@@ -15,16 +15,20 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_422_UNPROCESSABLE_ENTITY
 
 from reservations import i18n
-from reservations.base import clock, day_sheet, slots
-from reservations.base.day_sheet import SheetSlot
-from reservations.base.db import Database
+from reservations.base import clock
 from reservations.base.errors import DomainError
-from reservations.base.provider_links import ProviderRef
-from reservations.farmers import forms, urls
-from reservations.http_status import status_of
+from reservations.base.infra.db import Database
+from reservations.base.reads import day_sheet
+from reservations.base.reads.day_sheet import SheetSlot
+from reservations.base.rules import slots
+from reservations.base.rules.provider_links import ProviderRef
+from reservations.farmers import forms
+from reservations.notices import notifications, words
 from reservations.settings import Settings
-from reservations.visitors import contact, notifications
-from reservations.visitors.forms import Form
+from reservations.web import contact
+from reservations.web import links as urls
+from reservations.web.forms import Form
+from reservations.web.http_status import status_of
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +79,7 @@ async def _sheet_page(
             "coming": await day_sheet.coming_days(db, farm.id, clock.local_date(now), COMING_DAYS),
             "attendance_forms": attendance_forms,
             "attendance_fields": forms.attendance_fields,
-            "reason_labels": forms.REASON_LABELS,
+            "reason_labels": words.CANCEL_REASON,
             "now": now,
             "done": i18n.gettext(DONE_MESSAGES[done]) if done in DONE_MESSAGES else None,
             "base_path": f"{urls.PREFIX}/{secret}",
@@ -96,7 +100,7 @@ def _cancel_page(
             "farm": farm,
             "slot": slot,
             "form": form,
-            "reasons": [(r.value, forms.REASON_LABELS[r]) for r in forms.FARMER_REASONS],
+            "reasons": [(r.value, words.CANCEL_REASON[r]) for r in forms.FARMER_REASONS],
             "back": _day_path(secret, clock.local_date(slot.starts_at), f"slot-{slot.id}"),
             "base_path": f"{urls.PREFIX}/{secret}",
             "now": clock.now(),

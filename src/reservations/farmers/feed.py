@@ -16,23 +16,24 @@ from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 
-from reservations import i18n, slot_words
-from reservations.base import clock, ics
-from reservations.base.day_sheet import SheetBooking, SheetSlot
-from reservations.base.db import Database
+from reservations import i18n
+from reservations.base import clock
+from reservations.base.infra.db import Database
 from reservations.base.models import SlotStatus
-from reservations.base.provider_feed import (
+from reservations.base.reads.day_sheet import SheetBooking, SheetSlot
+from reservations.base.reads.provider_feed import (
     ActivityPlace,
     FeedWindow,
     feed_contents,
     feed_version,
 )
-from reservations.base.provider_links import ProviderRef
-from reservations.farmers import texts
-from reservations.farmers.urls import day_sheet_url
-from reservations.feed_responses import calendar_response, etag
+from reservations.base.rules.provider_links import ProviderRef
+from reservations.notices import ics
+from reservations.notices import words as slot_words
+from reservations.notices.calendar import party_text
 from reservations.settings import Settings
-from reservations.visitors.calendar import party_text
+from reservations.web.feed_responses import calendar_response, etag
+from reservations.web.links import day_sheet_url
 
 #: Private (a farm's visitors), and calendar apps need not ask more often than this.
 CACHE_CONTROL = "private, max-age=300"
@@ -53,7 +54,7 @@ class FeedController(Controller):
         settings: NamedDependency[Settings],
         lang: FromQuery[str | None] = None,
     ) -> Response[bytes]:
-        locale = texts.provider_locale(farm.languages, lang)
+        locale = i18n.provider_locale(farm.languages, lang)
         window = FeedWindow(clock.today())
         version = await feed_version(db, farm.id, window)
 

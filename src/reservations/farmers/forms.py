@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from reservations import i18n
-from reservations.base.day_sheet import SheetSlot
 from reservations.base.models import CancelReason
-from reservations.base.slots import Presence
+from reservations.base.reads.day_sheet import SheetSlot
+from reservations.base.rules.slots import Presence
 from reservations.i18n import N_
-from reservations.visitors.forms import CONFIRM_CANCEL, Form
+from reservations.web.forms import CONFIRM_CANCEL, Form
 
 #: The reasons a farmer can give, in the order the form offers them.
 FARMER_REASONS = (
@@ -19,15 +19,6 @@ FARMER_REASONS = (
     CancelReason.FIRE_RISK,
     CancelReason.OTHER,
 )
-REASON_LABELS = {
-    CancelReason.UNDER_MINIMUM: N_("Not enough people booked"),
-    CancelReason.PROVIDER: N_("Called off by the farm"),
-    CancelReason.STAFF: N_("Called off by the tourist office"),
-    CancelReason.ILLNESS: N_("Illness"),
-    CancelReason.WEATHER: N_("Weather"),
-    CancelReason.FIRE_RISK: N_("Fire risk"),
-    CancelReason.OTHER: N_("Other reason"),
-}
 CHOOSE_REASON = N_("Please choose why the visit is called off.")
 MESSAGE_TOO_LONG = N_("The message is too long: at most {maximum} characters.")
 MESSAGE_MAX = 1000

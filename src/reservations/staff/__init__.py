@@ -19,7 +19,7 @@ from reservations.staff.planning import PlanningController
 from reservations.staff.programme import PrintedProgrammeController
 from reservations.staff.reports import ReportsController
 from reservations.staff.slots import SlotController
-from reservations.visitors.locale import LocaleMiddleware
+from reservations.web.locale import LocaleMiddleware
 
 
 def router(settings: Settings) -> Router:

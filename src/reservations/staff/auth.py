@@ -19,8 +19,8 @@ from litestar.response import Redirect
 from litestar.security.session_auth import SessionAuth
 from litestar.types import ASGIApp
 
-from reservations.base.accounts import StaffRef, staff_by_id
 from reservations.base.errors import AdminsOnly
+from reservations.base.rules.accounts import StaffRef, staff_by_id
 from reservations.settings import Settings
 
 PREFIX = "/staff"

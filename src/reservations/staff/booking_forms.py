@@ -12,14 +12,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from reservations import i18n
-from reservations.base import tokens
-from reservations.base.booking import BookingRequest
 from reservations.base.errors import MissingName
+from reservations.base.infra import tokens
 from reservations.base.models import Channel
+from reservations.base.rules.booking import BookingRequest
 from reservations.i18n import N_
 from reservations.settings import SUPPORTED_LOCALES
 from reservations.staff.labels import STAFF_CHANNELS
-from reservations.visitors.forms import Form
+from reservations.web.forms import Form
 
 BOOKING_FIELDS = (
     "slot_id",

@@ -20,21 +20,25 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_422_UNPROCESSABLE_ENTITY
 
 from reservations import i18n
-from reservations.base import booking as booking_service
-from reservations.base import booking_lookup, catalogue, clock, moves
-from reservations.base.booking import BookingPolicy
-from reservations.base.catalogue import SlotDetail
-from reservations.base.db import Database
+from reservations.base import clock
 from reservations.base.errors import BookingClosed, DomainError, IdempotencyKeyReused
+from reservations.base.infra.db import Database
 from reservations.base.models import BookingStatus
-from reservations.http_status import status_of
+from reservations.base.reads import booking_lookup, catalogue
+from reservations.base.reads.catalogue import SlotDetail
+from reservations.base.rules import booking as booking_service
+from reservations.base.rules import moves
+from reservations.base.rules.booking import BookingPolicy
 from reservations.i18n import N_
+from reservations.notices import emails, notifications
+from reservations.notices import move as move_notice
 from reservations.settings import SUPPORTED_LOCALES, Settings
-from reservations.staff import booking_forms, labels, move_notice
+from reservations.staff import booking_forms, labels
 from reservations.staff.inputs import day as day_input
 from reservations.staff.inputs import form_of, whole
-from reservations.visitors import contact, emails, forms, notifications
-from reservations.visitors.forms import Form
+from reservations.web import contact, forms
+from reservations.web.forms import Form
+from reservations.web.http_status import status_of
 
 DONE_MESSAGES = {
     "booked": N_("Booked."),

@@ -15,17 +15,19 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_422_UNPROCESSABLE_ENTITY
 
 from reservations import i18n
-from reservations.base import catalogue_admin as admin
-from reservations.base.catalogue_admin import ActivityFields, ProviderFields
-from reservations.base.db import Database
 from reservations.base.errors import DomainError
+from reservations.base.infra.db import Database
 from reservations.base.models import ActivityKind
-from reservations.http_status import status_of
+from reservations.base.reads import catalogue_pages
+from reservations.base.rules import activities, providers
+from reservations.base.rules.activities import ActivityFields
+from reservations.base.rules.providers import ProviderFields
 from reservations.i18n import N_
 from reservations.settings import SUPPORTED_LOCALES, Settings
 from reservations.staff import inputs
 from reservations.staff.auth import PREFIX, admin_only
-from reservations.visitors.forms import Form
+from reservations.web.forms import Form
+from reservations.web.http_status import status_of
 
 BASE = f"{PREFIX}/catalogue"
 
@@ -98,7 +100,7 @@ def provider_submitted(submitted: Any, settings: Settings) -> tuple[Form, Provid
         languages=tuple(inputs.ticked(form, "languages")),
         daily_cap=daily_cap,
     )
-    for problem in admin.provider_problems(fields, settings.sectors):
+    for problem in providers.provider_problems(fields, settings.sectors):
         inputs.refused(form, problem)
     return form, fields if form.valid else None
 
@@ -119,8 +121,8 @@ def activity_form(fields: ActivityFields) -> Form:
         "duration_minutes": str(fields.duration_minutes),
         "default_capacity": str(fields.default_capacity),
         "default_min_participants": str(fields.default_min_participants),
-        "price_adult": admin.euros_from_cents(fields.price_adult_cents),
-        "price_child": admin.euros_from_cents(fields.price_child_cents),
+        "price_adult": activities.euros_from_cents(fields.price_adult_cents),
+        "price_child": activities.euros_from_cents(fields.price_child_cents),
         "cutoff_minutes": str(fields.cutoff_minutes),
         "decision_days_before": str(fields.decision_days_before),
         "decision_time": fields.decision_time.strftime("%H:%M"),
@@ -139,7 +141,7 @@ def _coordinate(value: float | None) -> str:
 
 def _price(form: Form, name: str) -> int:
     try:
-        return admin.cents_from_euros(form.values[name], name)
+        return activities.cents_from_euros(form.values[name], name)
     except DomainError as exc:
         inputs.refused(form, exc)
         return 0
@@ -180,7 +182,7 @@ def activity_submitted(submitted: Any) -> tuple[Form, ActivityFields | None]:
         decision_days_before=number("decision_days_before", 0),
         decision_time=inputs.clock_time(form, "decision_time") or NEW_ACTIVITY.decision_time,
     )
-    for problem in admin.activity_problems(fields):
+    for problem in activities.activity_problems(fields):
         inputs.refused(form, problem)
     # Prices are typed in euros but checked in cents: the message goes beside the euros.
     for cents, euros in (
@@ -196,7 +198,7 @@ def activity_submitted(submitted: Any) -> tuple[Form, ActivityFields | None]:
 
 
 def _provider_template(
-    page: admin.ProviderPage | None,
+    page: catalogue_pages.ProviderPage | None,
     form: Form,
     settings: Settings,
     *,
@@ -211,8 +213,8 @@ def _provider_template(
             "form": form,
             "day_off_form": day_off_form or Form({name: "" for name in DAY_OFF_FIELDS}),
             "sectors": settings.sectors,
-            "languages": admin.PROVIDER_LANGUAGES,
-            "language_labels": {c: i18n.language_name(c) for c in admin.PROVIDER_LANGUAGES},
+            "languages": providers.PROVIDER_LANGUAGES,
+            "language_labels": {c: i18n.language_name(c) for c in providers.PROVIDER_LANGUAGES},
             "done": done_message(done),
         },
         status_code=status_code,
@@ -224,7 +226,7 @@ def _activity_template(
     *,
     provider_id: int,
     provider: str,
-    activity: admin.ActivityPage | None = None,
+    activity: catalogue_pages.ActivityPage | None = None,
     done: str | None = None,
     error: str | None = None,
     status_code: int = 200,
@@ -255,7 +257,7 @@ class CatalogueController(Controller):
     async def overview(self, db: NamedDependency[Database]) -> Template:
         return Template(
             template_name="staff/catalogue.html",
-            context={"providers": await admin.overview(db)},
+            context={"providers": await catalogue_pages.overview(db)},
         )
 
     # --- providers ---
@@ -274,7 +276,7 @@ class CatalogueController(Controller):
         form, fields = provider_submitted(await request.form(), settings)
         if fields is not None:
             try:
-                provider_id = await admin.create_provider(
+                provider_id = await providers.create_provider(
                     db, fields, sectors=settings.sectors, actor=request.user.actor
                 )
             except DomainError as exc:
@@ -291,7 +293,7 @@ class CatalogueController(Controller):
         settings: NamedDependency[Settings],
         done: FromQuery[str | None] = None,
     ) -> Template:
-        page = await admin.provider_page(db, provider_id)
+        page = await catalogue_pages.provider_page(db, provider_id)
         return _provider_template(page, provider_form(page.fields), settings, done=done)
 
     @post("/providers/{provider_id:int}", name="staff_provider_update", guards=[admin_only])
@@ -302,11 +304,11 @@ class CatalogueController(Controller):
         db: NamedDependency[Database],
         settings: NamedDependency[Settings],
     ) -> Template | Redirect:
-        page = await admin.provider_page(db, provider_id)
+        page = await catalogue_pages.provider_page(db, provider_id)
         form, fields = provider_submitted(await request.form(), settings)
         if fields is not None:
             try:
-                changed = await admin.update_provider(
+                changed = await providers.update_provider(
                     db, provider_id, fields, sectors=settings.sectors, actor=request.user.actor
                 )
             except DomainError as exc:
@@ -323,13 +325,13 @@ class CatalogueController(Controller):
         db: NamedDependency[Database],
         settings: NamedDependency[Settings],
     ) -> Template | Redirect:
-        page = await admin.provider_page(db, provider_id)
+        page = await catalogue_pages.provider_page(db, provider_id)
         form = inputs.form_of(await request.form(), DAY_OFF_FIELDS)
         first_day = inputs.day(form, "first_day")
         last_day = inputs.day(form, "last_day", optional=True)
         if first_day is not None and form.valid:
             try:
-                await admin.add_days_off(
+                await providers.add_days_off(
                     db,
                     provider_id,
                     first_day,
@@ -360,7 +362,7 @@ class CatalogueController(Controller):
         day_off_id: FromPath[int],
         db: NamedDependency[Database],
     ) -> Redirect:
-        await admin.remove_day_off(db, provider_id, day_off_id, actor=request.user.actor)
+        await providers.remove_day_off(db, provider_id, day_off_id, actor=request.user.actor)
         return _to(f"{BASE}/providers/{provider_id}", "day_off_removed", "#days-off")
 
     # --- activities ---
@@ -369,7 +371,7 @@ class CatalogueController(Controller):
     async def new_activity(
         self, provider_id: FromPath[int], db: NamedDependency[Database]
     ) -> Template:
-        provider = await admin.provider_name(db, provider_id)
+        provider = await catalogue_pages.provider_name(db, provider_id)
         return _activity_template(
             activity_form(NEW_ACTIVITY), provider_id=provider_id, provider=provider
         )
@@ -381,11 +383,11 @@ class CatalogueController(Controller):
         provider_id: FromPath[int],
         db: NamedDependency[Database],
     ) -> Template | Redirect:
-        provider = await admin.provider_name(db, provider_id)
+        provider = await catalogue_pages.provider_name(db, provider_id)
         form, fields = activity_submitted(await request.form())
         if fields is not None:
             try:
-                activity_id = await admin.create_activity(
+                activity_id = await activities.create_activity(
                     db, provider_id, fields, actor=request.user.actor
                 )
             except DomainError as exc:
@@ -406,7 +408,7 @@ class CatalogueController(Controller):
         db: NamedDependency[Database],
         done: FromQuery[str | None] = None,
     ) -> Template:
-        page = await admin.activity_page(db, activity_id)
+        page = await catalogue_pages.activity_page(db, activity_id)
         return _activity_template(
             activity_form(page.fields),
             provider_id=page.provider_id,
@@ -422,11 +424,11 @@ class CatalogueController(Controller):
         activity_id: FromPath[int],
         db: NamedDependency[Database],
     ) -> Template | Redirect:
-        page = await admin.activity_page(db, activity_id)
+        page = await catalogue_pages.activity_page(db, activity_id)
         form, fields = activity_submitted(await request.form())
         if fields is not None:
             try:
-                changed = await admin.update_activity(
+                changed = await activities.update_activity(
                     db, activity_id, fields, actor=request.user.actor
                 )
             except DomainError as exc:
@@ -463,9 +465,9 @@ class CatalogueController(Controller):
         self, request: Request[Any, Any, Any], db: Database, activity_id: int, *, archived: bool
     ) -> Template | Redirect:
         try:
-            await admin.set_archived(db, activity_id, archived, actor=request.user.actor)
+            await activities.set_archived(db, activity_id, archived, actor=request.user.actor)
         except DomainError as exc:
-            page = await admin.activity_page(db, activity_id)
+            page = await catalogue_pages.activity_page(db, activity_id)
             return _activity_template(
                 activity_form(page.fields),
                 provider_id=page.provider_id,

@@ -10,8 +10,9 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.response import Template
 
-from reservations.base import board, clock
-from reservations.base.db import Database
+from reservations.base import clock
+from reservations.base.infra.db import Database
+from reservations.base.reads import board
 from reservations.staff import labels
 
 

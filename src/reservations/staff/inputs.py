@@ -12,7 +12,7 @@ from typing import Any
 from reservations import i18n
 from reservations.base.errors import DomainError
 from reservations.i18n import N_
-from reservations.visitors.forms import NOT_A_NUMBER, Form
+from reservations.web.forms import NOT_A_NUMBER, Form
 
 NOT_A_DATE = N_("Please enter a date (day, month and year).")
 NOT_A_TIME = N_("Please enter a time such as 10:00.")

@@ -15,8 +15,8 @@ from reservations.base.models import (
     SlotStatus,
     WaitlistStatus,
 )
-from reservations.farmers.forms import REASON_LABELS
 from reservations.i18n import N_
+from reservations.notices import words
 
 SLOT_STATUS = {
     SlotStatus.SCHEDULED: N_("Not decided yet"),
@@ -67,7 +67,7 @@ AUDIT_ACTION = {
     "waitlist.withdrawn": N_("Left the waiting list"),
     "waitlist.removed": N_("Removed from the waiting list"),
 }
-CANCEL_REASON = REASON_LABELS
+CANCEL_REASON = words.CANCEL_REASON
 #: The names of the facts an audit entry records.
 AUDIT_FIELD = {
     "status": N_("Status"),
@@ -104,7 +104,7 @@ CANCELLED_BY = {
 _VALUES_OF_FIELD: dict[str, dict[Any, str]] = {
     "status": {**BOOKING_STATUS, **SLOT_STATUS},
     "channel": CHANNEL,
-    "reason": REASON_LABELS,
+    "reason": words.CANCEL_REASON,
     "cancelled_by": CANCELLED_BY,
 }
 #: Who acted, when it is not a person of the office or a farm.

@@ -11,11 +11,11 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from reservations import i18n
-from reservations.base import accounts
 from reservations.base.errors import AccountLocked, DomainError
-from reservations.http_status import status_of
+from reservations.base.rules import accounts
 from reservations.staff.auth import LOGIN_PATH, PREFIX, SESSION_KEY
-from reservations.visitors.forms import Form
+from reservations.web.forms import Form
+from reservations.web.http_status import status_of
 
 #: The login is rate-limited per client like booking (the app's RateLimitConfig).
 RATE_LIMITED = {"rate_limited": True}

@@ -26,18 +26,20 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_422_UNPROCESSABLE_ENTITY
 
 from reservations import i18n
-from reservations.base import catalogue_admin, clock, season
-from reservations.base.db import Database
+from reservations.base import clock
 from reservations.base.errors import DomainError
+from reservations.base.infra.db import Database
 from reservations.base.models import CancelReason
-from reservations.base.season import Exclusion, Recurrence, Rules, SlotChange
-from reservations.http_status import status_of
+from reservations.base.reads import catalogue_pages
+from reservations.base.rules import season
+from reservations.base.rules.season import Exclusion, Recurrence, Rules, SlotChange
 from reservations.i18n import N_
+from reservations.notices import notifications
 from reservations.settings import Settings
 from reservations.staff import inputs, labels
 from reservations.staff.auth import PREFIX
-from reservations.visitors import notifications
-from reservations.visitors.forms import CONFIRM_CANCEL, TOO_LONG, Form
+from reservations.web.forms import CONFIRM_CANCEL, TOO_LONG, Form
+from reservations.web.http_status import status_of
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +181,7 @@ def excluded_text(excluded: season.Excluded) -> str:
 
 
 def _plan_page(
-    db_choices: list[catalogue_admin.ActivityChoice],
+    db_choices: list[catalogue_pages.ActivityChoice],
     form: Form,
     *,
     plan: season.Plan | None = None,
@@ -275,7 +277,7 @@ async def _slots_page(
             "slots": slots,
             "listed_max": season.MAX_LISTED,
             "is_live": season.is_live,
-            "activities": await catalogue_admin.activity_choices(db),
+            "activities": await catalogue_pages.activity_choices(db),
             "reasons": [(r.value, labels.label(labels.CANCEL_REASON, r)) for r in STAFF_REASONS],
             "outcome": outcome,
             "status_label": lambda status: labels.label(labels.SLOT_STATUS, status),
@@ -342,7 +344,7 @@ class PlanningController(Controller):
     ) -> Template:
         activity_id = str(request.query_params.get("activity_id") or "")
         return _plan_page(
-            await catalogue_admin.activity_choices(db),
+            await catalogue_pages.activity_choices(db),
             blank_plan_form(activity_id if activity_id.isdigit() else "", clock.today()),
         )
 
@@ -352,7 +354,7 @@ class PlanningController(Controller):
     ) -> Template | Redirect:
         submitted = await request.form()
         form, plan_request = plan_submitted(submitted)
-        choices = await catalogue_admin.activity_choices(db)
+        choices = await catalogue_pages.activity_choices(db)
         if plan_request is None:
             return _plan_page(choices, form, status_code=HTTP_422_UNPROCESSABLE_ENTITY)
         fingerprint = plan_request.fingerprint()

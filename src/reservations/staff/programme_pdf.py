@@ -8,15 +8,11 @@ machine that has installed the package, whatever fonts the system has.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
 
-from reservations.visitors import STATIC_DIR
-
-if TYPE_CHECKING:  # programme.py imports this module
-    from reservations.staff.programme import Sheet, SheetDay, SheetEntry
+from reservations.staff.programme_sheet import Sheet, SheetDay, SheetEntry
+from reservations.web.static import STATIC_DIR
 
 FONT = "DejaVuSansCondensed"
 FONT_FILES = {

@@ -27,15 +27,16 @@ from litestar.response import Template
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY
 
 from reservations import i18n
-from reservations.base import advice as advice_service
-from reservations.base import clock, reports
-from reservations.base.advice import Advice
-from reservations.base.db import Database
+from reservations.base import clock
+from reservations.base.infra.db import Database
 from reservations.base.models import ActivityKind, CancelReason, Channel
+from reservations.base.reads import advice as advice_service
+from reservations.base.reads import reports
+from reservations.base.reads.advice import Advice
 from reservations.i18n import N_
 from reservations.settings import Settings
 from reservations.staff.charts import BarChart, Series, render
-from reservations.visitors.forms import Form
+from reservations.web.forms import Form
 
 FIRST_SEASON, LAST_SEASON = 1990, 2200
 BAD_SEASON = N_("Please choose a season: a year such as 2022.")

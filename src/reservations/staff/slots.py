@@ -15,16 +15,17 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from reservations import i18n
-from reservations.base import clock, waitlist
-from reservations.base.db import Database
+from reservations.base import clock
 from reservations.base.errors import DomainError
+from reservations.base.infra.db import Database
 from reservations.base.models import BOOKABLE_STATUSES
-from reservations.base.slot_overview import LIVE_WAITLIST, slot_overview
-from reservations.http_status import status_of
+from reservations.base.reads.slot_overview import LIVE_WAITLIST, slot_overview
+from reservations.base.rules import waitlist
 from reservations.i18n import N_
+from reservations.notices import notifications
 from reservations.settings import Settings
 from reservations.staff import labels
-from reservations.visitors import notifications
+from reservations.web.http_status import status_of
 
 DONE_MESSAGES = {
     "offered": N_("Places offered: the person has been emailed a link to book them."),

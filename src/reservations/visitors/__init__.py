@@ -8,22 +8,16 @@ confirmation and the manage link (``/manage/{token}``). Templates live in the to
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from litestar import Router
-from litestar.datastructures import CacheControlHeader
-from litestar.static_files import create_static_files_router
 
 from reservations.visitors.calendar_feed import CalendarFeedController
 from reservations.visitors.embed import EmbedController
 from reservations.visitors.kiosk import KioskController
-from reservations.visitors.locale import LocaleMiddleware
 from reservations.visitors.manage import ManageController
 from reservations.visitors.programme import ProgrammeController
 from reservations.visitors.visits import VisitController
 from reservations.visitors.waitlist import WaitlistController
-
-STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+from reservations.web.locale import LocaleMiddleware
 
 
 def router() -> Router:
@@ -39,14 +33,5 @@ def router() -> Router:
             CalendarFeedController,
         ],
         middleware=[LocaleMiddleware()],
-        include_in_schema=False,
-    )
-
-
-def static_router() -> Router:
-    return create_static_files_router(
-        path="/static",
-        directories=[STATIC_DIR],
-        cache_control=CacheControlHeader(max_age=3600, public=True),
         include_in_schema=False,
     )

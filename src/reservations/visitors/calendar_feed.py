@@ -23,18 +23,22 @@ from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
 
-from reservations import i18n, slot_words
-from reservations.base import clock, ics
-from reservations.base.db import Database
+from reservations import i18n
+from reservations.base import clock
+from reservations.base.infra.db import Database
 from reservations.base.models import ActivityKind, SlotStatus
-from reservations.base.public_programme import (
+from reservations.base.reads.public_programme import (
     ProgrammeEntry,
     ProgrammeSelection,
     programme_entries,
     programme_version,
 )
-from reservations.feed_responses import calendar_response, etag
+from reservations.notices import ics
+from reservations.notices import words as slot_words
+from reservations.notices.words import price_text
 from reservations.settings import Settings
+from reservations.web.feed_responses import calendar_response, etag
+from reservations.web.links import visit_url
 
 #: The feed holds the slots from this long ago (last week's, for the record) ...
 PAST = timedelta(days=7)
@@ -44,23 +48,6 @@ AHEAD = timedelta(days=365)
 CACHE_CONTROL = "public, max-age=900"
 #: Raise when the feed's text changes for the same data, so that every ETag changes with it.
 FORMAT = "1"
-
-
-def price_text(adult_cents: int, child_cents: int) -> str:
-    """ "Adults €8.00, children €5.00", "Free"..., in the current language."""
-    adult, child = i18n.money(adult_cents), i18n.money(child_cents)
-    if not adult_cents and not child_cents:
-        return i18n.gettext("Free")
-    if not child_cents:
-        return i18n.gettext("Adults %(adult)s, children free") % {"adult": adult}
-    if not adult_cents:
-        return i18n.gettext("Adults free, children %(child)s") % {"child": child}
-    return i18n.gettext("Adults %(adult)s, children %(child)s") % {"adult": adult, "child": child}
-
-
-def visit_url(public_url: str, slot_id: int) -> str:
-    """The slot's page on the site, where it is booked."""
-    return f"{public_url}/visits/{slot_id}"
 
 
 def selection(today: Any, sector: str | None, kind: str | None) -> ProgrammeSelection:

@@ -16,10 +16,11 @@ from litestar.params import FromQuery
 from litestar.response import Template
 
 from reservations import i18n
-from reservations.base import availability, clock
-from reservations.base.availability import SlotFilter, SlotView
-from reservations.base.db import Database
+from reservations.base import clock
+from reservations.base.infra.db import Database
 from reservations.base.models import ActivityKind
+from reservations.base.reads import availability
+from reservations.base.reads.availability import SlotFilter, SlotView
 from reservations.settings import Settings
 
 DEFAULT_DAYS = 30

@@ -1,78 +1,22 @@
-"""The visitors' forms: what was typed (kept to show again), what is wrong with it (beside each
-field), and the booking request it makes. The domain has the last word on every rule; these
-only turn text into numbers and check what the domain does not (a web booking needs an email)."""
+"""The visitors' forms: the booking request a booking form makes, and the party a manage page
+changes. The domain has the last word on every rule; these only turn text into numbers and check
+what the domain does not (a web booking needs an email)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 from reservations import i18n
-from reservations.base.booking import BookingRequest
-from reservations.base.errors import DomainError, MissingName
+from reservations.base.errors import MissingName
 from reservations.base.models import Channel
+from reservations.base.rules.booking import BookingRequest
 from reservations.i18n import N_
+from reservations.web.forms import Form, values_of
 
-#: Where a domain refusal is shown: beside its field, or above the form ("").
-_FIELD_OF_ERROR = {
-    "adults": "party",
-    "children": "party",
-    "name": "name",
-    "email": "email",
-    "phone": "phone",
-}
-_MAX_LENGTHS = {"name": 200, "email": 320, "phone": 40}
-
-NOT_A_NUMBER = N_("Please enter a whole number, 0 or more.")
-TOO_LONG = N_("This is too long: at most {maximum} characters.")
 EMAIL_NEEDED = N_(
     "Please give your email address: your confirmation and the link to change or cancel "
     "your booking are sent there."
 )
-CONFIRM_CANCEL = N_("Please tick the box to confirm that you want to cancel.")
-
-
-@dataclass
-class Form:
-    """Submitted values as typed, and error messages (already translated) by field."""
-
-    values: dict[str, str]
-    errors: dict[str, str] = field(default_factory=dict)
-    #: The values read (numbers as ints), once the form is valid.
-    cleaned: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def valid(self) -> bool:
-        return not self.errors
-
-    def add_error(self, name: str, message: str) -> None:
-        self.errors.setdefault(name, message)
-
-    def refused(self, exc: DomainError, **overrides: str) -> Form:
-        """Show a domain refusal beside the field it is about."""
-        self.add_error(_FIELD_OF_ERROR.get(exc.field or "", ""), i18n.error_text(exc, **overrides))
-        return self
-
-    def whole_number(self, name: str, error_field: str) -> int:
-        text = self.values.get(name, "").strip()
-        if text == "":
-            return 0
-        if not text.isdigit():
-            self.add_error(error_field, i18n.gettext(NOT_A_NUMBER))
-            return 0
-        return int(text)
-
-    def text(self, name: str) -> str:
-        value = self.values.get(name, "").strip()
-        maximum = _MAX_LENGTHS.get(name)
-        if maximum is not None and len(value) > maximum:
-            self.add_error(name, i18n.gettext(TOO_LONG).format(maximum=maximum))
-        return value
-
-
-def _values(submitted: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str]:
-    return {name: str(submitted.get(name) or "") for name in names}
 
 
 BOOKING_FIELDS = ("adults", "children", "name", "email", "phone")
@@ -86,7 +30,7 @@ def booking_request(
     submitted: Mapping[str, str], slot_id: int, locale: str
 ) -> tuple[Form, BookingRequest | None]:
     """The form as typed, and the request it makes (None while the form has errors)."""
-    form = Form(_values(submitted, BOOKING_FIELDS))
+    form = Form(values_of(submitted, BOOKING_FIELDS))
     adults = form.whole_number("adults", "party")
     children = form.whole_number("children", "party")
     name, email, phone = form.text("name"), form.text("email"), form.text("phone")
@@ -116,14 +60,7 @@ def party_form(adults: int, children: int) -> Form:
 
 
 def party_change(submitted: Mapping[str, str]) -> Form:
-    form = Form(_values(submitted, PARTY_FIELDS))
+    form = Form(values_of(submitted, PARTY_FIELDS))
     form.cleaned["adults"] = form.whole_number("adults", "party")
     form.cleaned["children"] = form.whole_number("children", "party")
-    return form
-
-
-def cancel_confirmed(submitted: Mapping[str, str]) -> Form:
-    form = Form({"confirm": str(submitted.get("confirm") or "")})
-    if form.values["confirm"] != "yes":
-        form.add_error("confirm", i18n.gettext(CONFIRM_CANCEL))
     return form

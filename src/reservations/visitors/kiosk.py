@@ -14,9 +14,10 @@ from litestar.response import Template
 from markupsafe import Markup
 
 from reservations import i18n
-from reservations.base import availability, clock
-from reservations.base.availability import SlotView
-from reservations.base.db import Database
+from reservations.base import clock
+from reservations.base.infra.db import Database
+from reservations.base.reads import availability
+from reservations.base.reads.availability import SlotView
 from reservations.i18n import N_
 from reservations.settings import Settings
 

@@ -18,22 +18,25 @@ from litestar.status_codes import (
 )
 
 from reservations import i18n
-from reservations.base import booking as booking_service
-from reservations.base import catalogue, clock
-from reservations.base.booking import BookingPolicy, BookingView
-from reservations.base.catalogue import SlotDetail
-from reservations.base.db import Database
+from reservations.base import clock
 from reservations.base.errors import (
     CancellationClosed,
     ChangesClosed,
     DomainError,
 )
+from reservations.base.infra.db import Database
 from reservations.base.models import BookingStatus
-from reservations.http_status import status_of
+from reservations.base.reads import catalogue
+from reservations.base.reads.catalogue import SlotDetail
+from reservations.base.rules import booking as booking_service
+from reservations.base.rules.booking import BookingPolicy, BookingView
+from reservations.notices import calendar, notifications
 from reservations.settings import Settings
-from reservations.visitors import calendar, contact, forms, notifications
-from reservations.visitors.forms import Form
+from reservations.visitors import forms
 from reservations.visitors.visits import RATE_LIMITED
+from reservations.web import contact
+from reservations.web.forms import Form, cancel_confirmed
+from reservations.web.http_status import status_of
 
 #: Litestar adds the charset of text/* types itself.
 ICS_MEDIA_TYPE = "text/calendar; method=PUBLISH"
@@ -154,7 +157,7 @@ class ManageController(Controller):
         submitted = await request.form()
         which = "cancel" if submitted.get("action") == "cancel" else "party"
         form = (
-            forms.cancel_confirmed(submitted)
+            cancel_confirmed(submitted)
             if which == "cancel"
             else forms.party_change(submitted)
         )

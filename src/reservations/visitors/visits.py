@@ -14,15 +14,17 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_422_UNPROCESSABLE_ENTITY
 
 from reservations import i18n
-from reservations.base import booking as booking_service
-from reservations.base import catalogue
-from reservations.base.booking import BookingPolicy
-from reservations.base.catalogue import SlotDetail
-from reservations.base.db import Database
 from reservations.base.errors import BookingClosed, DomainError
+from reservations.base.infra.db import Database
+from reservations.base.reads import catalogue
+from reservations.base.reads.catalogue import SlotDetail
+from reservations.base.rules import booking as booking_service
+from reservations.base.rules.booking import BookingPolicy
+from reservations.notices import emails
 from reservations.settings import Settings
-from reservations.visitors import contact, emails, forms
-from reservations.visitors.forms import Form
+from reservations.visitors import forms
+from reservations.web import contact
+from reservations.web.forms import Form
 
 #: Handlers with this option are rate-limited per client (the app's RateLimitConfig).
 RATE_LIMITED = {"rate_limited": True}

@@ -21,21 +21,24 @@ from litestar.status_codes import (
 )
 
 from reservations import i18n
-from reservations.base import catalogue, clock
-from reservations.base import waitlist as waitlist_service
-from reservations.base.booking import BookingPolicy
-from reservations.base.catalogue import SlotDetail
-from reservations.base.db import Database
+from reservations.base import clock
 from reservations.base.errors import BookingClosed, DomainError
+from reservations.base.infra.db import Database
 from reservations.base.models import WaitlistStatus
-from reservations.base.waitlist import EmailRequired, OfferExpired, WaitlistView
-from reservations.http_status import status_of
+from reservations.base.reads import catalogue
+from reservations.base.reads.catalogue import SlotDetail
+from reservations.base.rules import waitlist as waitlist_service
+from reservations.base.rules.booking import BookingPolicy
+from reservations.base.rules.waitlist import EmailRequired, OfferExpired, WaitlistView
+from reservations.notices import emails, notifications
+from reservations.notices.calendar import party_text
 from reservations.settings import Settings
-from reservations.visitors import contact, emails, forms, notifications
-from reservations.visitors.calendar import party_text
-from reservations.visitors.forms import Form
+from reservations.visitors import forms
 from reservations.visitors.manage import PRIVATE
 from reservations.visitors.visits import RATE_LIMITED, slot_page
+from reservations.web import contact
+from reservations.web.forms import Form
+from reservations.web.http_status import status_of
 
 JOIN_FIELDS = ("adults", "children", "name", "email")
 DONE_MESSAGES = ("joined", "withdrawn")

@@ -1,0 +1,1 @@
+"""The infrastructure under the rules: the database, time, secrets, the mail outbox."""

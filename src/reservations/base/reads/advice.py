@@ -1,0 +1,286 @@
+"""Planning advice: how slots fared by weekday and sector in past seasons, which of those cells
+are weak, and which slots planned for the coming season fall in a weak cell.
+
+The office's own finding for 2022 was that some days do not work (Saturday, the changeover day
+of holiday rentals, in high season). This module puts figures on it, so that the next season is
+planned from what visitors did rather than from habit.
+
+Definitions (the page explains them in the same words):
+
+- the history of season S is every slot of the seasons before S (local start dates before
+  1 January of S), of the chosen kind of activity, that has an outcome (held or cancelled);
+- a cell is a weekday × sector pair of the history; its held rate is held / planned slots, its
+  fill rate seats booked / seats offered, computed as the season report does (the same SQL:
+  ``reports``' per-slot facts, grouped here by weekday and sector);
+- a cell is **weak** when it has at least ``MIN_SLOTS`` planned slots and its held rate is at
+  least ``WEAK_GAP`` (15 points) below the held rate of the whole history; a cell with fewer
+  slots has too little history to judge and is never called weak;
+- the slots at risk are the slots of season S still planned (scheduled or confirmed) whose
+  weekday and sector make a weak cell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Integer, Select, cast, extract, func, select
+
+from reservations.base import clock
+from reservations.base.infra.db import Database
+from reservations.base.models import (
+    BOOKABLE_STATUSES,
+    Activity,
+    ActivityKind,
+    Provider,
+    Slot,
+    SlotStatus,
+)
+from reservations.base.reads.reports import _Season, _slot_facts, _slot_metric_columns, weekday_of
+
+#: A cell needs this many planned slots in the history before it can be called weak.
+MIN_SLOTS = 3
+#: A weak cell's held rate is at least this far (a fraction: 0.15 is 15 points) below the
+#: history's overall held rate.
+WEAK_GAP = 0.15
+WEEKDAYS = range(1, 8)  # ISO: 1 Monday .. 7 Sunday
+#: The slots with an outcome: a slot of a past season still undecided (not recorded) says
+#: nothing about its day.
+DECIDED = (SlotStatus.HELD, SlotStatus.CANCELLED)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+@dataclass(frozen=True)
+class _History(_Season):
+    """The decided slots of the seasons ``first_year`` .. ``year`` together: the season
+    report's per-slot facts, over several years at once."""
+
+    first_year: int = 0
+
+    def restrict(self, query: Select[Any]) -> Select[Any]:
+        first, last = date(self.first_year, 1, 1), date(self.year, 12, 31)
+        query = query.where(Slot.starts_on.between(first, last), Slot.status.in_(DECIDED))
+        return query if self.kind is None else query.where(Activity.kind == self.kind)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One weekday (ISO number) × sector of the history."""
+
+    weekday: int
+    sector: str
+    slots_planned: int
+    slots_held: int
+    seats_offered: int
+    seats_booked: int
+    weak: bool = False
+
+    @property
+    def held_rate(self) -> float | None:
+        return _rate(self.slots_held, self.slots_planned)
+
+    @property
+    def fill_rate(self) -> float | None:
+        return _rate(self.seats_booked, self.seats_offered)
+
+    @property
+    def too_few(self) -> bool:
+        """Too little history to judge."""
+        return self.slots_planned < MIN_SLOTS
+
+
+@dataclass(frozen=True)
+class PlannedSlot:
+    """A slot of the coming season that falls in a weak cell."""
+
+    id: int
+    starts_at: datetime
+    weekday: int
+    sector: str
+    provider: str
+    village: str
+    title: str
+    status: SlotStatus
+    capacity: int
+    booked: int
+    min_participants: int
+
+
+@dataclass(frozen=True)
+class Advice:
+    season: int
+    kind: ActivityKind | None
+    #: The seasons the history holds slots of (empty: no history).
+    history_seasons: list[int]
+    slots_planned: int
+    slots_held: int
+    seats_offered: int
+    seats_booked: int
+    cells: dict[tuple[int, str], Cell]
+    sectors: list[str]
+    at_risk: list[PlannedSlot] = field(default_factory=list)
+
+    @property
+    def held_rate(self) -> float | None:
+        return _rate(self.slots_held, self.slots_planned)
+
+    @property
+    def fill_rate(self) -> float | None:
+        return _rate(self.seats_booked, self.seats_offered)
+
+    @property
+    def weak_below(self) -> float | None:
+        """Cells whose held rate is at or under this are weak (None: no history)."""
+        return None if self.held_rate is None else self.held_rate - WEAK_GAP
+
+    @property
+    def weak_cells(self) -> list[Cell]:
+        return [cell for cell in self.cells.values() if cell.weak]
+
+    def cell(self, weekday: int, sector: str) -> Cell | None:
+        return self.cells.get((weekday, sector))
+
+
+async def seasons_on_record(db: Database) -> list[int]:
+    """The years that have slots, oldest first."""
+    year = cast(extract("year", Slot.starts_on), Integer)
+    async with db.reading_connection() as connection:
+        rows = await connection.execute(select(year).group_by(year).order_by(year))
+        return [int(row[0]) for row in rows]
+
+
+async def latest_decided_season(db: Database) -> int:
+    """The last year with a slot that was held or cancelled (the season a report is first
+    asked for), else the current year."""
+    query = select(func.max(Slot.starts_on)).where(Slot.status.in_(DECIDED))
+    async with db.reading_connection() as connection:
+        last = (await connection.execute(query)).scalar()
+    return (last or clock.today()).year
+
+
+async def coming_season(db: Database) -> int:
+    """The year of the next slot still planned from today, else the current year."""
+    today = clock.today()
+    query = select(func.min(Slot.starts_on)).where(
+        Slot.status.in_(BOOKABLE_STATUSES), Slot.starts_on >= today
+    )
+    async with db.reading_connection() as connection:
+        first = (await connection.execute(query)).scalar()
+    return (first or today).year
+
+
+async def planning_advice(
+    db: Database, season: int, *, kind: ActivityKind | None = None, locale: str = "fr"
+) -> Advice:
+    """The weekday × sector figures of the seasons before ``season``, the weak cells and the
+    slots of ``season`` still planned in them. Three statements, whatever the data."""
+    kind = ActivityKind(kind) if kind is not None else None
+    history = _History(year=season - 1, kind=kind, first_year=1)
+    facts = _slot_facts(history)
+    query = select(facts.c.weekday, facts.c.sector, *_slot_metric_columns(facts)).group_by(
+        facts.c.weekday, facts.c.sector
+    )
+    years = select(func.substr(facts.c.month, 1, 4).label("year")).distinct()
+    async with db.reading() as session:
+        rows = (await session.execute(query)).all()
+        history_seasons = sorted(int(row.year) for row in await session.execute(years))
+    raw = [
+        Cell(
+            weekday=int(row.weekday),
+            sector=row.sector,
+            slots_planned=row.slots_planned,
+            slots_held=row.slots_held,
+            seats_offered=row.seats_offered,
+            seats_booked=row.seats_booked,
+        )
+        for row in rows
+    ]
+    totals = {
+        name: sum(getattr(cell, name) for cell in raw)
+        for name in ("slots_planned", "slots_held", "seats_offered", "seats_booked")
+    }
+    overall = _rate(totals["slots_held"], totals["slots_planned"])
+    cells = {(c.weekday, c.sector): _judged(c, overall) for c in raw}
+    weak = {key for key, cell in cells.items() if cell.weak}
+    at_risk = await _planned_in(db, season, kind, weak, locale) if weak else []
+    return Advice(
+        season=season,
+        kind=kind,
+        history_seasons=history_seasons,
+        cells=cells,
+        sectors=sorted({c.sector for c in raw}),
+        at_risk=at_risk,
+        **totals,
+    )
+
+
+def _judged(cell: Cell, overall_held_rate: float | None) -> Cell:
+    held_rate = cell.held_rate
+    weak = (
+        not cell.too_few
+        and overall_held_rate is not None
+        and held_rate is not None
+        # rounded: 15 points under is weak, whatever the binary fractions make of it
+        and round(overall_held_rate - held_rate, 9) >= WEAK_GAP
+    )
+    return replace(cell, weak=weak)
+
+
+async def _planned_in(
+    db: Database,
+    season: int,
+    kind: ActivityKind | None,
+    cells: set[tuple[int, str]],
+    locale: str,
+) -> list[PlannedSlot]:
+    """The slots of ``season`` still planned, in start order, kept when in one of ``cells``."""
+    weekday = weekday_of(Slot.starts_on).label("weekday")
+    query = (
+        select(
+            Slot.id,
+            Slot.starts_at,
+            Slot.status,
+            Slot.capacity,
+            Slot.booked,
+            Slot.min_participants,
+            weekday,
+            Provider.sector,
+            Provider.name.label("provider"),
+            Provider.village,
+            Activity.title,
+            Activity.name,
+        )
+        .join(Activity, Activity.id == Slot.activity_id)
+        .join(Provider, Provider.id == Activity.provider_id)
+        .where(
+            Slot.starts_on.between(date(season, 1, 1), date(season, 12, 31)),
+            Slot.status.in_(BOOKABLE_STATUSES),
+            Provider.sector.in_({sector for _, sector in cells}),
+        )
+        .order_by(Slot.starts_at, Slot.id)
+    )
+    if kind is not None:
+        query = query.where(Activity.kind == kind)
+    async with db.reading_connection() as connection:
+        rows = (await connection.execute(query)).all()
+    return [
+        PlannedSlot(
+            id=row.id,
+            starts_at=row.starts_at,
+            weekday=int(row.weekday),
+            sector=row.sector,
+            provider=row.provider,
+            village=row.village,
+            title=(row.title or {}).get(locale) or (row.title or {}).get("fr") or row.name,
+            status=row.status,
+            capacity=row.capacity,
+            booked=row.booked,
+            min_participants=row.min_participants,
+        )
+        for row in rows
+        if (int(row.weekday), row.sector) in cells
+    ]

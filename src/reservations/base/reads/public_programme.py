@@ -1,0 +1,179 @@
+"""The programme as it is published outside the site: the public calendar feed and the printed
+fortnight per sector. Both need more of each slot than ``availability.list_slots`` gives (the
+meeting point, the prices, its calendar sequence and last change), so they read it here: one
+SELECT over slot ⋈ activity ⋈ provider, and, for the feed's conditional GET, one aggregate row
+that changes whenever anything the feed shows may have changed.
+
+Slots of archived activities are left out, as on the programme; cancelled slots are kept (the
+feed must withdraw them from calendars; the printed programme leaves them out itself).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, func, select
+
+from reservations.base import clock
+from reservations.base.infra.db import Database
+from reservations.base.models import Activity, ActivityKind, Provider, Slot, SlotStatus
+
+
+@dataclass(frozen=True)
+class ProgrammeSelection:
+    """The local days ``first_day`` .. ``last_day`` (inclusive), of one sector and one kind of
+    activity when given (an unknown sector selects nothing)."""
+
+    first_day: date
+    last_day: date
+    sector: str | None = None
+    kind: ActivityKind | None = None
+    statuses: Sequence[SlotStatus] = tuple(SlotStatus)
+
+    @property
+    def opened_at(self) -> datetime:
+        """When the selection last moved, for a window that follows the calendar (its first
+        day's local midnight)."""
+        return clock.local_datetime(self.first_day, time(0))
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """Where clauses over slot ⋈ activity ⋈ provider."""
+        conditions = [
+            Slot.starts_on >= self.first_day,
+            Slot.starts_on <= self.last_day,
+            Slot.status.in_(self.statuses),
+            Activity.archived_at.is_(None),
+        ]
+        if self.sector is not None:
+            conditions.append(Provider.sector == self.sector)
+        if self.kind is not None:
+            conditions.append(Activity.kind == self.kind)
+        return conditions
+
+
+@dataclass(frozen=True)
+class ProgrammeEntry:
+    id: int
+    starts_at: datetime
+    ends_at: datetime
+    status: SlotStatus
+    sequence: int
+    updated_at: datetime
+    min_participants: int
+    decision_at: datetime
+    kind: ActivityKind
+    #: Per language, "fr" always present; ``title_in`` picks one.
+    title: dict[str, str]
+    name: str
+    description: dict[str, str]
+    meeting_point: str | None
+    latitude: float | None
+    longitude: float | None
+    price_adult_cents: int
+    price_child_cents: int
+    provider: str
+    village: str
+    sector: str
+
+    def title_in(self, locale: str) -> str:
+        return self.title.get(locale) or self.title.get("fr") or self.name
+
+    @property
+    def starts_on(self) -> date:
+        return clock.local_date(self.starts_at)
+
+
+@dataclass(frozen=True)
+class ProgrammeVersion:
+    #: Changes whenever anything the selection shows may have changed (hex SHA-256).
+    fingerprint: str
+    #: The latest change of a slot in the selection, never before the selection last moved.
+    last_modified: datetime
+
+
+def _from_slots() -> Any:
+    return Slot.__table__.join(Activity, Slot.activity_id == Activity.id).join(
+        Provider, Activity.provider_id == Provider.id
+    )
+
+
+async def programme_entries(db: Database, selection: ProgrammeSelection) -> list[ProgrammeEntry]:
+    """The selected slots in start order."""
+    query = (
+        select(
+            Slot.id,
+            Slot.starts_at,
+            Slot.ends_at,
+            Slot.status,
+            Slot.sequence,
+            Slot.updated_at,
+            Slot.min_participants,
+            Slot.decision_at,
+            Activity.kind,
+            Activity.title,
+            Activity.name,
+            Activity.description,
+            Activity.meeting_point,
+            Activity.latitude,
+            Activity.longitude,
+            Activity.price_adult_cents,
+            Activity.price_child_cents,
+            Provider.name.label("provider"),
+            Provider.village,
+            Provider.sector,
+        )
+        .select_from(_from_slots())
+        .where(*selection.conditions())
+        .order_by(Slot.starts_at, Slot.id)
+    )
+    async with db.reading_connection() as connection:
+        rows = (await connection.execute(query)).all()
+    return [_entry(row) for row in rows]
+
+
+def _entry(row: Row[Any]) -> ProgrammeEntry:
+    fields = row._asdict()
+    fields["title"] = dict(fields["title"] or {})
+    fields["description"] = dict(fields["description"] or {})
+    return ProgrammeEntry(**fields)
+
+
+async def programme_version(db: Database, selection: ProgrammeSelection) -> ProgrammeVersion:
+    """The validator of the selection: one statement, one row. A slot's every change bumps its
+    ``updated_at`` (and a cancellation its ``sequence``); a slot added or leaving the window
+    moves the count and the sum of ids. Activities carry no change time: a renamed activity
+    shows at the next change of its slots or when the window moves, the next day."""
+    query = (
+        select(
+            func.count(Slot.id).label("slots"),
+            func.coalesce(func.sum(Slot.id), 0).label("ids"),
+            func.coalesce(func.sum(Slot.sequence), 0).label("sequences"),
+            func.max(Slot.updated_at).label("updated"),
+        )
+        .select_from(_from_slots())
+        .where(*selection.conditions())
+    )
+    async with db.reading_connection() as connection:
+        row = (await connection.execute(query)).one()
+    updated: datetime | None = row.updated
+    text = "|".join(
+        [
+            selection.first_day.isoformat(),
+            selection.last_day.isoformat(),
+            selection.sector or "",
+            selection.kind or "",
+            ",".join(sorted(selection.statuses)),
+            str(int(row.slots)),
+            str(int(row.ids)),
+            str(int(row.sequences)),
+            updated.isoformat() if updated else "",
+        ]
+    )
+    return ProgrammeVersion(
+        fingerprint=hashlib.sha256(text.encode()).hexdigest(),
+        last_modified=max(filter(None, [selection.opened_at, updated])),
+    )

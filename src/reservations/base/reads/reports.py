@@ -1,0 +1,472 @@
+"""The season report: what was planned, held, cancelled, booked and attended in a calendar year.
+
+Everything is aggregated by the database (GROUP BY): a handful of statements whatever the number
+of slots and bookings. A season is the slots whose local start date (``Slot.starts_on``) falls in
+the year. Demand ("seats booked") counts the bookings that wanted to come: confirmed ones, and
+those ended by their slot's cancellation; bookings the visitor or the staff cancelled, and
+unpaid or expired ones, do not count. Participants come from attendance records on held slots,
+for the bookings that count as demand (a stale record of a booking cancelled afterwards does
+not count). Rates are fractions (0..1), or None when their denominator is 0.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    Subquery,
+    and_,
+    case,
+    cast,
+    extract,
+    func,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from reservations.base.infra.db import Database
+from reservations.base.models import (
+    Activity,
+    ActivityKind,
+    Attendance,
+    Booking,
+    BookingStatus,
+    CancelledBy,
+    CancelReason,
+    Channel,
+    Provider,
+    Slot,
+    SlotStatus,
+)
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+#: The groupings of slots, in the order the report shows them: (report key, facts column).
+SLOT_GROUPINGS = (
+    ("by_provider", "provider"),
+    ("by_weekday", "weekday"),
+    ("by_month", "month"),
+    ("by_sector", "sector"),
+)
+#: The only metrics that make sense per booking channel (a slot has no channel).
+CHANNEL_METRICS = ("seats_booked", "participants", "attendance_rate")
+
+
+# --- Dialect-specific date parts -------------------------------------------------------------
+
+
+class weekday_of(FunctionElement[int]):
+    """ISO weekday of a date: 1 for Monday .. 7 for Sunday."""
+
+    type = Integer()
+    name = "weekday_of"
+    inherit_cache = True
+
+
+class month_of(FunctionElement[str]):
+    """The 'YYYY-MM' month of a date."""
+
+    type = String()
+    name = "month_of"
+    inherit_cache = True
+
+
+@compiles(weekday_of)
+def _weekday_postgresql(element: weekday_of, compiler: Any, **kw: Any) -> str:
+    return compiler.process(cast(extract("isodow", *element.clauses), Integer), **kw)
+
+
+@compiles(weekday_of, "sqlite")
+def _weekday_sqlite(element: weekday_of, compiler: Any, **kw: Any) -> str:
+    # strftime('%w') counts from Sunday = 0; shift so that Monday = 1 and Sunday = 7.
+    sunday_first = cast(func.strftime(literal_column("'%w'"), *element.clauses), Integer)
+    six, seven, one = (literal_column(str(n), Integer) for n in (6, 7, 1))
+    return compiler.process((sunday_first + six) % seven + one, **kw)
+
+
+@compiles(month_of)
+def _month_postgresql(element: month_of, compiler: Any, **kw: Any) -> str:
+    return compiler.process(func.to_char(*element.clauses, literal_column("'YYYY-MM'")), **kw)
+
+
+@compiles(month_of, "sqlite")
+def _month_sqlite(element: month_of, compiler: Any, **kw: Any) -> str:
+    return compiler.process(func.strftime(literal_column("'%Y-%m'"), *element.clauses), **kw)
+
+
+# --- Queries ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Season:
+    year: int
+    kind: ActivityKind | None
+
+    def restrict(self, query: Select[Any]) -> Select[Any]:
+        """Keep the slots of this season (and kind); the query must already join Activity."""
+        query = query.where(Slot.starts_on.between(date(self.year, 1, 1), date(self.year, 12, 31)))
+        return query if self.kind is None else query.where(Activity.kind == self.kind)
+
+
+def _counts_as_demand() -> ColumnElement[bool]:
+    return or_(
+        Booking.status == BookingStatus.CONFIRMED,
+        and_(Booking.status == BookingStatus.CANCELLED, Booking.cancelled_by == CancelledBy.SLOT),
+    )
+
+
+def _total(expression: Any) -> ColumnElement[int]:
+    """SUM as an int on both databases (PostgreSQL sums bigints into numerics), 0 when empty."""
+    return cast(func.coalesce(func.sum(expression), 0), Integer)
+
+
+def _demand_by_slot(season: _Season) -> Subquery:
+    query = (
+        select(Booking.slot_id, _total(Booking.adults + Booking.children).label("people"))
+        .join(Slot, Slot.id == Booking.slot_id)
+        .join(Activity, Activity.id == Slot.activity_id)
+        .where(_counts_as_demand())
+        .group_by(Booking.slot_id)
+    )
+    return season.restrict(query).subquery("demand")
+
+
+def _attendance_by_slot(season: _Season) -> Subquery:
+    query = (
+        select(
+            Booking.slot_id,
+            _total(Attendance.adults).label("adults"),
+            _total(Attendance.children).label("children"),
+        )
+        .join(Attendance, Attendance.booking_id == Booking.id)
+        .join(Slot, Slot.id == Booking.slot_id)
+        .join(Activity, Activity.id == Slot.activity_id)
+        .where(_counts_as_demand())
+        .group_by(Booking.slot_id)
+    )
+    return season.restrict(query).subquery("came")
+
+
+def _slot_facts(season: _Season) -> Subquery:
+    """One row per slot of the season: its status, seats, demand, attendance and group keys."""
+    demand, came = _demand_by_slot(season), _attendance_by_slot(season)
+    query = (
+        select(
+            Slot.status,
+            Slot.cancel_reason,
+            Slot.capacity,
+            weekday_of(Slot.starts_on).label("weekday"),
+            month_of(Slot.starts_on).label("month"),
+            Provider.name.label("provider"),
+            Provider.sector.label("sector"),
+            func.coalesce(demand.c.people, 0).label("booked"),
+            func.coalesce(came.c.adults, 0).label("came_adults"),
+            func.coalesce(came.c.children, 0).label("came_children"),
+        )
+        .join(Activity, Activity.id == Slot.activity_id)
+        .join(Provider, Provider.id == Activity.provider_id)
+        .outerjoin(demand, demand.c.slot_id == Slot.id)
+        .outerjoin(came, came.c.slot_id == Slot.id)
+    )
+    return season.restrict(query).subquery("slot_facts")
+
+
+def _slot_metric_columns(facts: Subquery) -> list[ColumnElement[Any]]:
+    """The aggregates every grouping of slots computes, labelled as ``_slot_metrics`` reads."""
+    held = facts.c.status == SlotStatus.HELD
+    cancelled = facts.c.status == SlotStatus.CANCELLED
+    per_reason = [
+        _total(case((and_(cancelled, facts.c.cancel_reason == reason), 1), else_=0)).label(
+            f"cancelled_{reason.value}"
+        )
+        for reason in CancelReason
+    ]
+    return [
+        cast(func.count(), Integer).label("slots_planned"),
+        _total(case((held, 1), else_=0)).label("slots_held"),
+        *per_reason,
+        _total(facts.c.capacity).label("seats_offered"),
+        _total(facts.c.booked).label("seats_booked"),
+        _total(case((held, facts.c.booked), else_=0)).label("seats_booked_held"),
+        _total(case((held, facts.c.came_adults), else_=0)).label("adults"),
+        _total(case((held, facts.c.came_children), else_=0)).label("children"),
+    ]
+
+
+def _channel_query(season: _Season) -> Select[Any]:
+    """Demand and attendance per booking channel, straight from the bookings."""
+    held = Slot.status == SlotStatus.HELD
+    people = Booking.adults + Booking.children
+    query = (
+        select(
+            Booking.channel.label("key"),
+            _total(people).label("seats_booked"),
+            _total(case((held, people), else_=0)).label("seats_booked_held"),
+            _total(case((held, Attendance.adults), else_=0)).label("adults"),
+            _total(case((held, Attendance.children), else_=0)).label("children"),
+        )
+        .join(Slot, Slot.id == Booking.slot_id)
+        .join(Activity, Activity.id == Slot.activity_id)
+        .outerjoin(Attendance, Attendance.booking_id == Booking.id)
+        .where(_counts_as_demand())
+        .group_by(Booking.channel)
+    )
+    return season.restrict(query)
+
+
+# --- Turning rows into the report ------------------------------------------------------------
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _participants(row: Any) -> dict[str, int]:
+    return {"adults": row.adults, "children": row.children, "total": row.adults + row.children}
+
+
+def _slot_metrics(row: Any) -> dict[str, Any]:
+    participants = _participants(row)
+    return {
+        "slots_planned": row.slots_planned,
+        "slots_held": row.slots_held,
+        "held_rate": _rate(row.slots_held, row.slots_planned),
+        "slots_cancelled": {r.value: getattr(row, f"cancelled_{r.value}") for r in CancelReason},
+        "seats_offered": row.seats_offered,
+        "seats_booked": row.seats_booked,
+        "fill_rate": _rate(row.seats_booked, row.seats_offered),
+        "participants": participants,
+        "attendance_rate": _rate(participants["total"], row.seats_booked_held),
+    }
+
+
+def _channel_metrics(row: Any) -> dict[str, Any]:
+    participants = _participants(row)
+    return {
+        "seats_booked": row.seats_booked,
+        "participants": participants,
+        "attendance_rate": _rate(participants["total"], row.seats_booked_held),
+    }
+
+
+def _group_key(column: str, value: Any) -> str:
+    return WEEKDAYS[value - 1] if column == "weekday" else str(value)
+
+
+def _sort_key(column: str, value: Any) -> Any:
+    """Weekdays in week order; names and months in code-point order, the same on every database
+    (collations differ)."""
+    return value if column == "weekday" else str(value)
+
+
+async def _totals(session: AsyncSession, season: _Season) -> dict[str, Any]:
+    facts = _slot_facts(season)
+    row = (await session.execute(select(*_slot_metric_columns(facts)))).one()
+    return _slot_metrics(row)
+
+
+async def _grouped(session: AsyncSession, season: _Season, column: str) -> dict[str, Any]:
+    facts = _slot_facts(season)
+    key = facts.c[column]
+    query = select(key.label("key"), *_slot_metric_columns(facts)).group_by(key)
+    rows = sorted(await session.execute(query), key=lambda row: _sort_key(column, row.key))
+    return {_group_key(column, row.key): _slot_metrics(row) for row in rows}
+
+
+async def _by_channel(session: AsyncSession, season: _Season) -> dict[str, Any]:
+    """Channels in the order they are declared (web first), not alphabetically."""
+    rows = {Channel(row.key): row for row in await session.execute(_channel_query(season))}
+    return {c.value: _channel_metrics(rows[c]) for c in Channel if c in rows}
+
+
+def _change(current: int, previous: int | None) -> float | None:
+    return (current - previous) / previous if previous else None
+
+
+async def season_report(
+    db: Database, season: int, *, kind: ActivityKind | None = None
+) -> dict[str, Any]:
+    """The figures of one season (all kinds of activity unless ``kind``), ready for JSON."""
+    kind = ActivityKind(kind) if kind is not None else None
+    this, last = _Season(season, kind), _Season(season - 1, kind)
+    async with db.reading() as session:
+        totals = await _totals(session, this)
+        previous: dict[str, Any] | None = await _totals(session, last)
+        groups = {name: await _grouped(session, this, column) for name, column in SLOT_GROUPINGS}
+        groups["by_channel"] = await _by_channel(session, this)
+    if previous is not None and previous["slots_planned"] == 0:
+        previous = None
+    previous_total = previous["participants"]["total"] if previous else None
+    return {
+        "season": season,
+        "kind": kind.value if kind else None,
+        **totals,
+        "participants_change": _change(totals["participants"]["total"], previous_total),
+        "previous_season": {"season": season - 1, **previous} if previous else None,
+        **groups,
+    }
+
+
+# --- Renderings ------------------------------------------------------------------------------
+
+
+def _percent(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{rate * 100:.1f}%"
+
+
+def _signed_percent(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{rate * 100:+.1f}%"
+
+
+def _label(word: str) -> str:
+    return word.replace("_", " ")
+
+
+def _headline(figures: Mapping[str, Any]) -> str:
+    people = figures["participants"]
+    return (
+        f"Slots planned {figures['slots_planned']} · held {figures['slots_held']} "
+        f"({_percent(figures['held_rate'])}) · participants {people['total']} "
+        f"({people['adults']} adults, {people['children']} children)"
+    )
+
+
+def _summary_lines(report: Mapping[str, Any]) -> list[str]:
+    cancelled = report["slots_cancelled"]
+    reasons = " · ".join(f"{_label(reason)} {count}" for reason, count in cancelled.items())
+    lines = [
+        _headline(report),
+        f"Cancelled {sum(cancelled.values())}: {reasons}",
+        (
+            f"Seats offered {report['seats_offered']} · booked {report['seats_booked']} "
+            f"· fill rate {_percent(report['fill_rate'])}"
+        ),
+        (
+            f"Attendance rate {_percent(report['attendance_rate'])} "
+            "(participants / seats booked on held slots)"
+        ),
+    ]
+    previous = report["previous_season"]
+    if previous is None:
+        lines.append(f"Previous season {report['season'] - 1}: no slots")
+    else:
+        headline = _headline(previous)
+        lines.append(f"Previous season {previous['season']}: {headline[0].lower()}{headline[1:]}")
+        lines.append(f"Participants change {_signed_percent(report['participants_change'])}")
+    return lines
+
+
+def _aligned(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Columns padded to their widest cell: the first to the left, the others to the right."""
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    return [
+        "  "
+        + "  ".join(
+            cell.ljust(width) if i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(line, widths, strict=True))
+        ).rstrip()
+        for line in (header, *rows)
+    ]
+
+
+def _slot_group_lines(title: str, groups: Mapping[str, Any]) -> list[str]:
+    header = [title, "planned", "held", "held %", "offered", "booked", "fill %", "participants"]
+    rows = [
+        [
+            key,
+            str(m["slots_planned"]),
+            str(m["slots_held"]),
+            _percent(m["held_rate"]),
+            str(m["seats_offered"]),
+            str(m["seats_booked"]),
+            _percent(m["fill_rate"]),
+            str(m["participants"]["total"]),
+        ]
+        for key, m in groups.items()
+    ]
+    return _aligned(header, rows) if rows else ["  (none)"]
+
+
+def _channel_lines(groups: Mapping[str, Any]) -> list[str]:
+    header = ["channel", "booked", "participants", "attendance %"]
+    rows = [
+        [
+            key,
+            str(m["seats_booked"]),
+            str(m["participants"]["total"]),
+            _percent(m["attendance_rate"]),
+        ]
+        for key, m in groups.items()
+    ]
+    return _aligned(header, rows) if rows else ["  (none)"]
+
+
+def report_as_table(report: dict[str, Any]) -> str:
+    """Plain aligned text for a terminal: the headline first, then one section per grouping."""
+    kind = report["kind"] or "all activities"
+    lines = [f"Season {report['season']} ({_label(kind)})", "", *_summary_lines(report)]
+    for name, column in SLOT_GROUPINGS:
+        lines += ["", f"By {column}", *_slot_group_lines(column, report[name])]
+    lines += ["", "By channel (bookings only)", *_channel_lines(report["by_channel"])]
+    return "\n".join(lines) + "\n"
+
+
+CSV_COLUMNS = (
+    "scope",
+    "key",
+    "slots_planned",
+    "slots_held",
+    "held_rate",
+    *(f"cancelled_{reason.value}" for reason in CancelReason),
+    "seats_offered",
+    "seats_booked",
+    "fill_rate",
+    "participants_adults",
+    "participants_children",
+    "participants_total",
+    "attendance_rate",
+)
+
+
+def _csv_row(scope: str, key: str, metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """One CSV row; metrics a group does not have (per channel: slots, seats) stay empty."""
+    row: dict[str, Any] = {"scope": scope, "key": key}
+    for name, value in metrics.items():
+        if name == "slots_cancelled":
+            row.update({f"cancelled_{reason}": count for reason, count in value.items()})
+        elif name == "participants":
+            row.update({f"participants_{part}": count for part, count in value.items()})
+        elif name in CSV_COLUMNS:
+            row[name] = "" if value is None else value
+    return row
+
+
+def _csv_rows(report: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
+    yield _csv_row("season", str(report["season"]), report)
+    if report["previous_season"]:
+        previous = report["previous_season"]
+        yield _csv_row("previous_season", str(previous["season"]), previous)
+    for name, column in (*SLOT_GROUPINGS, ("by_channel", "channel")):
+        for key, metrics in report[name].items():
+            yield _csv_row(column, key, metrics)
+
+
+def report_as_csv(report: dict[str, Any]) -> str:
+    """One row per group (scope, key, then the metrics); rates as fractions, empty when none."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(_csv_rows(report))
+    return out.getvalue()

@@ -1,0 +1,522 @@
+"""Booking and cancelling: the rules a booking request must meet, idempotent retries, and why a
+refused booking was refused.
+
+Places are taken in ``places.py`` by one conditional UPDATE (``booked + n <= capacity``, the slot
+still open): on PostgreSQL a concurrent loser re-evaluates that condition on the new row and gets
+no row back; on SQLite the writing transaction began IMMEDIATE. Either way a full slot refuses,
+whatever the concurrency. Lock order everywhere: the slot row, then its bookings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from reservations.base import clock
+from reservations.base.errors import (
+    AlreadyCancelled,
+    BookingClosed,
+    BookingNotFound,
+    CancellationClosed,
+    CannotGrow,
+    ChangesClosed,
+    DailyCapReached,
+    DomainError,
+    IdempotencyKeyReused,
+    InvalidEmail,
+    InvalidParty,
+    InvalidPhone,
+    MissingContact,
+    MissingName,
+    NotEnoughPlaces,
+    PartyTooLarge,
+    SlotCancelled,
+    SlotFull,
+    SlotNotFound,
+    UnsupportedLocale,
+)
+from reservations.base.infra import tokens
+from reservations.base.infra.db import Database
+from reservations.base.models import (
+    BOOKABLE_STATUSES,
+    Activity,
+    Booking,
+    BookingStatus,
+    CancelledBy,
+    Channel,
+    Slot,
+    SlotStatus,
+)
+from reservations.base.rules import audit, contacts, places
+from reservations.settings import SUPPORTED_LOCALES
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    slot_id: int
+    adults: int
+    children: int
+    name: str
+    email: str | None
+    phone: str | None = None
+    locale: str = "fr"
+    channel: Channel = Channel.WEB
+    notes: str | None = None
+
+    @property
+    def people(self) -> int:
+        return self.adults + self.children
+
+    def fingerprint(self) -> str:
+        """Tells a retry of this very request from another request sent with the same key."""
+        canonical = json.dumps([getattr(self, f.name) for f in fields(self)], default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class BookingPolicy:
+    """What the office configures about bookings (see ``Settings``)."""
+
+    secret_key: str
+    max_party_size: int = 15
+
+
+@dataclass(frozen=True)
+class BookingView:
+    """A booking as its holder sees it, with what they need to know of its slot."""
+
+    id: int
+    reference: str
+    status: BookingStatus
+    slot_id: int
+    adults: int
+    children: int
+    name: str
+    email: str | None
+    phone: str | None
+    locale: str
+    channel: Channel
+    created_at: datetime
+    cancelled_at: datetime | None
+    starts_at: datetime
+    ends_at: datetime
+    booking_cutoff_at: datetime
+    slot_status: SlotStatus
+    activity_title: dict[str, str]
+    activity_name: str
+    provider: str
+
+    @property
+    def people(self) -> int:
+        return self.adults + self.children
+
+    def activity_in(self, locale: str) -> str:
+        return (
+            self.activity_title.get(locale) or self.activity_title.get("fr") or self.activity_name
+        )
+
+    @classmethod
+    def of(cls, booking: Booking) -> BookingView:
+        """From a booking loaded with its slot, activity and provider."""
+        slot, activity = booking.slot, booking.slot.activity
+        return cls(
+            id=booking.id,
+            reference=booking.reference,
+            status=booking.status,
+            slot_id=booking.slot_id,
+            adults=booking.adults,
+            children=booking.children,
+            name=booking.name,
+            email=booking.email,
+            phone=booking.phone,
+            locale=booking.locale,
+            channel=booking.channel,
+            created_at=booking.created_at,
+            cancelled_at=booking.cancelled_at,
+            starts_at=slot.starts_at,
+            ends_at=slot.ends_at,
+            booking_cutoff_at=slot.booking_cutoff_at,
+            slot_status=slot.status,
+            activity_title=activity.title,
+            activity_name=activity.name,
+            provider=activity.provider.name,
+        )
+
+
+@dataclass(frozen=True)
+class BookingReceipt:
+    """What the person who booked gets back, once: the booking and its secret manage token."""
+
+    booking: BookingView
+    manage_token: str
+    #: True when this answers a retry of an earlier request with the same Idempotency-Key.
+    replayed: bool = False
+
+
+def check_party(adults: int, children: int, policy: BookingPolicy) -> None:
+    if adults < 0 or children < 0 or adults + children < 1:
+        raise InvalidParty(field="adults")
+    if adults + children > policy.max_party_size:
+        raise PartyTooLarge(field="adults", maximum=policy.max_party_size)
+
+
+def check_request(request: BookingRequest, policy: BookingPolicy) -> None:
+    """Everything about a booking request that does not depend on the slot's state."""
+    check_party(request.adults, request.children, policy)
+    if not request.name.strip():
+        raise MissingName(field="name")
+    if not (request.email or request.phone):
+        raise MissingContact(field="email")
+    if request.email and not contacts.is_email(request.email):
+        raise InvalidEmail(field="email", email=request.email)
+    if request.phone and not contacts.is_phone(request.phone):
+        raise InvalidPhone(field="phone", phone=request.phone)
+    if request.locale not in SUPPORTED_LOCALES:
+        raise UnsupportedLocale(
+            field="locale", locale=request.locale, choices=", ".join(SUPPORTED_LOCALES)
+        )
+
+
+async def book(
+    db: Database,
+    request: BookingRequest,
+    policy: BookingPolicy,
+    *,
+    actor: str,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> BookingReceipt:
+    """Book places on a slot, or raise a ``DomainError`` saying why not."""
+    check_request(request, policy)
+    now = now or clock.now()
+    key_hash = fingerprint = None
+    if idempotency_key:
+        key_hash, fingerprint = tokens.digest(idempotency_key), request.fingerprint()
+        earlier = await _replay(db, idempotency_key, key_hash, fingerprint, policy)
+        if earlier:
+            return earlier
+        token = tokens.derived_token(policy.secret_key, idempotency_key, fingerprint)
+    else:
+        token = tokens.new_token()
+
+    for _attempt in range(3):
+        reference = tokens.new_reference()
+        params = _statement_params(request, reference, token, key_hash, fingerprint, actor, now)
+        try:
+            taken = await places.take_places(db, params)
+            if taken is not None:
+                return BookingReceipt(_view_of_new(request, reference, now, taken), token)
+        except IntegrityError:
+            # A concurrent retry with the same key won, the slot does not exist, or (once in
+            # 10^12) the reference collided: find out which.
+            if idempotency_key and key_hash and fingerprint:
+                earlier = await _replay(db, idempotency_key, key_hash, fingerprint, policy)
+                if earlier:
+                    return earlier
+        # Raises if the slot's state refuses the booking now; else (a collision, or places freed
+        # since the UPDATE) try again.
+        await _raise_refusal(db, request.slot_id, request.people, now)
+    raise RuntimeError("could not store the booking after 3 attempts")  # pragma: no cover
+
+
+def _statement_params(
+    request: BookingRequest,
+    reference: str,
+    token: str,
+    key_hash: str | None,
+    fingerprint: str | None,
+    actor: str,
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "slot_id": request.slot_id,
+        "people": request.people,
+        "now": now,
+        "created_at": now,
+        "booking_reference": reference,
+        "booking_adults": request.adults,
+        "booking_children": request.children,
+        "booking_name": request.name,
+        "booking_email": request.email,
+        "booking_phone": request.phone,
+        "booking_locale": request.locale,
+        "booking_channel": request.channel.value,
+        "booking_status": BookingStatus.CONFIRMED.value,
+        "booking_notes": request.notes,
+        "booking_manage_token_hash": tokens.digest(token),
+        "booking_idempotency_key_hash": key_hash,
+        "booking_request_fingerprint": fingerprint,
+        "actor": actor,
+        "audit_data": {
+            "after": {
+                "adults": request.adults,
+                "children": request.children,
+                "status": "confirmed",
+            },
+            "channel": request.channel.value,
+        },
+    }
+
+
+def _view_of_new(
+    request: BookingRequest, reference: str, now: datetime, taken: places.TakenPlaces
+) -> BookingView:
+    return BookingView(
+        id=taken.booking_id,
+        reference=reference,
+        status=BookingStatus.CONFIRMED,
+        slot_id=request.slot_id,
+        adults=request.adults,
+        children=request.children,
+        name=request.name,
+        email=request.email,
+        phone=request.phone,
+        locale=request.locale,
+        channel=request.channel,
+        created_at=now,
+        cancelled_at=None,
+        starts_at=taken.starts_at,
+        ends_at=taken.ends_at,
+        booking_cutoff_at=taken.booking_cutoff_at,
+        slot_status=SlotStatus(taken.slot_status),
+        activity_title=taken.activity_title,
+        activity_name=taken.activity_name,
+        provider=taken.provider_name,
+    )
+
+
+async def _replay(
+    db: Database,
+    idempotency_key: str,
+    key_hash: str,
+    fingerprint: str,
+    policy: BookingPolicy,
+) -> BookingReceipt | None:
+    booking = await _find(db, Booking.idempotency_key_hash == key_hash)
+    if booking is None:
+        return None
+    if booking.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused(field="idempotency_key")
+    token = tokens.derived_token(policy.secret_key, idempotency_key, fingerprint)
+    return BookingReceipt(BookingView.of(booking), token, replayed=True)
+
+
+async def _raise_refusal(db: Database, slot_id: int, people: int, now: datetime) -> None:
+    """Explain a refused booking from the slot's state now; return if nothing refuses it."""
+    async with db.reading() as session:
+        slot = await session.get(Slot, slot_id)
+        if slot is None:
+            raise SlotNotFound(field="slot_id")
+        room_that_day = await _room_that_day(session, slot_id)
+    if slot.status == SlotStatus.CANCELLED:
+        raise SlotCancelled(field="slot_id")
+    if slot.status not in BOOKABLE_STATUSES or now >= slot.booking_cutoff_at:
+        raise BookingClosed(field="slot_id", cutoff=clock.display(slot.booking_cutoff_at))
+    if slot.remaining < people:
+        refusal = SlotFull if slot.remaining == 0 else NotEnoughPlaces
+        raise refusal(field="adults", remaining=slot.remaining, requested=people)
+    if room_that_day < people:
+        raise DailyCapReached(field="adults", remaining=room_that_day, requested=people)
+
+
+async def _find(db: Database, condition: ColumnElement[bool]) -> Booking | None:
+    """One booking with its slot, activity and provider loaded."""
+    async with db.reading() as session:
+        return await session.scalar(
+            select(Booking)
+            .where(condition)
+            .options(
+                joinedload(Booking.slot).joinedload(Slot.activity).joinedload(Activity.provider)
+            )
+        )
+
+
+async def find_by_token(db: Database, manage_token: str) -> BookingView:
+    """The booking a manage link points to."""
+    booking = await _find(db, Booking.manage_token_hash == tokens.digest(manage_token))
+    if booking is None:
+        raise BookingNotFound(field="manage_token")
+    return BookingView.of(booking)
+
+
+async def cancel_by_visitor(
+    db: Database, manage_token: str, *, now: datetime | None = None
+) -> BookingView:
+    """The visitor cancels with their manage token, until the booking cut-off."""
+    now = now or clock.now()
+    booking = await find_by_token(db, manage_token)
+    if booking.status == BookingStatus.CANCELLED:
+        raise AlreadyCancelled()
+    if now >= booking.booking_cutoff_at:
+        raise CancellationClosed(cutoff=clock.display(booking.booking_cutoff_at))
+    await cancel_booking(db, booking.id, actor="visitor", cancelled_by=CancelledBy.VISITOR, now=now)
+    return await find_by_token(db, manage_token)
+
+
+async def change_party(
+    db: Database,
+    manage_token: str,
+    adults: int,
+    children: int,
+    policy: BookingPolicy,
+    *,
+    now: datetime | None = None,
+) -> BookingView:
+    """The visitor changes the size of their party, until the cut-off and within the places left.
+
+    Growing takes the extra places with the same conditional UPDATE as a booking; shrinking gives
+    places back. The booking row is changed only if it still holds what was read (a concurrent
+    change or cancellation makes this one fail with nothing written)."""
+    check_party(adults, children, policy)
+    now = now or clock.now()
+    booking = await find_by_token(db, manage_token)
+    if booking.status != BookingStatus.CONFIRMED:
+        raise AlreadyCancelled()
+    if now >= booking.booking_cutoff_at:
+        raise ChangesClosed(cutoff=clock.display(booking.booking_cutoff_at))
+    extra = adults + children - booking.people
+    if extra == 0 and (adults, children) == (booking.adults, booking.children):
+        return booking
+    async with db.writing() as session:
+        if extra > 0:
+            await places.lock_capped_provider(session, booking.slot_id)
+        taken = await session.execute(
+            update(Slot)
+            .where(Slot.id == booking.slot_id, *_room_for(extra, now))
+            .values(booked=Slot.booked + extra)
+            .returning(Slot.capacity, Slot.booked)
+            .execution_options(synchronize_session=False)
+        )
+        if taken.first() is None:
+            raise await _cannot_grow(session, booking, extra)
+        changed = await session.execute(
+            update(Booking)
+            .where(
+                Booking.id == booking.id,
+                Booking.slot_id == booking.slot_id,  # not moved meanwhile
+                Booking.status == BookingStatus.CONFIRMED,
+                Booking.adults == booking.adults,
+                Booking.children == booking.children,
+            )
+            .values(adults=adults, children=children)
+            .returning(Booking.id)
+            .execution_options(synchronize_session=False)
+        )
+        if changed.first() is None:
+            raise AlreadyCancelled()  # cancelled (or changed) meanwhile: roll back
+        audit.record(
+            session,
+            "visitor",
+            "booking.changed",
+            slot_id=booking.slot_id,
+            booking_id=booking.id,
+            before={"adults": booking.adults, "children": booking.children},
+            after={"adults": adults, "children": children},
+        )
+    return await find_by_token(db, manage_token)
+
+
+def _room_for(extra: int, now: datetime) -> list[ColumnElement[bool]]:
+    """Conditions for adding ``extra`` people to a slot (none for giving places back)."""
+    if extra <= 0:
+        return []
+    return [
+        Slot.status.in_(BOOKABLE_STATUSES),
+        Slot.booking_cutoff_at > now,
+        Slot.booked + extra <= Slot.capacity,
+        places.within_daily_cap(extra),
+    ]
+
+
+async def _cannot_grow(session: AsyncSession, booking: BookingView, extra: int) -> DomainError:
+    slot = await session.get(Slot, booking.slot_id)
+    if slot is None or slot.status == SlotStatus.CANCELLED:
+        return SlotCancelled()
+    if slot.status not in BOOKABLE_STATUSES:
+        return ChangesClosed(cutoff=clock.display(booking.booking_cutoff_at))
+    room = min(slot.remaining, await _room_that_day(session, slot.id))
+    return CannotGrow(field="adults", remaining=room, maximum=booking.people + room)
+
+
+async def _room_that_day(session: AsyncSession, slot_id: int) -> int:
+    room = await places.room_that_day(session, slot_id)
+    return sys.maxsize if room is None else room
+
+
+async def cancel_booking(
+    db: Database,
+    booking_id: int,
+    *,
+    actor: str,
+    cancelled_by: CancelledBy = CancelledBy.STAFF,
+    now: datetime | None = None,
+) -> None:
+    """Cancel one booking at any time (staff, provider) and give its places back."""
+    now = now or clock.now()
+    for _attempt in range(3):
+        if await _cancel_on_its_slot(db, booking_id, actor, cancelled_by, now):
+            return
+    raise AlreadyCancelled()  # pragma: no cover - moved away three times in a row
+
+
+async def _cancel_on_its_slot(
+    db: Database, booking_id: int, actor: str, cancelled_by: CancelledBy, now: datetime
+) -> bool:
+    """False when the booking was moved to another slot before its slot's lock was taken."""
+    async with db.writing() as session:
+        slot_id = await session.scalar(select(Booking.slot_id).where(Booking.id == booking_id))
+        if slot_id is None:
+            raise BookingNotFound()
+        await lock_slot(session, slot_id)
+        # Read again under the lock: a move (which locks this slot too) cannot happen now.
+        if await session.scalar(select(Booking.slot_id).where(Booking.id == booking_id)) != slot_id:
+            return False
+        ended = await session.execute(
+            update(Booking)
+            .where(Booking.id == booking_id, Booking.status == BookingStatus.CONFIRMED)
+            .values(status=BookingStatus.CANCELLED, cancelled_at=now, cancelled_by=cancelled_by)
+            .returning(Booking.adults, Booking.children)
+            .execution_options(synchronize_session=False)
+        )
+        row = ended.first()
+        if row is None:
+            raise AlreadyCancelled()
+        await session.execute(
+            update(Slot)
+            .where(Slot.id == slot_id)
+            .values(booked=Slot.booked - (row.adults + row.children))
+            .execution_options(synchronize_session=False)
+        )
+        audit.record(
+            session,
+            actor,
+            "booking.cancelled",
+            slot_id=slot_id,
+            booking_id=booking_id,
+            before={"status": "confirmed"},
+            after={"status": "cancelled", "cancelled_by": cancelled_by.value},
+        )
+    return True
+
+
+async def lock_slot(
+    session: AsyncSession, slot_id: int, *, provider_id: int | None = None
+) -> Slot | None:
+    """Lock a slot's row for the rest of the transaction (PostgreSQL; SQLite's writer already
+    holds the database). Taken first, before any of its bookings' rows. With ``provider_id``,
+    a slot of another provider is not found: a farmer's link reaches its own slots only."""
+    query = select(Slot).where(Slot.id == slot_id)
+    if provider_id is not None:
+        query = query.join(Activity).where(Activity.provider_id == provider_id)
+    return await session.scalar(
+        query.with_for_update(of=Slot).execution_options(populate_existing=True)
+    )

@@ -1,0 +1,254 @@
+"""Moving a booking to another slot (bad weather, a farmer's change of plan): staff only.
+
+One transaction, with the same capacity guarantee as a booking:
+
+1. lock the target's provider if it has a daily cap (``places.lock_capped_provider``, as a
+   booking does), then both slots' rows in id order (``booking.lock_slot``), so two moves
+   between the same two slots, in either direction, queue instead of deadlocking; then the
+   booking's row (the lock order everywhere: provider, slots, bookings);
+2. check again, under the locks, that the booking is live and still on the slot it was read on
+   (a concurrent move or cancellation wins: this one starts again or refuses), and that the
+   target takes bookings and has room;
+3. give the places back on the source, take them on the target with the same conditional
+   UPDATE as a booking (``booked + n <= capacity``, still open, before its cut-off, within the
+   provider's daily cap), re-point the booking, and write one audit entry on each slot.
+
+On SQLite the writing transaction began IMMEDIATE and holds the database's write lock, which
+serialises the same steps. The caller tells the visitor and offers the freed places to the
+source's waiting list (``Move`` says what changed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reservations.base import clock
+from reservations.base.errors import (
+    N_,
+    AlreadyCancelled,
+    BookingClosed,
+    BookingNotFound,
+    DailyCapReached,
+    DomainError,
+    ErrorKind,
+    NotEnoughPlaces,
+    SlotCancelled,
+    SlotFull,
+    SlotNotFound,
+)
+from reservations.base.infra.db import Database
+from reservations.base.models import (
+    BOOKABLE_STATUSES,
+    Booking,
+    BookingStatus,
+    Slot,
+    SlotStatus,
+)
+from reservations.base.rules import audit, places
+from reservations.base.rules.booking import lock_slot
+
+#: A booking read on one slot and found on another under the lock is read again this many times.
+_ATTEMPTS = 3
+
+
+class MoveToSameSlot(DomainError):
+    code = "move_to_same_slot"
+    title = N_("Same visit")
+    message = N_("The booking is already on this visit: choose another date.")
+
+
+class MoveAfterVisit(DomainError):
+    kind = ErrorKind.CONFLICT
+    code = "move_after_visit"
+    title = N_("The visit took place")
+    message = N_("This booking's visit has already taken place: it can no longer be moved.")
+
+
+@dataclass(frozen=True)
+class Move:
+    """What a move changed, for the visitor's email and the waiting list of the source."""
+
+    booking_id: int
+    reference: str
+    adults: int
+    children: int
+    email: str | None
+    locale: str
+    source_slot_id: int
+    target_slot_id: int
+    source_starts_at: datetime
+    target_starts_at: datetime
+    #: People on each slot after the move.
+    source_booked: int
+    target_booked: int
+    moved_at: datetime
+    #: SEQUENCE for the booking's calendar event (RFC 5545), above what either slot gave it.
+    calendar_sequence: int
+
+    @property
+    def people(self) -> int:
+        return self.adults + self.children
+
+
+class _MovedMeanwhile(Exception):
+    """The booking left the slot it was read on before its locks were taken."""
+
+
+async def move_booking(
+    db: Database,
+    booking_id: int,
+    target_slot_id: int,
+    *,
+    actor: str,
+    now: datetime | None = None,
+) -> Move:
+    """Move a live booking, whole, to ``target_slot_id``; or raise a ``DomainError`` saying why
+    not (nothing is changed then)."""
+    now = now or clock.now()
+    for _attempt in range(_ATTEMPTS):
+        try:
+            async with db.writing() as session:
+                return await _move(session, booking_id, target_slot_id, actor, now)
+        except _MovedMeanwhile:
+            continue
+    raise AlreadyCancelled()  # pragma: no cover - moved away three times in a row
+
+
+async def _move(
+    session: AsyncSession, booking_id: int, target_id: int, actor: str, now: datetime
+) -> Move:
+    source_id = await session.scalar(select(Booking.slot_id).where(Booking.id == booking_id))
+    if source_id is None:
+        raise BookingNotFound()
+    if source_id == target_id:
+        raise MoveToSameSlot(field="slot_id")
+    # The provider first, as a booking does: takers of a capped provider's places queue there.
+    await places.lock_capped_provider(session, target_id)
+    locked = {
+        slot_id: await lock_slot(session, slot_id) for slot_id in sorted({source_id, target_id})
+    }
+    source, target = locked[source_id], locked[target_id]
+    if target is None:
+        raise SlotNotFound(field="slot_id")
+    assert source is not None  # a booking's slot is never deleted (foreign key)
+    booking = await session.scalar(
+        select(Booking)
+        .where(Booking.id == booking_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert booking is not None
+    if booking.slot_id != source_id:
+        raise _MovedMeanwhile()
+    if booking.status != BookingStatus.CONFIRMED:
+        raise AlreadyCancelled()
+    if source.status == SlotStatus.HELD:
+        raise MoveAfterVisit()
+    people = booking.adults + booking.children
+    _check_target(target, people, now)
+    # Released first: within one provider's day, the people moved are not counted twice
+    # against its daily cap.
+    source_booked = await _release(session, source_id, people, now)
+    target_booked = await _take(session, target, people, now)
+    repointed = await session.execute(
+        update(Booking)
+        .where(
+            Booking.id == booking_id,
+            Booking.slot_id == source_id,
+            Booking.status == BookingStatus.CONFIRMED,
+        )
+        .values(slot_id=target_id)
+        .returning(Booking.id)
+        .execution_options(synchronize_session=False)
+    )
+    assert repointed.first() is not None  # both slots and the booking are locked
+    move = Move(
+        booking_id=booking.id,
+        reference=booking.reference,
+        adults=booking.adults,
+        children=booking.children,
+        email=booking.email,
+        locale=booking.locale,
+        source_slot_id=source_id,
+        target_slot_id=target_id,
+        source_starts_at=source.starts_at,
+        target_starts_at=target.starts_at,
+        source_booked=source_booked,
+        target_booked=target_booked,
+        moved_at=now,
+        calendar_sequence=max(source.sequence, target.sequence) + 1,
+    )
+    _audit(session, actor, move)
+    return move
+
+
+def _check_target(target: Slot, people: int, now: datetime) -> None:
+    """The refusal a booking of ``people`` on ``target`` would meet now, if any."""
+    if target.status == SlotStatus.CANCELLED:
+        raise SlotCancelled(field="slot_id")
+    if target.status not in BOOKABLE_STATUSES or now >= target.booking_cutoff_at:
+        raise BookingClosed(field="slot_id", cutoff=clock.display(target.booking_cutoff_at))
+    remaining = max(target.capacity - target.booked, 0)
+    if remaining < people:
+        refusal = SlotFull if remaining == 0 else NotEnoughPlaces
+        raise refusal(field="slot_id", remaining=remaining, requested=people)
+
+
+async def _take(session: AsyncSession, target: Slot, people: int, now: datetime) -> int:
+    """The target's places, by the conditional UPDATE that guards every booking: capacity, still
+    open, and the provider's daily cap (its row locked first by ``lock_capped_provider``)."""
+    taken = await session.execute(
+        update(Slot)
+        .where(
+            Slot.id == target.id,
+            Slot.status.in_(BOOKABLE_STATUSES),
+            Slot.booking_cutoff_at > now,
+            Slot.booked + people <= Slot.capacity,
+            places.within_daily_cap(people),
+        )
+        .values(booked=Slot.booked + people, updated_at=now)
+        .returning(Slot.booked)
+        .execution_options(synchronize_session=False)
+    )
+    booked = taken.scalar()
+    if booked is None:  # capacity and status were checked under the lock: the daily cap
+        room = await places.room_that_day(session, target.id)
+        raise DailyCapReached(field="slot_id", remaining=room or 0, requested=people)
+    return booked
+
+
+async def _release(session: AsyncSession, source_id: int, people: int, now: datetime) -> int:
+    released = await session.execute(
+        update(Slot)
+        .where(Slot.id == source_id)
+        .values(booked=Slot.booked - people, updated_at=now)
+        .returning(Slot.booked)
+        .execution_options(synchronize_session=False)
+    )
+    return released.scalar_one()
+
+
+def _audit(session: AsyncSession, actor: str, move: Move) -> None:
+    """One entry on each slot, so that each slot's trail tells where the booking went or came
+    from; before and after are the booking's slot and start."""
+    before = {"slot_id": move.source_slot_id, "starts_at": move.source_starts_at.isoformat()}
+    after = {"slot_id": move.target_slot_id, "starts_at": move.target_starts_at.isoformat()}
+    for action, slot_id, booked_after in (
+        ("booking.moved_out", move.source_slot_id, move.source_booked),
+        ("booking.moved_in", move.target_slot_id, move.target_booked),
+    ):
+        audit.record(
+            session,
+            actor,
+            action,
+            slot_id=slot_id,
+            booking_id=move.booking_id,
+            before=before,
+            after=after,
+            people=move.people,
+            slot_booked_after=booked_after,
+        )

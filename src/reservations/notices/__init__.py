@@ -1,0 +1,1 @@
+"""Everything a person is told: emails, calendar files, and the words for each state."""

@@ -1,0 +1,124 @@
+"""The booking confirmation email, in the visitor's language, queued in the outbox.
+
+``booking.book`` commits its own transaction; the message is queued right after in its own
+(with a dedup key, so queueing twice sends once). A failure to queue is logged and does not undo
+the booking: the confirmation page shows everything the email holds.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reservations import i18n
+from reservations.base.infra import outbox
+from reservations.base.infra.db import Database
+from reservations.base.reads.catalogue import SlotDetail
+from reservations.base.rules.booking import BookingView
+from reservations.notices import calendar, ics
+from reservations.web import contact
+from reservations.web.templating import make_environment, render
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Email:
+    """One message in its reader's language: a plain text and an HTML part (from the template
+    pair ``emails/<name>.txt`` and ``.html``), and attachments for the outbox."""
+
+    subject: str
+    text: str
+    html: str
+    attachments: tuple[dict[str, str], ...] = ()
+
+
+@cache
+def default_environment() -> Environment:
+    """For emails written outside a request (``tick``): the app's environment is the same."""
+    return make_environment()
+
+
+def compose(
+    environment: Environment,
+    name: str,
+    subject: str,
+    attachments: tuple[dict[str, str], ...] = (),
+    **context: Any,
+) -> Email:
+    """Render the template pair ``emails/<name>`` in the current language."""
+    return Email(
+        subject=subject,
+        text=render(environment, f"emails/{name}.txt", **context),
+        html=render(environment, f"emails/{name}.html", **context),
+        attachments=attachments,
+    )
+
+
+async def enqueue(session: AsyncSession, key: str, to: str, email: Email) -> bool:
+    """Queue ``email`` in the outbox within ``session``'s transaction; False if ``key`` was
+    queued before (someone is never told the same thing twice)."""
+    return await outbox.enqueue(
+        session,
+        dedup_key=key,
+        to=to,
+        subject=email.subject,
+        text=email.text,
+        html=email.html,
+        attachments=email.attachments,
+    )
+
+
+def booking_confirmed(
+    environment: Environment,
+    booking: BookingView,
+    slot: SlotDetail,
+    manage_url: str,
+    office_phone: str,
+) -> Email:
+    """The confirmation of ``booking``, written in the booking's language."""
+    with i18n.use_locale(booking.locale):
+        title = i18n.localized(slot.title, slot.activity_name)
+        context = {
+            "booking": booking,
+            "slot": slot,
+            "title": title,
+            "manage_url": manage_url,
+            "party": calendar.party_text(booking.adults, booking.children),
+            "location": calendar.location_text(slot),
+            "total_cents": contact.total_cents(booking, slot),
+            "office_phone": office_phone,
+        }
+        subject = i18n.gettext("Booking confirmed: {title}, {day}").format(
+            title=title, day=i18n.day(slot.starts_at)
+        )
+        attachment = ics.as_attachment(
+            calendar.booking_calendar(booking, slot, manage_url),
+            calendar.calendar_filename(booking),
+        )
+        return compose(environment, "booking_confirmed", subject, (attachment,), **context)
+
+
+async def queue_booking_confirmed(
+    db: Database,
+    environment: Environment,
+    booking: BookingView,
+    slot: SlotDetail,
+    manage_url: str,
+    office_phone: str,
+) -> bool:
+    """Queue the confirmation; False when there is no address or it could not be queued."""
+    if not booking.email:
+        return False
+    try:
+        email = booking_confirmed(environment, booking, slot, manage_url, office_phone)
+        async with db.writing() as session:
+            return await enqueue(session, f"booking-confirmed:{booking.id}", booking.email, email)
+    except Exception:
+        logger.exception("could not queue the confirmation of booking %s", booking.reference)
+        return False

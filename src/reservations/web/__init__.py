@@ -1,0 +1,1 @@
+"""What the pages of every audience share: forms, templates, languages, links, statuses, feeds."""

@@ -1,0 +1,77 @@
+"""A form as every audience's pages handle it: what was typed (kept to show again) and what is
+wrong with it (beside each field, already translated). The domain has the last word on every
+rule; forms only turn text into values and show the domain's refusals beside their field."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reservations import i18n
+from reservations.base.errors import DomainError
+from reservations.i18n import N_
+
+#: Where a domain refusal is shown: beside its field, or above the form ("").
+_FIELD_OF_ERROR = {
+    "adults": "party",
+    "children": "party",
+    "name": "name",
+    "email": "email",
+    "phone": "phone",
+}
+_MAX_LENGTHS = {"name": 200, "email": 320, "phone": 40}
+
+NOT_A_NUMBER = N_("Please enter a whole number, 0 or more.")
+TOO_LONG = N_("This is too long: at most {maximum} characters.")
+CONFIRM_CANCEL = N_("Please tick the box to confirm that you want to cancel.")
+
+
+@dataclass
+class Form:
+    """Submitted values as typed, and error messages (already translated) by field."""
+
+    values: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+    #: The values read (numbers as ints), once the form is valid.
+    cleaned: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    def add_error(self, name: str, message: str) -> None:
+        self.errors.setdefault(name, message)
+
+    def refused(self, exc: DomainError, **overrides: str) -> Form:
+        """Show a domain refusal beside the field it is about."""
+        self.add_error(_FIELD_OF_ERROR.get(exc.field or "", ""), i18n.error_text(exc, **overrides))
+        return self
+
+    def whole_number(self, name: str, error_field: str) -> int:
+        text = self.values.get(name, "").strip()
+        if text == "":
+            return 0
+        if not text.isdigit():
+            self.add_error(error_field, i18n.gettext(NOT_A_NUMBER))
+            return 0
+        return int(text)
+
+    def text(self, name: str) -> str:
+        value = self.values.get(name, "").strip()
+        maximum = _MAX_LENGTHS.get(name)
+        if maximum is not None and len(value) > maximum:
+            self.add_error(name, i18n.gettext(TOO_LONG).format(maximum=maximum))
+        return value
+
+
+def values_of(submitted: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str]:
+    """The named fields as typed (missing ones empty)."""
+    return {name: str(submitted.get(name) or "") for name in names}
+
+
+def cancel_confirmed(submitted: Mapping[str, str]) -> Form:
+    form = Form({"confirm": str(submitted.get("confirm") or "")})
+    if form.values["confirm"] != "yes":
+        form.add_error("confirm", i18n.gettext(CONFIRM_CANCEL))
+    return form

@@ -1,0 +1,38 @@
+"""The addresses people are sent to, built in one place (CLI, pages, emails, calendars): the
+visits' pages, the waiting list's links, and a provider's private pages."""
+
+from __future__ import annotations
+
+from datetime import date
+from urllib.parse import urlsplit, urlunsplit
+
+
+def visit_url(public_url: str, slot_id: int) -> str:
+    """The slot's page on the site, where it is booked."""
+    return f"{public_url.rstrip('/')}/visits/{slot_id}"
+
+
+def waitlist_url(public_url: str, token: str) -> str:
+    """A waiting-list entry's page: its place in line, or the claim of an offer."""
+    return f"{public_url.rstrip('/')}/waitlist/{token}"
+
+
+#: Every farmer page lives under this prefix, followed by the link's secret.
+PREFIX = "/farm"
+
+
+def day_sheet_url(public_url: str, secret: str, day: date | None = None) -> str:
+    """The day sheet (today's without ``day``): the link staff send to the farmer."""
+    base = f"{public_url.rstrip('/')}{PREFIX}/{secret}"
+    return base if day is None else f"{base}/{day.isoformat()}"
+
+
+def feed_url(public_url: str, secret: str) -> str:
+    """The private calendar feed over http(s)."""
+    return f"{public_url.rstrip('/')}{PREFIX}/{secret}/calendar.ics"
+
+
+def webcal_url(public_url: str, secret: str) -> str:
+    """The same feed as ``webcal://``, which phones open as "subscribe to this calendar"."""
+    parts = urlsplit(feed_url(public_url, secret))
+    return urlunsplit(("webcal", *parts[1:]))
