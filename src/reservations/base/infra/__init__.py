@@ -1,1 +1,1 @@
-"""The infrastructure under the rules: the database, time, secrets, the mail outbox."""
+"""The infrastructure under the rules: the database handle, secrets, the mail outbox."""
