@@ -214,12 +214,9 @@ async def book(
                 earlier = await _replay(db, idempotency_key, key_hash, fingerprint, policy)
                 if earlier:
                     return earlier
-        # The slot's state may refuse the booking now; else (a collision, or places freed since
-        # the UPDATE) try again.
-        async with db.reading_connection() as connection:
-            refused = await room.refusal(connection, request.slot_id, request.people, now)
-        if refused is not None:
-            raise refused
+        # Raises if the slot's state refuses the booking now; else (a collision, or places freed
+        # since the UPDATE) try again.
+        await _raise_refusal(db, request.slot_id, request.people, now)
     raise RuntimeError("could not store the booking after 3 attempts")  # pragma: no cover
 
 
@@ -303,6 +300,14 @@ async def _replay(
         raise IdempotencyKeyReused(field="idempotency_key")
     token = tokens.derived_token(policy.secret_key, idempotency_key, fingerprint)
     return BookingReceipt(BookingView.of(booking), token, replayed=True)
+
+
+async def _raise_refusal(db: Database, slot_id: int, people: int, now: datetime) -> None:
+    """Explain a refused booking from the slot's state now; return if nothing refuses it."""
+    async with db.reading_connection() as connection:
+        refused = await room.refusal(connection, slot_id, people, now)
+    if refused is not None:
+        raise refused
 
 
 async def _find(db: Database, condition: ColumnElement[bool]) -> Booking | None:
