@@ -21,6 +21,7 @@ queue on its row (``places.lock_capped_provider``, PostgreSQL) or under SQLite's
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, FromClause, and_, bindparam, func, literal_column, or_, select
@@ -139,7 +140,7 @@ async def refusal(
     executor: AsyncSession | AsyncConnection,
     slot_id: int,
     people: int,
-    now: Any,
+    now: datetime,
     *,
     field: str = "adults",
     party: int | None = None,
