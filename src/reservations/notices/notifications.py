@@ -21,7 +21,6 @@ from reservations import i18n
 from reservations.base import clock
 from reservations.base.infra.db import Database
 from reservations.base.models import (
-    BOOKABLE_STATUSES,
     Activity,
     Booking,
     BookingStatus,
@@ -30,7 +29,7 @@ from reservations.base.models import (
     Provider,
     Slot,
 )
-from reservations.base.rules import waitlist
+from reservations.base.rules import room, waitlist
 from reservations.base.rules.waitlist import JoinNotify, JoinReceipt, Offer, OfferNotify
 from reservations.i18n import N_
 from reservations.notices import emails, words
@@ -167,9 +166,8 @@ async def _other_dates(
         .where(
             Slot.activity_id == slot.activity_id,
             Slot.id != slot.id,
-            Slot.status.in_(BOOKABLE_STATUSES),
-            Slot.booking_cutoff_at > now,
-            Slot.booked < Slot.capacity,
+            room.open_for_booking(now),
+            room.has_places(1),
         )
         .order_by(Slot.starts_at, Slot.id)
         .limit(OTHER_DATES)

@@ -15,7 +15,6 @@ from reservations.base import clock
 from reservations.base.errors import BookingNotFound
 from reservations.base.infra.db import Database
 from reservations.base.models import (
-    BOOKABLE_STATUSES,
     Activity,
     AuditEntry,
     Booking,
@@ -24,6 +23,7 @@ from reservations.base.models import (
     SlotStatus,
 )
 from reservations.base.reads.slot_overview import AuditLine, audit_lines
+from reservations.base.rules import room
 from reservations.base.rules.booking import BookingView
 
 #: Most bookings a search lists (the newest visits first).
@@ -156,7 +156,7 @@ def _open_slots_query(now: datetime) -> Select[Any]:
         )
         .join(Activity, Slot.activity_id == Activity.id)
         .join(Provider, Activity.provider_id == Provider.id)
-        .where(Slot.status.in_(BOOKABLE_STATUSES), Slot.booking_cutoff_at > now)
+        .where(room.open_for_booking(now))
         .order_by(Slot.starts_at, Provider.name, Slot.id)
     )
 
@@ -202,7 +202,7 @@ async def move_targets(
         .where(
             Slot.activity_id == activity_id,
             Slot.id != booking.slot_id,
-            Slot.booked + booking.people <= Slot.capacity,
+            room.has_places(booking.people),
         )
         .limit(limit)
     )

@@ -1,17 +1,18 @@
 """Booking and cancelling: the rules a booking request must meet, idempotent retries, and why a
 refused booking was refused.
 
-Places are taken in ``places.py`` by one conditional UPDATE (``booked + n <= capacity``, the slot
-still open): on PostgreSQL a concurrent loser re-evaluates that condition on the new row and gets
-no row back; on SQLite the writing transaction began IMMEDIATE. Either way a full slot refuses,
-whatever the concurrency. Lock order everywhere: the slot row, then its bookings.
+Places are taken in ``places.py`` by one conditional UPDATE (``room.fits``: the slot still
+open, ``booked + n <= capacity``, within its farm's daily cap): on PostgreSQL a concurrent loser
+re-evaluates that condition on the new row and gets no row back; on SQLite the writing
+transaction began IMMEDIATE. Either way a full slot refuses, whatever the concurrency, and
+``room.refusal`` says why. Lock order everywhere: a capped provider's row, then slot rows, then
+their bookings.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -24,30 +25,21 @@ from sqlalchemy.orm import joinedload
 from reservations.base import clock
 from reservations.base.errors import (
     AlreadyCancelled,
-    BookingClosed,
     BookingNotFound,
     CancellationClosed,
-    CannotGrow,
     ChangesClosed,
-    DailyCapReached,
-    DomainError,
     IdempotencyKeyReused,
     InvalidEmail,
     InvalidParty,
     InvalidPhone,
     MissingContact,
     MissingName,
-    NotEnoughPlaces,
     PartyTooLarge,
-    SlotCancelled,
-    SlotFull,
-    SlotNotFound,
     UnsupportedLocale,
 )
 from reservations.base.infra import tokens
 from reservations.base.infra.db import Database
 from reservations.base.models import (
-    BOOKABLE_STATUSES,
     Activity,
     Booking,
     BookingStatus,
@@ -56,7 +48,7 @@ from reservations.base.models import (
     Slot,
     SlotStatus,
 )
-from reservations.base.rules import audit, contacts, places
+from reservations.base.rules import audit, contacts, places, room
 from reservations.settings import SUPPORTED_LOCALES
 
 
@@ -312,20 +304,10 @@ async def _replay(
 
 async def _raise_refusal(db: Database, slot_id: int, people: int, now: datetime) -> None:
     """Explain a refused booking from the slot's state now; return if nothing refuses it."""
-    async with db.reading() as session:
-        slot = await session.get(Slot, slot_id)
-        if slot is None:
-            raise SlotNotFound(field="slot_id")
-        room_that_day = await _room_that_day(session, slot_id)
-    if slot.status == SlotStatus.CANCELLED:
-        raise SlotCancelled(field="slot_id")
-    if slot.status not in BOOKABLE_STATUSES or now >= slot.booking_cutoff_at:
-        raise BookingClosed(field="slot_id", cutoff=clock.display(slot.booking_cutoff_at))
-    if slot.remaining < people:
-        refusal = SlotFull if slot.remaining == 0 else NotEnoughPlaces
-        raise refusal(field="adults", remaining=slot.remaining, requested=people)
-    if room_that_day < people:
-        raise DailyCapReached(field="adults", remaining=room_that_day, requested=people)
+    async with db.reading_connection() as connection:
+        refused = await room.refusal(connection, slot_id, people, now)
+    if refused is not None:
+        raise refused
 
 
 async def _find(db: Database, condition: ColumnElement[bool]) -> Booking | None:
@@ -374,8 +356,9 @@ async def change_party(
     """The visitor changes the size of their party, until the cut-off and within the places left.
 
     Growing takes the extra places with the same conditional UPDATE as a booking; shrinking gives
-    places back. The booking row is changed only if it still holds what was read (a concurrent
-    change or cancellation makes this one fail with nothing written)."""
+    places back (the slot's row is locked and stamped either way). The booking row is changed
+    only if it still holds what was read (a concurrent change or cancellation makes this one
+    fail with nothing written)."""
     check_party(adults, children, policy)
     now = now or clock.now()
     booking = await find_by_token(db, manage_token)
@@ -388,16 +371,9 @@ async def change_party(
         return booking
     async with db.writing() as session:
         if extra > 0:
-            await places.lock_capped_provider(session, booking.slot_id)
-        taken = await session.execute(
-            update(Slot)
-            .where(Slot.id == booking.slot_id, *_room_for(extra, now))
-            .values(booked=Slot.booked + extra)
-            .returning(Slot.capacity, Slot.booked)
-            .execution_options(synchronize_session=False)
-        )
-        if taken.first() is None:
-            raise await _cannot_grow(session, booking, extra)
+            await _grow(session, booking, extra, now)
+        else:
+            await places.give_back(session, booking.slot_id, -extra, now)
         changed = await session.execute(
             update(Booking)
             .where(
@@ -425,31 +401,18 @@ async def change_party(
     return await find_by_token(db, manage_token)
 
 
-def _room_for(extra: int, now: datetime) -> list[ColumnElement[bool]]:
-    """Conditions for adding ``extra`` people to a slot (none for giving places back)."""
-    if extra <= 0:
-        return []
-    return [
-        Slot.status.in_(BOOKABLE_STATUSES),
-        Slot.booking_cutoff_at > now,
-        Slot.booked + extra <= Slot.capacity,
-        places.within_daily_cap(extra),
-    ]
-
-
-async def _cannot_grow(session: AsyncSession, booking: BookingView, extra: int) -> DomainError:
-    slot = await session.get(Slot, booking.slot_id)
-    if slot is None or slot.status == SlotStatus.CANCELLED:
-        return SlotCancelled()
-    if slot.status not in BOOKABLE_STATUSES:
-        return ChangesClosed(cutoff=clock.display(booking.booking_cutoff_at))
-    room = min(slot.remaining, await _room_that_day(session, slot.id))
-    return CannotGrow(field="adults", remaining=room, maximum=booking.people + room)
-
-
-async def _room_that_day(session: AsyncSession, slot_id: int) -> int:
-    room = await places.room_that_day(session, slot_id)
-    return sys.maxsize if room is None else room
+async def _grow(session: AsyncSession, booking: BookingView, extra: int, now: datetime) -> None:
+    """Take ``extra`` more places for the booking, or raise why they do not fit."""
+    await places.lock_capped_provider(session, booking.slot_id)
+    for _attempt in range(3):
+        if await places.take_more(session, booking.slot_id, extra, now) is not None:
+            return
+        refused = await room.refusal(session, booking.slot_id, extra, now, party=booking.people)
+        if refused is not None:
+            raise refused
+        # Places were given back since the UPDATE (a slot's row is not locked by a refused
+        # UPDATE): take them.
+    raise RuntimeError("could not take the places after 3 attempts")  # pragma: no cover
 
 
 async def cancel_booking(
@@ -490,12 +453,7 @@ async def _cancel_on_its_slot(
         row = ended.first()
         if row is None:
             raise AlreadyCancelled()
-        await session.execute(
-            update(Slot)
-            .where(Slot.id == slot_id)
-            .values(booked=Slot.booked - (row.adults + row.children))
-            .execution_options(synchronize_session=False)
-        )
+        await places.give_back(session, slot_id, row.adults + row.children, now)
         audit.record(
             session,
             actor,

@@ -7,11 +7,11 @@ One transaction, with the same capacity guarantee as a booking:
    between the same two slots, in either direction, queue instead of deadlocking; then the
    booking's row (the lock order everywhere: provider, slots, bookings);
 2. check again, under the locks, that the booking is live and still on the slot it was read on
-   (a concurrent move or cancellation wins: this one starts again or refuses), and that the
-   target takes bookings and has room;
+   (a concurrent move or cancellation wins: this one starts again or refuses);
 3. give the places back on the source, take them on the target with the same conditional
-   UPDATE as a booking (``booked + n <= capacity``, still open, before its cut-off, within the
-   provider's daily cap), re-point the booking, and write one audit entry on each slot.
+   UPDATE as a booking (``places.take_more``: ``room.fits``), or refuse with the reason a
+   booking would meet (``room.refusal``, read under the same locks); re-point the booking, and
+   write one audit entry on each slot.
 
 On SQLite the writing transaction began IMMEDIATE and holds the database's write lock, which
 serialises the same steps. The caller tells the visitor and offers the freed places to the
@@ -30,28 +30,21 @@ from reservations.base import clock
 from reservations.base.errors import (
     N_,
     AlreadyCancelled,
-    BookingClosed,
     BookingNotFound,
-    DailyCapReached,
     DomainError,
     ErrorKind,
-    NotEnoughPlaces,
-    SlotCancelled,
-    SlotFull,
     SlotNotFound,
 )
 from reservations.base.infra.db import Database
 from reservations.base.models import (
-    BOOKABLE_STATUSES,
     Booking,
     BookingStatus,
-    Slot,
     SlotStatus,
 )
-from reservations.base.rules import audit, places
+from reservations.base.rules import audit, places, room
 from reservations.base.rules.booking import lock_slot
 
-#: A booking read on one slot and found on another under the lock is read again this many times.
+#: A move that finds things changed under its locks starts again this many times.
 _ATTEMPTS = 3
 
 
@@ -94,8 +87,9 @@ class Move:
         return self.adults + self.children
 
 
-class _MovedMeanwhile(Exception):
-    """The booking left the slot it was read on before its locks were taken."""
+class _ChangedMeanwhile(Exception):
+    """The booking left the slot it was read on before its locks were taken, or places freed up
+    on the target's day after its UPDATE was refused: start again."""
 
 
 async def move_booking(
@@ -113,9 +107,9 @@ async def move_booking(
         try:
             async with db.writing() as session:
                 return await _move(session, booking_id, target_slot_id, actor, now)
-        except _MovedMeanwhile:
+        except _ChangedMeanwhile:
             continue
-    raise AlreadyCancelled()  # pragma: no cover - moved away three times in a row
+    raise AlreadyCancelled()  # pragma: no cover - changed three times in a row
 
 
 async def _move(
@@ -143,17 +137,19 @@ async def _move(
     )
     assert booking is not None
     if booking.slot_id != source_id:
-        raise _MovedMeanwhile()
+        raise _ChangedMeanwhile()
     if booking.status != BookingStatus.CONFIRMED:
         raise AlreadyCancelled()
     if source.status == SlotStatus.HELD:
         raise MoveAfterVisit()
     people = booking.adults + booking.children
-    _check_target(target, people, now)
     # Released first: within one provider's day, the people moved are not counted twice
     # against its daily cap.
-    source_booked = await _release(session, source_id, people, now)
-    target_booked = await _take(session, target, people, now)
+    source_booked = await places.give_back(session, source_id, people, now)
+    target_booked = await places.take_more(session, target_id, people, now)
+    if target_booked is None:
+        refused = await room.refusal(session, target_id, people, now, field="slot_id")
+        raise refused or _ChangedMeanwhile()  # None: its farm's day had places freed meanwhile
     repointed = await session.execute(
         update(Booking)
         .where(
@@ -184,52 +180,6 @@ async def _move(
     )
     _audit(session, actor, move)
     return move
-
-
-def _check_target(target: Slot, people: int, now: datetime) -> None:
-    """The refusal a booking of ``people`` on ``target`` would meet now, if any."""
-    if target.status == SlotStatus.CANCELLED:
-        raise SlotCancelled(field="slot_id")
-    if target.status not in BOOKABLE_STATUSES or now >= target.booking_cutoff_at:
-        raise BookingClosed(field="slot_id", cutoff=clock.display(target.booking_cutoff_at))
-    remaining = max(target.capacity - target.booked, 0)
-    if remaining < people:
-        refusal = SlotFull if remaining == 0 else NotEnoughPlaces
-        raise refusal(field="slot_id", remaining=remaining, requested=people)
-
-
-async def _take(session: AsyncSession, target: Slot, people: int, now: datetime) -> int:
-    """The target's places, by the conditional UPDATE that guards every booking: capacity, still
-    open, and the provider's daily cap (its row locked first by ``lock_capped_provider``)."""
-    taken = await session.execute(
-        update(Slot)
-        .where(
-            Slot.id == target.id,
-            Slot.status.in_(BOOKABLE_STATUSES),
-            Slot.booking_cutoff_at > now,
-            Slot.booked + people <= Slot.capacity,
-            places.within_daily_cap(people),
-        )
-        .values(booked=Slot.booked + people, updated_at=now)
-        .returning(Slot.booked)
-        .execution_options(synchronize_session=False)
-    )
-    booked = taken.scalar()
-    if booked is None:  # capacity and status were checked under the lock: the daily cap
-        room = await places.room_that_day(session, target.id)
-        raise DailyCapReached(field="slot_id", remaining=room or 0, requested=people)
-    return booked
-
-
-async def _release(session: AsyncSession, source_id: int, people: int, now: datetime) -> int:
-    released = await session.execute(
-        update(Slot)
-        .where(Slot.id == source_id)
-        .values(booked=Slot.booked - people, updated_at=now)
-        .returning(Slot.booked)
-        .execution_options(synchronize_session=False)
-    )
-    return released.scalar_one()
 
 
 def _audit(session: AsyncSession, actor: str, move: Move) -> None:

@@ -1,22 +1,27 @@
-"""Taking places: the statements that write a booking, its audit entry and the slot's counter.
+"""Taking places: the only statements that add people to a slot, and the one that gives them back.
 
-The rule is one conditional UPDATE of the slot (``booked + n <= capacity``, still open, before
-its cut-off); the booking and its audit entry are written only if it took a row.
+Every addition is one conditional UPDATE of the slot's counter, under ``room.fits`` (the one
+rule: still open, ``booked + n <= capacity``, within the provider's daily cap):
 
-- PostgreSQL: all three are one statement (data-modifying CTEs) run in autocommit, so the whole
-  booking is one round trip and the slot's row lock is held inside the server only, from the
-  UPDATE to the commit of that statement: no client round trip happens under the lock.
-- SQLite: the same three statements one after another inside a ``BEGIN IMMEDIATE`` transaction,
-  which holds the database's single write lock.
+- a booking (``take_places``), with its booking row and audit entry written only if the UPDATE
+  took a row. PostgreSQL: all three are one statement (data-modifying CTEs) run in autocommit,
+  so the whole booking is one round trip and the slot's row lock is held inside the server
+  only, from the UPDATE to the commit of that statement: no client round trip happens under the
+  lock. SQLite: the same three statements one after another inside a ``BEGIN IMMEDIATE``
+  transaction, which holds the database's single write lock. Both return the row that answers
+  the booker (slot times, titles), so nothing is read again;
+- more places for a booking that exists (a larger party, a move), inside the caller's
+  transaction (``take_more``).
 
-Both return the row that answers the booker (slot times, titles), so nothing is read again.
+Giving places back (a cancellation, a smaller party, a move away) is ``give_back``: the same
+counter, so that every write of it by a booking is in this module. (Cancelling a whole slot
+empties its counter with its bookings, in ``slots.py``.)
 
-A provider's daily cap (at most N people a day across its slots) is one more condition of the
-same UPDATE: the people already booked on the provider's slots that day, plus the newcomers,
-within the cap. A sum over several rows is only race-free if takers of that provider queue
-first, so on PostgreSQL the one-statement path serves providers without a cap, and a capped
-provider's booking locks the provider's row before the statement, in a short transaction (see
-``lock_capped_provider``). SQLite's single writer serialises everything anyway.
+The daily cap is a sum over several rows, race-free only if takers of that provider queue
+first: on PostgreSQL the one-statement path serves providers without a cap, and a capped
+provider's booking locks the provider's row before the statement, in a short transaction; the
+callers of ``take_more`` take that lock first in theirs (``lock_capped_provider``). SQLite's
+single writer serialises everything anyway.
 """
 
 from __future__ import annotations
@@ -27,14 +32,11 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    ColumnElement,
     Integer,
     String,
     bindparam,
-    func,
     insert,
     literal_column,
-    or_,
     select,
     update,
 )
@@ -43,7 +45,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from reservations.base.infra.db import Database
 from reservations.base.models import (
-    BOOKABLE_STATUSES,
     Activity,
     AuditEntry,
     Booking,
@@ -51,6 +52,7 @@ from reservations.base.models import (
     Slot,
     UTCDateTime,
 )
+from reservations.base.rules import room
 
 _slot = Slot.__table__
 _booking = Booking.__table__
@@ -99,53 +101,7 @@ def _param(name: str, type_: Any) -> Any:
 
 
 _NOW = _param("now", UTCDateTime())
-#: Written into the SQL text (our own constants): the statement then has no list parameter.
-_BOOKABLE_WORDS = [literal_column(f"'{status.value}'") for status in BOOKABLE_STATUSES]
 _PEOPLE = _param("people", Integer())
-
-
-def _daily_cap_of_slot() -> Any:
-    """The daily cap of the provider of the slot being updated (NULL: none)."""
-    activity, provider = _activity.alias("cap_activity"), _provider.alias("cap_provider")
-    return (
-        select(provider.c.daily_cap)
-        .select_from(activity.join(provider, provider.c.id == activity.c.provider_id))
-        .where(activity.c.id == _slot.c.activity_id)
-        .correlate(_slot)
-        .scalar_subquery()
-    )
-
-
-def _booked_that_day() -> Any:
-    """People on the slots of the same provider and local day as the slot being updated
-    (cancelled slots hold nobody: their counter is 0)."""
-    own, other, other_activity = (
-        _activity.alias("own_activity"),
-        _slot.alias("same_day"),
-        _activity.alias("same_day_activity"),
-    )
-    provider_id = select(own.c.provider_id).where(own.c.id == _slot.c.activity_id).correlate(_slot)
-    return (
-        select(func.coalesce(func.sum(other.c.booked), 0))
-        .select_from(other.join(other_activity, other_activity.c.id == other.c.activity_id))
-        .where(
-            other_activity.c.provider_id == provider_id.scalar_subquery(),
-            other.c.starts_on == _slot.c.starts_on,
-        )
-        .correlate(_slot)
-        .scalar_subquery()
-    )
-
-
-def within_daily_cap(people: Any) -> ColumnElement[bool]:
-    """A condition on an UPDATE of ``slot``: its provider has no daily cap, or ``people`` more
-    fit under it that day. Race-free only after ``lock_capped_provider`` (or on SQLite)."""
-    cap = _daily_cap_of_slot()
-    return or_(cap.is_(None), _booked_that_day() + people <= cap)
-
-
-def _uncapped() -> ColumnElement[bool]:
-    return _daily_cap_of_slot().is_(None)
 
 
 async def lock_capped_provider(connection: AsyncConnection | AsyncSession, slot_id: int) -> bool:
@@ -161,27 +117,25 @@ async def lock_capped_provider(connection: AsyncConnection | AsyncSession, slot_
     return (await connection.execute(provider_id)).first() is not None
 
 
-def _take_slot(*, capped: bool) -> Any:
-    """The conditional UPDATE: the only statement that ever adds people to a slot. Without
-    ``capped`` it refuses the slots of providers with a daily cap (they take the locked path)."""
+def _adding(slot_id: Any, people: Any, now: Any, *, uncapped_only: bool = False) -> Any:
+    """The conditional UPDATE that adds ``people`` to a slot: every addition is this statement."""
     return (
         update(_slot)
-        .where(
-            _slot.c.id == _param("slot_id", Integer()),
-            _slot.c.status.in_(_BOOKABLE_WORDS),
-            _slot.c.booking_cutoff_at > _NOW,
-            _slot.c.booked + _PEOPLE <= _slot.c.capacity,
-            within_daily_cap(_PEOPLE) if capped else _uncapped(),
-        )
-        .values(booked=_slot.c.booked + _PEOPLE, updated_at=_NOW)
-        .returning(
-            _slot.c.id,
-            _slot.c.activity_id,
-            _slot.c.starts_at,
-            _slot.c.ends_at,
-            _slot.c.booking_cutoff_at,
-            _slot.c.status,
-        )
+        .where(_slot.c.id == slot_id, room.fits(people, now, uncapped_only=uncapped_only))
+        .values(booked=_slot.c.booked + people, updated_at=now)
+    )
+
+
+def _take_slot(*, capped: bool) -> Any:
+    """A booking's UPDATE. Without ``capped`` it refuses the slots of providers with a daily
+    cap (they take the locked path)."""
+    return _adding(_param("slot_id", Integer()), _PEOPLE, _NOW, uncapped_only=not capped).returning(
+        _slot.c.id,
+        _slot.c.activity_id,
+        _slot.c.starts_at,
+        _slot.c.ends_at,
+        _slot.c.booking_cutoff_at,
+        _slot.c.status,
     )
 
 
@@ -295,23 +249,24 @@ async def take_places(db: Database, params: dict[str, Any]) -> TakenPlaces | Non
     return _taken(row) if row else None
 
 
-async def room_that_day(session: AsyncSession, slot_id: int) -> int | None:
-    """Places left under the daily cap of the slot's provider on the slot's day (None: no
-    cap), to explain a refusal."""
-    slot_provider = (
-        select(_provider.c.id, _provider.c.daily_cap, _slot.c.starts_on)
-        .select_from(_SLOT_TO_PROVIDER)
+async def take_more(session: AsyncSession, slot_id: int, people: int, now: datetime) -> int | None:
+    """Add ``people`` to the slot inside the caller's transaction, which has called
+    ``lock_capped_provider`` first; the people on it now, or None when they do not fit
+    (``room.refusal`` says why)."""
+    taken = await session.execute(_adding(slot_id, people, now).returning(_slot.c.booked))
+    return taken.scalar()
+
+
+async def give_back(session: AsyncSession, slot_id: int, people: int, now: datetime) -> int:
+    """Give ``people`` places back on the slot inside the caller's transaction (which has
+    locked the booking they were on); the people on it now."""
+    given = await session.execute(
+        update(_slot)
         .where(_slot.c.id == slot_id)
+        .values(booked=_slot.c.booked - people, updated_at=now)
+        .returning(_slot.c.booked)
     )
-    row = (await session.execute(slot_provider)).first()
-    if row is None or row.daily_cap is None:
-        return None
-    booked = await session.scalar(
-        select(func.coalesce(func.sum(_slot.c.booked), 0))
-        .select_from(_slot.join(_activity, _activity.c.id == _slot.c.activity_id))
-        .where(_activity.c.provider_id == row.id, _slot.c.starts_on == row.starts_on)
-    )
-    return max(row.daily_cap - int(booked or 0), 0)
+    return given.scalar_one()
 
 
 async def _take_places_in_steps(db: Database, params: dict[str, Any]) -> TakenPlaces | None:

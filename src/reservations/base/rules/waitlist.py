@@ -7,11 +7,11 @@ The rules, chosen to stay simple and fair:
   when it cannot take the party: full, or fewer places left than the party (otherwise: book
   them, ``PlacesStillAvailable``). Party, name, email and language follow the booking rules; an
   email is required (that is how offers are sent); one live entry per email and slot.
-- **Offers.** Places available for offers = capacity - booked - people of unexpired offers not
-  yet booked. Waiting entries are taken in the order they joined; every entry whose party fits
-  in what is still available gets an offer, so a smaller party behind a large one that does not
-  fit is served first (the large party keeps its place in line for the next places). An offer
-  lasts ``offer_minutes``, never beyond the slot's booking cut-off.
+- **Offers.** Places available for offers = the places left (``room.places_left``) - people of
+  unexpired offers not yet booked. Waiting entries are taken in the order they joined; every
+  entry whose party fits in what is still available gets an offer, so a smaller party behind a
+  large one that does not fit is served first (the large party keeps its place in line for the
+  next places). An offer lasts ``offer_minutes``, never beyond the slot's booking cut-off.
 - **An offer reserves nothing in the slot's counter.** Claiming books through ``booking.book``,
   so capacity stays guarded by its one conditional UPDATE. Places on offer can therefore be
   taken meanwhile (a direct booking, another claimant): the claimant is then told so kindly
@@ -63,7 +63,7 @@ from reservations.base.models import (
     WaitlistEntry,
     WaitlistStatus,
 )
-from reservations.base.rules import audit, booking
+from reservations.base.rules import audit, booking, room
 from reservations.base.rules.booking import BookingPolicy, BookingReceipt, BookingRequest
 
 #: How long an offer runs unless the caller says otherwise (capped at the booking cut-off).
@@ -468,7 +468,7 @@ async def _available_for_offers(session: AsyncSession, slot_id: int, now: dateti
         .scalar_subquery()
     )
     available = await session.scalar(
-        select(Slot.capacity - Slot.booked - on_offer).where(Slot.id == slot_id)
+        select(room.places_left() - on_offer).where(Slot.id == slot_id)
     )
     return max(available or 0, 0)
 
@@ -659,9 +659,8 @@ async def tick(
                 .join(Slot, Slot.id == WaitlistEntry.slot_id)
                 .where(
                     WaitlistEntry.status == WaitlistStatus.WAITING,
-                    Slot.status.in_(BOOKABLE_STATUSES),
-                    Slot.booking_cutoff_at > now,
-                    Slot.booked < Slot.capacity,
+                    room.open_for_booking(now),
+                    room.has_places(1),
                 )
                 .order_by(WaitlistEntry.slot_id)
             )
