@@ -119,7 +119,7 @@ async def booking_record(db: Database, booking_id: int) -> BookingRecord:
     )
 
 
-def _open_slots_query(now: datetime) -> Select[Any]:
+def _open_slots_query(now: datetime) -> Select[*tuple[Any, ...]]:
     return (
         select(*slot_facts.COLUMNS)
         .join(Activity, Slot.activity_id == Activity.id)
@@ -129,7 +129,9 @@ def _open_slots_query(now: datetime) -> Select[Any]:
     )
 
 
-async def _open_slots(db: Database, query: Select[Any], now: datetime) -> list[SlotFacts]:
+async def _open_slots(
+    db: Database, query: Select[*tuple[Any, ...]], now: datetime
+) -> list[SlotFacts]:
     async with db.reading_connection() as connection:
         rows = (await connection.execute(query)).all()
     return [SlotFacts.from_row(row, now) for row in rows]

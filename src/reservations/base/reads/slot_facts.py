@@ -82,7 +82,7 @@ class SlotFacts(Places):
         return self.title.get(locale) or self.title.get("fr") or self.activity_name
 
     @classmethod
-    def from_row(cls, row: Row[Any], now: datetime, **own: Any) -> Self:
+    def from_row(cls, row: Row[*tuple[Any, ...]], now: datetime, **own: Any) -> Self:
         """The read model of a row selecting ``COLUMNS`` and the model's own columns, as it
         stands at ``now``. Each field of the model's own is the column of its name, or the
         value given in ``own`` when the row holds it in another form."""
