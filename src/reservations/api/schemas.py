@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import msgspec
 
@@ -11,9 +11,21 @@ from reservations.base.clock import OFFICE_TZ
 from reservations.base.reads.availability import SlotView
 from reservations.base.rules.booking import BookingView
 
+_S = TypeVar("_S", bound=msgspec.Struct)
+
 
 def _local(instant: datetime | None) -> datetime | None:
     return instant.astimezone(OFFICE_TZ) if instant else None
+
+
+def _in_office_time(out: _S) -> _S:
+    """``out`` with each of its times shown in the office's zone."""
+    times = {
+        name: _local(value)
+        for name, value in msgspec.structs.asdict(out).items()
+        if isinstance(value, datetime)
+    }
+    return msgspec.structs.replace(out, **times)
 
 
 class BookingIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -50,27 +62,7 @@ class SlotOut(msgspec.Struct):
 
     @classmethod
     def of(cls, view: SlotView) -> SlotOut:
-        return cls(
-            id=view.id,
-            activity=view.activity,
-            activity_id=view.activity_id,
-            provider=view.provider,
-            provider_id=view.provider_id,
-            kind=view.kind.value,
-            sector=view.sector,
-            village=view.village,
-            starts_at=view.starts_at.astimezone(OFFICE_TZ),
-            ends_at=view.ends_at.astimezone(OFFICE_TZ),
-            capacity=view.capacity,
-            remaining=view.remaining,
-            min_participants=view.min_participants,
-            status=view.status.value,
-            bookable=view.bookable,
-            booking_cutoff_at=view.booking_cutoff_at.astimezone(OFFICE_TZ),
-            decision_at=view.decision_at.astimezone(OFFICE_TZ),
-            price_adult_cents=view.price_adult_cents,
-            price_child_cents=view.price_child_cents,
-        )
+        return _in_office_time(msgspec.convert(view, cls, from_attributes=True))
 
 
 class BookedSlot(msgspec.Struct):
@@ -100,25 +92,13 @@ class BookingOut(msgspec.Struct, omit_defaults=True):
 
     @classmethod
     def of(cls, booking: BookingView, manage_token: str | None = None) -> BookingOut:
-        return cls(
-            reference=booking.reference,
-            status=booking.status.value,
-            adults=booking.adults,
-            children=booking.children,
-            name=booking.name,
-            email=booking.email,
-            phone=booking.phone,
-            locale=booking.locale,
-            channel=booking.channel.value,
-            created_at=booking.created_at.astimezone(OFFICE_TZ),
-            cancelled_at=_local(booking.cancelled_at),
-            slot=BookedSlot(
-                id=booking.slot_id,
-                activity=booking.activity_in(booking.locale),
-                provider=booking.provider,
-                starts_at=booking.starts_at.astimezone(OFFICE_TZ),
-                ends_at=booking.ends_at.astimezone(OFFICE_TZ),
-                status=booking.slot_status.value,
-            ),
-            manage_token=manage_token,
+        slot = BookedSlot(
+            id=booking.slot_id,
+            activity=booking.activity_in(booking.locale),
+            provider=booking.provider,
+            starts_at=booking.starts_at,
+            ends_at=booking.ends_at,
+            status=booking.slot_status,
         )
+        fields = {**vars(booking), "slot": _in_office_time(slot), "manage_token": manage_token}
+        return _in_office_time(msgspec.convert(fields, cls))

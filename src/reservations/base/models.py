@@ -83,6 +83,19 @@ class SlotStatus(enum.StrEnum):
 BOOKABLE_STATUSES = (SlotStatus.SCHEDULED, SlotStatus.CONFIRMED)
 
 
+class Places:
+    """A slot's places: its capacity and the people booked on it. The ORM row and every read
+    model of a slot (``reads.slot_facts``) take how many remain from here, and from nowhere
+    else."""
+
+    capacity: int
+    booked: int
+
+    @property
+    def remaining(self) -> int:
+        return max(self.capacity - self.booked, 0)
+
+
 class CancelReason(enum.StrEnum):
     UNDER_MINIMUM = "under_minimum"
     PROVIDER = "provider"  # the farmer cannot (no reason given)
@@ -209,7 +222,7 @@ class Activity(Base):
         return self.title.get(locale) or self.title.get("fr") or self.name
 
 
-class Slot(Base):
+class Slot(Base, Places):
     """One dated occurrence of an activity."""
 
     __tablename__ = "slot"
@@ -249,10 +262,6 @@ class Slot(Base):
 
     activity: Mapped[Activity] = relationship(back_populates="slots", lazy="raise")
     bookings: Mapped[list[Booking]] = relationship(back_populates="slot", lazy="raise")
-
-    @property
-    def remaining(self) -> int:
-        return max(self.capacity - self.booked, 0)
 
 
 class Booking(Base):

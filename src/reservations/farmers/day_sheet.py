@@ -101,7 +101,7 @@ def _cancel_page(
             "slot": slot,
             "form": form,
             "reasons": [(r.value, words.CANCEL_REASON[r]) for r in forms.FARMER_REASONS],
-            "back": _day_path(secret, clock.local_date(slot.starts_at), f"slot-{slot.id}"),
+            "back": _day_path(secret, slot.starts_on, f"slot-{slot.id}"),
             "base_path": f"{urls.PREFIX}/{secret}",
             "now": clock.now(),
         },
@@ -146,7 +146,7 @@ class DaySheetController(Controller):
         settings: NamedDependency[Settings],
     ) -> Template | Redirect:
         slot = await day_sheet.sheet_slot(db, farm.id, slot_id)
-        day = clock.local_date(slot.starts_at)
+        day = slot.starts_on
         form, present = forms.attendance_submitted(slot, await request.form())
         status_code = HTTP_422_UNPROCESSABLE_ENTITY
         if present is not None:
@@ -210,6 +210,6 @@ class DaySheetController(Controller):
         except Exception:  # the slot is cancelled all the same; ``tick`` tells whoever is left
             logger.exception("could not queue the cancellation emails of slot %s", slot.id)
         return Redirect(
-            _day_path(secret, clock.local_date(slot.starts_at), f"slot-{slot.id}", "cancelled"),
+            _day_path(secret, slot.starts_on, f"slot-{slot.id}", "cancelled"),
             status_code=HTTP_303_SEE_OTHER,
         )

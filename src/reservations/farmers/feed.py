@@ -90,7 +90,7 @@ def _event(
     settings: Settings,
     secret: str,
 ) -> ics.CalendarEvent:
-    sheet_url = day_sheet_url(settings.public_url, secret, clock.local_date(slot.starts_at))
+    sheet_url = day_sheet_url(settings.public_url, secret, slot.starts_on)
     return ics.CalendarEvent(
         uid=ics.slot_uid(slot.id),
         title=summary(slot),

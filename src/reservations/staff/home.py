@@ -24,15 +24,15 @@ class HomeController(Controller):
         now = clock.now()
         today = clock.local_date(now)
         tomorrow = today + timedelta(days=1)
-        visits = await board.visits_between(db, today, tomorrow)
+        visits = await board.visits_between(db, today, tomorrow, now=now)
         return Template(
             template_name="staff/home.html",
             context={
                 "at_risk": await board.at_risk(db, now=now),
                 "horizon_hours": int(board.HORIZON.total_seconds() // 3600),
                 "days": [
-                    (today, [v for v in visits if v.day == today]),
-                    (tomorrow, [v for v in visits if v.day == tomorrow]),
+                    (today, [v for v in visits if v.starts_on == today]),
+                    (tomorrow, [v for v in visits if v.starts_on == tomorrow]),
                 ],
                 "today": today,
                 **labels.template_globals(),

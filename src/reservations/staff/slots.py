@@ -15,10 +15,8 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from reservations import i18n
-from reservations.base import clock
 from reservations.base.errors import DomainError
 from reservations.base.infra.db import Database
-from reservations.base.models import BOOKABLE_STATUSES
 from reservations.base.reads.slot_overview import LIVE_WAITLIST, slot_overview
 from reservations.base.rules import waitlist
 from reservations.i18n import N_
@@ -46,7 +44,6 @@ async def slot_page(
     status_code: int = 200,
 ) -> Template:
     overview = await slot_overview(db, slot_id)
-    now = clock.now()
     return Template(
         template_name="staff/slot.html",
         context={
@@ -55,8 +52,6 @@ async def slot_page(
             "waitlist": overview.waitlist,
             "live_waitlist": LIVE_WAITLIST,
             "audit": overview.audit,
-            "open": overview.slot.status in BOOKABLE_STATUSES
-            and now < overview.slot.booking_cutoff_at,
             "done": i18n.gettext(DONE_MESSAGES[done]) if done in DONE_MESSAGES else None,
             "error": error,
             **labels.template_globals(),

@@ -73,7 +73,7 @@ def by_day(slots: list[SlotView]) -> list[tuple[date, list[SlotView]]]:
     """Slots (in start order) grouped by their local day."""
     return [
         (day, list(group))
-        for day, group in groupby(slots, key=lambda slot: clock.local_date(slot.starts_at))
+        for day, group in groupby(slots, key=lambda slot: slot.starts_on)
     ]
 
 

@@ -69,7 +69,7 @@ async def kiosk_days(db: Database, settings: Settings, *, now: datetime) -> list
         entries = [
             KioskEntry(view, url, qr_svg(url))
             for view in shown
-            if clock.local_date(view.starts_at) == day
+            if view.starts_on == day
             for url in (booking_url(settings, view.id),)
         ]
         days.append(KioskDay(day, entries))

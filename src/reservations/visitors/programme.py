@@ -112,7 +112,7 @@ async def upcoming(db: Database, query: ProgrammeQuery, *, locale: str, now: dat
     ]
     return [
         Day(local_day, list(group))
-        for local_day, group in groupby(entries, key=lambda e: clock.local_date(e.slot.starts_at))
+        for local_day, group in groupby(entries, key=lambda e: e.slot.starts_on)
     ]
 
 

@@ -94,7 +94,7 @@ class Cell:
 
 
 @dataclass(frozen=True)
-class PlannedSlot:
+class SlotInWeakCell:
     """A slot of the coming season that falls in a weak cell."""
 
     id: int
@@ -122,7 +122,7 @@ class Advice:
     seats_booked: int
     cells: dict[tuple[int, str], Cell]
     sectors: list[str]
-    at_risk: list[PlannedSlot] = field(default_factory=list)
+    at_risk: list[SlotInWeakCell] = field(default_factory=list)
 
     @property
     def held_rate(self) -> float | None:
@@ -236,7 +236,7 @@ async def _planned_in(
     kind: ActivityKind | None,
     cells: set[tuple[int, str]],
     locale: str,
-) -> list[PlannedSlot]:
+) -> list[SlotInWeakCell]:
     """The slots of ``season`` still planned, in start order, kept when in one of ``cells``."""
     weekday = weekday_of(Slot.starts_on).label("weekday")
     query = (
@@ -268,7 +268,7 @@ async def _planned_in(
     async with db.reading_connection() as connection:
         rows = (await connection.execute(query)).all()
     return [
-        PlannedSlot(
+        SlotInWeakCell(
             id=row.id,
             starts_at=row.starts_at,
             weekday=int(row.weekday),

@@ -5,50 +5,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import select
 
 from reservations.base import clock
 from reservations.base.errors import InvalidPeriod
 from reservations.base.infra.db import Database
-from reservations.base.models import (
-    BOOKABLE_STATUSES,
-    Activity,
-    ActivityKind,
-    Provider,
-    Slot,
-    SlotStatus,
-)
+from reservations.base.models import BOOKABLE_STATUSES, Activity, ActivityKind, Provider, Slot
+from reservations.base.reads import slot_facts
+from reservations.base.reads.slot_facts import SlotFacts
 
 MAX_PERIOD_DAYS = 366
 
 
 @dataclass(frozen=True)
-class SlotView:
-    id: int
-    activity_id: int
-    activity: str
-    provider_id: int
-    provider: str
+class SlotView(SlotFacts):
+    """A slot on the programme, read in one language."""
+
     kind: ActivityKind
     sector: str
-    village: str
-    starts_at: datetime
-    ends_at: datetime
-    capacity: int
-    booked: int
-    min_participants: int
-    status: SlotStatus
-    booking_cutoff_at: datetime
-    decision_at: datetime
     price_adult_cents: int
     price_child_cents: int
-    bookable: bool
+    #: The language ``activity`` is in.
+    locale: str
 
     @property
-    def remaining(self) -> int:
-        return max(self.capacity - self.booked, 0)
+    def activity(self) -> str:
+        return self.title_in(self.locale)
 
 
 @dataclass(frozen=True)
@@ -74,25 +57,11 @@ async def list_slots(
     now = now or clock.now()
     query = (
         select(
-            Slot.id,
-            Slot.activity_id,
-            Slot.starts_at,
-            Slot.ends_at,
-            Slot.capacity,
-            Slot.booked,
-            Slot.min_participants,
-            Slot.status,
-            Slot.booking_cutoff_at,
-            Slot.decision_at,
-            Activity.title,
-            Activity.name,
+            *slot_facts.COLUMNS,
             Activity.kind,
             Activity.price_adult_cents,
             Activity.price_child_cents,
-            Provider.id.label("provider_id"),
-            Provider.name.label("provider"),
             Provider.sector,
-            Provider.village,
         )
         .join(Activity, Slot.activity_id == Activity.id)
         .join(Provider, Activity.provider_id == Provider.id)
@@ -114,40 +83,7 @@ async def list_slots(
         )
     async with db.reading_connection() as connection:
         rows = (await connection.execute(query)).all()
-    return [_view(row, locale, now) for row in rows]
-
-
-def _view(row: Row[Any], locale: str, now: datetime) -> SlotView:
-    return SlotView(
-        id=row.id,
-        activity_id=row.activity_id,
-        activity=row.title.get(locale) or row.title.get("fr") or row.name,
-        provider_id=row.provider_id,
-        provider=row.provider,
-        kind=row.kind,
-        sector=row.sector,
-        village=row.village,
-        starts_at=row.starts_at,
-        ends_at=row.ends_at,
-        capacity=row.capacity,
-        booked=row.booked,
-        min_participants=row.min_participants,
-        status=row.status,
-        booking_cutoff_at=row.booking_cutoff_at,
-        decision_at=row.decision_at,
-        price_adult_cents=row.price_adult_cents,
-        price_child_cents=row.price_child_cents,
-        bookable=is_bookable(row, now),
-    )
-
-
-def is_bookable(slot: Slot | Row[Any], now: datetime) -> bool:
-    """The same conditions the booking UPDATE checks, for display (the UPDATE has the last word)."""
-    return (
-        slot.status in BOOKABLE_STATUSES
-        and now < slot.booking_cutoff_at
-        and slot.booked < slot.capacity
-    )
+    return [SlotView.from_row(row, now, locale=locale) for row in rows]
 
 
 def on_programme(view: SlotView, now: datetime) -> bool:

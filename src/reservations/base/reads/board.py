@@ -20,51 +20,33 @@ from reservations.base.models import (
     Slot,
     SlotStatus,
 )
+from reservations.base.reads import slot_facts
+from reservations.base.reads.slot_facts import SlotFacts
 
 #: How far ahead the board looks for go/no-go decisions.
 HORIZON = timedelta(hours=72)
 
 
 @dataclass(frozen=True)
-class AtRiskSlot:
-    slot_id: int
-    activity_name: str
-    title: dict[str, str]
-    provider_id: int
-    provider: str
+class BoardSlot(SlotFacts):
+    """A slot on the board, with the farmer's phone: the office calls them."""
+
     provider_phone: str | None
-    starts_at: datetime
-    decision_at: datetime
-    capacity: int
-    booked: int
-    min_participants: int
 
     @property
-    def missing(self) -> int:
-        """People still needed for the visit to go ahead."""
-        return self.min_participants - self.booked
+    def slot_id(self) -> int:
+        """The board's rows are named by their slot."""
+        return self.id
 
 
 async def at_risk(
     db: Database, *, now: datetime | None = None, horizon: timedelta = HORIZON
-) -> list[AtRiskSlot]:
+) -> list[BoardSlot]:
     """Undecided slots whose decision time is between now and ``now + horizon`` and that have
     fewer people than their minimum, the soonest decision first."""
     now = now or clock.now()
     query = (
-        select(
-            Slot.id,
-            Activity.name,
-            Activity.title,
-            Provider.id.label("provider_id"),
-            Provider.name.label("provider"),
-            Provider.phone,
-            Slot.starts_at,
-            Slot.decision_at,
-            Slot.capacity,
-            Slot.booked,
-            Slot.min_participants,
-        )
+        select(*slot_facts.COLUMNS, Provider.phone.label("provider_phone"))
         .join(Activity, Slot.activity_id == Activity.id)
         .join(Provider, Activity.provider_id == Provider.id)
         .where(
@@ -77,36 +59,13 @@ async def at_risk(
     )
     async with db.reading_connection() as connection:
         rows = (await connection.execute(query)).all()
-    return [
-        AtRiskSlot(
-            slot_id=row.id,
-            activity_name=row.name,
-            title=dict(row.title or {}),
-            provider_id=row.provider_id,
-            provider=row.provider,
-            provider_phone=row.phone,
-            starts_at=row.starts_at,
-            decision_at=row.decision_at,
-            capacity=row.capacity,
-            booked=row.booked,
-            min_participants=row.min_participants,
-        )
-        for row in rows
-    ]
+    return [BoardSlot.from_row(row, now) for row in rows]
 
 
 @dataclass(frozen=True)
-class DayVisit:
-    slot_id: int
-    activity_name: str
-    title: dict[str, str]
-    provider: str
-    provider_phone: str | None
-    starts_at: datetime
-    ends_at: datetime
-    status: SlotStatus
-    capacity: int
-    min_participants: int
+class DayVisit(BoardSlot):
+    """A visit of today or tomorrow with the head count of its live bookings."""
+
     adults: int
     children: int
     bookings: int
@@ -115,12 +74,10 @@ class DayVisit:
     def people(self) -> int:
         return self.adults + self.children
 
-    @property
-    def day(self) -> date:
-        return clock.local_date(self.starts_at)
 
-
-async def visits_between(db: Database, first_day: date, last_day: date) -> list[DayVisit]:
+async def visits_between(
+    db: Database, first_day: date, last_day: date, *, now: datetime | None = None
+) -> list[DayVisit]:
     """Every slot starting on a local day from ``first_day`` to ``last_day``, cancelled ones
     included (someone may still turn up), with the adults and children of its live bookings:
     one SELECT with a GROUP BY."""
@@ -130,16 +87,8 @@ async def visits_between(db: Database, first_day: date, last_day: date) -> list[
     bookings = func.count(Booking.id)
     query = (
         select(
-            Slot.id,
-            Activity.name,
-            Activity.title,
-            Provider.name.label("provider"),
-            Provider.phone,
-            Slot.starts_at,
-            Slot.ends_at,
-            Slot.status,
-            Slot.capacity,
-            Slot.min_participants,
+            *slot_facts.COLUMNS,
+            Provider.phone.label("provider_phone"),
             adults.label("adults"),
             children.label("children"),
             bookings.label("bookings"),
@@ -154,17 +103,9 @@ async def visits_between(db: Database, first_day: date, last_day: date) -> list[
     async with db.reading_connection() as connection:
         rows = (await connection.execute(query)).all()
     return [
-        DayVisit(
-            slot_id=row.id,
-            activity_name=row.name,
-            title=dict(row.title or {}),
-            provider=row.provider,
-            provider_phone=row.phone,
-            starts_at=row.starts_at,
-            ends_at=row.ends_at,
-            status=SlotStatus(row.status),
-            capacity=row.capacity,
-            min_participants=row.min_participants,
+        DayVisit.from_row(
+            row,
+            now or clock.now(),
             adults=int(row.adults),
             children=int(row.children),
             bookings=int(row.bookings),

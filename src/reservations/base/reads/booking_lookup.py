@@ -20,8 +20,9 @@ from reservations.base.models import (
     Booking,
     Provider,
     Slot,
-    SlotStatus,
 )
+from reservations.base.reads import slot_facts
+from reservations.base.reads.slot_facts import SlotFacts
 from reservations.base.reads.slot_overview import AuditLine, audit_lines
 from reservations.base.rules import room
 from reservations.base.rules.booking import BookingView
@@ -118,42 +119,9 @@ async def booking_record(db: Database, booking_id: int) -> BookingRecord:
     )
 
 
-@dataclass(frozen=True)
-class OpenSlot:
-    """A slot staff can book on or move to now."""
-
-    id: int
-    activity_id: int
-    activity_name: str
-    title: dict[str, str]
-    provider: str
-    starts_at: datetime
-    ends_at: datetime
-    capacity: int
-    booked: int
-    min_participants: int
-    status: SlotStatus
-
-    @property
-    def remaining(self) -> int:
-        return max(self.capacity - self.booked, 0)
-
-
-def _open_slots_query(now: datetime) -> Select[Any]:
+def _open_slots_query(now: datetime) -> Select[*tuple[Any, ...]]:
     return (
-        select(
-            Slot.id,
-            Slot.activity_id,
-            Activity.name,
-            Activity.title,
-            Provider.name.label("provider"),
-            Slot.starts_at,
-            Slot.ends_at,
-            Slot.capacity,
-            Slot.booked,
-            Slot.min_participants,
-            Slot.status,
-        )
+        select(*slot_facts.COLUMNS)
         .join(Activity, Slot.activity_id == Activity.id)
         .join(Provider, Activity.provider_id == Provider.id)
         .where(room.open_for_booking(now))
@@ -161,44 +129,33 @@ def _open_slots_query(now: datetime) -> Select[Any]:
     )
 
 
-async def _open_slots(db: Database, query: Select[Any]) -> list[OpenSlot]:
+async def _open_slots(
+    db: Database, query: Select[*tuple[Any, ...]], now: datetime
+) -> list[SlotFacts]:
     async with db.reading_connection() as connection:
         rows = (await connection.execute(query)).all()
-    return [
-        OpenSlot(
-            id=row.id,
-            activity_id=row.activity_id,
-            activity_name=row.name,
-            title=dict(row.title or {}),
-            provider=row.provider,
-            starts_at=row.starts_at,
-            ends_at=row.ends_at,
-            capacity=row.capacity,
-            booked=row.booked,
-            min_participants=row.min_participants,
-            status=SlotStatus(row.status),
-        )
-        for row in rows
-    ]
+    return [SlotFacts.from_row(row, now) for row in rows]
 
 
 async def open_slots_on(
     db: Database, day: date, *, activity_id: int | None = None, now: datetime | None = None
-) -> list[OpenSlot]:
+) -> list[SlotFacts]:
     """The slots of a local day that still take bookings (full ones too: they say so)."""
-    query = _open_slots_query(now or clock.now()).where(Slot.starts_on == day)
+    now = now or clock.now()
+    query = _open_slots_query(now).where(Slot.starts_on == day)
     if activity_id is not None:
         query = query.where(Slot.activity_id == activity_id)
-    return await _open_slots(db, query)
+    return await _open_slots(db, query, now)
 
 
 async def move_targets(
     db: Database, booking: BookingView, *, now: datetime | None = None, limit: int = TARGETS_LIMIT
-) -> list[OpenSlot]:
+) -> list[SlotFacts]:
     """The coming slots of the booking's activity with room for its whole party."""
+    now = now or clock.now()
     activity_id = select(Slot.activity_id).where(Slot.id == booking.slot_id).scalar_subquery()
     query = (
-        _open_slots_query(now or clock.now())
+        _open_slots_query(now)
         .where(
             Slot.activity_id == activity_id,
             Slot.id != booking.slot_id,
@@ -206,7 +163,7 @@ async def move_targets(
         )
         .limit(limit)
     )
-    return await _open_slots(db, query)
+    return await _open_slots(db, query, now)
 
 
 @dataclass(frozen=True)

@@ -13,26 +13,16 @@ from sqlalchemy import select
 from reservations.base import clock
 from reservations.base.errors import SlotNotFound
 from reservations.base.infra.db import Database
-from reservations.base.models import (
-    BOOKABLE_STATUSES,
-    Activity,
-    ActivityKind,
-    Provider,
-    Slot,
-    SlotStatus,
-)
-from reservations.base.reads import availability
+from reservations.base.models import Activity, ActivityKind, Provider, Slot
+from reservations.base.reads import slot_facts
+from reservations.base.reads.slot_facts import SlotFacts
 
 
 @dataclass(frozen=True)
-class SlotDetail:
+class SlotDetail(SlotFacts):
     """One slot as its page shows it."""
 
-    id: int
-    activity_id: int
     kind: ActivityKind
-    activity_name: str
-    title: dict[str, str]
     description: dict[str, str]
     accessibility: dict[str, str]
     meeting_point: str | None
@@ -42,33 +32,11 @@ class SlotDetail:
     duration_minutes: int
     price_adult_cents: int
     price_child_cents: int
-    provider_id: int
-    provider: str
-    village: str
     sector: str
     provider_phone: str | None
     provider_email: str | None
     languages: list[str]
-    starts_at: datetime
-    ends_at: datetime
-    capacity: int
-    booked: int
-    min_participants: int
-    status: SlotStatus
-    booking_cutoff_at: datetime
-    decision_at: datetime
     sequence: int
-    bookable: bool
-    #: Still taking bookings or waiting-list entries (not cancelled, before the cut-off).
-    open: bool
-
-    @property
-    def remaining(self) -> int:
-        return max(self.capacity - self.booked, 0)
-
-    @property
-    def starts_on(self) -> date:
-        return clock.local_date(self.starts_at)
 
     @property
     def decided_day_before(self) -> bool:
@@ -81,53 +49,41 @@ async def slot_detail(
 ) -> SlotDetail:
     """A slot with its activity and provider, or ``SlotNotFound``. ``published_only=False`` finds
     the slots of archived activities too (a booking made before stays readable)."""
-    now = now or clock.now()
     query = (
-        select(Slot, Activity, Provider)
+        select(
+            *slot_facts.COLUMNS,
+            Activity.kind,
+            Activity.description,
+            Activity.accessibility,
+            Activity.meeting_point,
+            Activity.latitude,
+            Activity.longitude,
+            Activity.min_age,
+            Activity.duration_minutes,
+            Activity.price_adult_cents,
+            Activity.price_child_cents,
+            Provider.sector,
+            Provider.phone.label("provider_phone"),
+            Provider.email.label("provider_email"),
+            Provider.languages,
+            Slot.sequence,
+        )
         .join(Activity, Slot.activity_id == Activity.id)
         .join(Provider, Activity.provider_id == Provider.id)
         .where(Slot.id == slot_id)
     )
     if published_only:
         query = query.where(Activity.archived_at.is_(None))
-    async with db.reading() as session:
-        row = (await session.execute(query)).first()
+    async with db.reading_connection() as connection:
+        row = (await connection.execute(query)).first()
     if row is None:
         raise SlotNotFound(field="slot_id")
-    slot, activity, provider = row
-    return SlotDetail(
-        id=slot.id,
-        activity_id=activity.id,
-        kind=activity.kind,
-        activity_name=activity.name,
-        title=dict(activity.title or {}),
-        description=dict(activity.description or {}),
-        accessibility=dict(activity.accessibility or {}),
-        meeting_point=activity.meeting_point,
-        latitude=activity.latitude,
-        longitude=activity.longitude,
-        min_age=activity.min_age,
-        duration_minutes=activity.duration_minutes,
-        price_adult_cents=activity.price_adult_cents,
-        price_child_cents=activity.price_child_cents,
-        provider_id=provider.id,
-        provider=provider.name,
-        village=provider.village,
-        sector=provider.sector,
-        provider_phone=provider.phone,
-        provider_email=provider.email,
-        languages=list(provider.languages or []),
-        starts_at=slot.starts_at,
-        ends_at=slot.ends_at,
-        capacity=slot.capacity,
-        booked=slot.booked,
-        min_participants=slot.min_participants,
-        status=slot.status,
-        booking_cutoff_at=slot.booking_cutoff_at,
-        decision_at=slot.decision_at,
-        sequence=slot.sequence,
-        bookable=availability.is_bookable(slot, now),
-        open=slot.status in BOOKABLE_STATUSES and now < slot.booking_cutoff_at,
+    return SlotDetail.from_row(
+        row,
+        now or clock.now(),
+        description=dict(row.description or {}),
+        accessibility=dict(row.accessibility or {}),
+        languages=list(row.languages or []),
     )
 
 

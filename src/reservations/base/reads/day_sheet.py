@@ -25,9 +25,12 @@ from reservations.base.models import (
     CancelledBy,
     CancelReason,
     Channel,
+    Provider,
     Slot,
     SlotStatus,
 )
+from reservations.base.reads import slot_facts
+from reservations.base.reads.slot_facts import SlotFacts
 from reservations.base.rules.slots import attendance_locks_at
 
 
@@ -54,26 +57,14 @@ class SheetBooking:
 
 
 @dataclass(frozen=True)
-class SheetSlot:
-    id: int
-    activity_id: int
-    activity_name: str
-    title: dict[str, str]
-    starts_at: datetime
-    ends_at: datetime
-    status: SlotStatus
-    capacity: int
-    booked: int
-    min_participants: int
-    decision_at: datetime
+class SheetSlot(SlotFacts):
+    """One of the farm's slots with its bookings, for its day sheet, feed and morning email."""
+
     cancel_reason: CancelReason | None
     cancel_message: str | None
     sequence: int
     updated_at: datetime
     bookings: list[SheetBooking] = field(default_factory=list)
-
-    def title_in(self, locale: str) -> str:
-        return self.title.get(locale) or self.title.get("fr") or self.activity_name
 
     @property
     def live_bookings(self) -> list[SheetBooking]:
@@ -159,36 +150,24 @@ async def _sheet_slots(
     db: Database, provider_id: int, *conditions: ColumnElement[bool]
 ) -> list[SheetSlot]:
     slot_query = (
-        select(Slot, Activity.name, Activity.title)
+        select(
+            *slot_facts.COLUMNS,
+            Slot.cancel_reason,
+            Slot.cancel_message,
+            Slot.sequence,
+            Slot.updated_at,
+        )
         .join(Activity, Slot.activity_id == Activity.id)
+        .join(Provider, Activity.provider_id == Provider.id)
         .where(Activity.provider_id == provider_id, *conditions)
         .order_by(Slot.starts_at, Slot.id)
     )
+    now = clock.now()
     async with db.reading() as session:
         rows = (await session.execute(slot_query)).all()
-        slot_ids = [slot.id for slot, _, _ in rows]
+        slot_ids = [row.id for row in rows]
         bookings = await _bookings_of(session, slot_ids) if slot_ids else {}
-    return [
-        SheetSlot(
-            id=slot.id,
-            activity_id=slot.activity_id,
-            activity_name=name,
-            title=dict(title or {}),
-            starts_at=slot.starts_at,
-            ends_at=slot.ends_at,
-            status=slot.status,
-            capacity=slot.capacity,
-            booked=slot.booked,
-            min_participants=slot.min_participants,
-            decision_at=slot.decision_at,
-            cancel_reason=slot.cancel_reason,
-            cancel_message=slot.cancel_message,
-            sequence=slot.sequence,
-            updated_at=slot.updated_at,
-            bookings=bookings.get(slot.id, []),
-        )
-        for slot, name, title in rows
-    ]
+    return [SheetSlot.from_row(row, now, bookings=bookings.get(row.id, [])) for row in rows]
 
 
 async def _bookings_of(session: AsyncSession, slot_ids: list[int]) -> dict[int, list[SheetBooking]]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 
+from reservations.base import clock
 from reservations.base.errors import SlotNotFound
 from reservations.base.infra.db import Database
 from reservations.base.models import (
@@ -20,42 +21,21 @@ from reservations.base.models import (
     Channel,
     Provider,
     Slot,
-    SlotStatus,
     WaitlistEntry,
     WaitlistStatus,
 )
+from reservations.base.reads import slot_facts
+from reservations.base.reads.slot_facts import SlotFacts
 from reservations.base.rules.waitlist import WaitlistView
 
 
 @dataclass(frozen=True)
-class StaffSlot:
-    id: int
-    activity_id: int
-    activity_name: str
-    title: dict[str, str]
-    provider_id: int
-    provider: str
+class StaffSlot(SlotFacts):
+    """The slot's own facts on its back-office page, with what only staff see."""
+
     provider_phone: str | None
-    village: str
-    starts_at: datetime
-    ends_at: datetime
-    status: SlotStatus
-    capacity: int
-    booked: int
-    min_participants: int
-    booking_cutoff_at: datetime
-    decision_at: datetime
     cancel_reason: CancelReason | None
     cancel_message: str | None
-
-    @property
-    def remaining(self) -> int:
-        return max(self.capacity - self.booked, 0)
-
-    @property
-    def missing(self) -> int:
-        """People still needed to reach the minimum (0 when reached)."""
-        return max(self.min_participants - self.booked, 0)
 
 
 @dataclass(frozen=True)
@@ -105,11 +85,16 @@ class SlotOverview:
     audit: list[AuditLine]
 
 
-async def slot_overview(db: Database, slot_id: int) -> SlotOverview:
+async def slot_overview(db: Database, slot_id: int, *, now: datetime | None = None) -> SlotOverview:
     async with db.reading() as session:
         row = (
             await session.execute(
-                select(Slot, Activity, Provider)
+                select(
+                    *slot_facts.COLUMNS,
+                    Provider.phone.label("provider_phone"),
+                    Slot.cancel_reason,
+                    Slot.cancel_message,
+                )
                 .join(Activity, Slot.activity_id == Activity.id)
                 .join(Provider, Activity.provider_id == Provider.id)
                 .where(Slot.id == slot_id)
@@ -139,9 +124,8 @@ async def slot_overview(db: Database, slot_id: int) -> SlotOverview:
                 ),
             ),
         )
-    slot, activity, provider = row
     return SlotOverview(
-        slot=_staff_slot(slot, activity, provider),
+        slot=StaffSlot.from_row(row, now or clock.now()),
         bookings=[_slot_booking(b) for b in bookings],
         waitlist=[WaitlistView.of(entry) for entry in waiting],
         audit=trail,
@@ -182,29 +166,6 @@ def _changes(before: Any, after: Any) -> list[tuple[str, Any, Any]]:
     after = after if isinstance(after, dict) else {}
     keys = list(before) + [key for key in after if key not in before]
     return [(key, before.get(key), after.get(key)) for key in keys]
-
-
-def _staff_slot(slot: Slot, activity: Activity, provider: Provider) -> StaffSlot:
-    return StaffSlot(
-        id=slot.id,
-        activity_id=activity.id,
-        activity_name=activity.name,
-        title=dict(activity.title or {}),
-        provider_id=provider.id,
-        provider=provider.name,
-        provider_phone=provider.phone,
-        village=provider.village,
-        starts_at=slot.starts_at,
-        ends_at=slot.ends_at,
-        status=slot.status,
-        capacity=slot.capacity,
-        booked=slot.booked,
-        min_participants=slot.min_participants,
-        booking_cutoff_at=slot.booking_cutoff_at,
-        decision_at=slot.decision_at,
-        cancel_reason=slot.cancel_reason,
-        cancel_message=slot.cancel_message,
-    )
 
 
 def _slot_booking(booking: Booking) -> SlotBooking:

@@ -612,7 +612,9 @@ async def cancel_slots(
 
 
 @dataclass(frozen=True)
-class PlannedSlot:
+class UpcomingSlot:
+    """A slot not started yet, as the planning pages list it."""
+
     id: int
     starts_at: datetime
     ends_at: datetime
@@ -641,7 +643,7 @@ async def upcoming_slots(
     provider_id: int | None = None,
     now: datetime | None = None,
     limit: int = MAX_LISTED,
-) -> list[PlannedSlot]:
+) -> list[UpcomingSlot]:
     """Slots not started yet between two local days, live ones and cancelled ones, in time
     order, with the people waiting for each (one SELECT)."""
     now = now or clock.now()
@@ -666,7 +668,7 @@ async def upcoming_slots(
     async with db.reading() as session:
         rows = (await session.execute(query)).all()
     return [
-        PlannedSlot(
+        UpcomingSlot(
             id=slot.id,
             starts_at=slot.starts_at,
             ends_at=slot.ends_at,
@@ -684,6 +686,6 @@ async def upcoming_slots(
     ]
 
 
-def is_live(slot: PlannedSlot) -> bool:
+def is_live(slot: UpcomingSlot) -> bool:
     """Still takes changes (not cancelled nor held)."""
     return slot.status in BOOKABLE_STATUSES

@@ -1,0 +1,102 @@
+"""What every screen says of a slot, read once: its times, activity, farm, places, status and
+cut-off, and whether it can be booked at the time of reading.
+
+A screen's read model of a slot inherits ``SlotFacts`` and adds only what it alone shows: its
+SELECT over slot ⋈ activity ⋈ provider lists ``COLUMNS`` and then its own columns, labelled
+with the names of its own fields, and ``from_row`` builds it from a result row. No screen
+derives these facts again: how many places remain is ``models.Places``, whether a slot is open
+or bookable is here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from typing import Any, Self
+
+from sqlalchemy import Row
+
+from reservations.base import clock
+from reservations.base.models import BOOKABLE_STATUSES, Activity, Places, Provider, Slot, SlotStatus
+
+#: The columns of ``SlotFacts``, labelled with its field names (``open`` is computed). A SELECT
+#: of them joins the slot to its activity and the activity to its provider.
+COLUMNS = (
+    Slot.id,
+    Slot.activity_id,
+    Activity.name.label("activity_name"),
+    Activity.title,
+    Provider.id.label("provider_id"),
+    Provider.name.label("provider"),
+    Provider.village,
+    Slot.starts_at,
+    Slot.ends_at,
+    Slot.capacity,
+    Slot.booked,
+    Slot.min_participants,
+    Slot.status,
+    Slot.booking_cutoff_at,
+    Slot.decision_at,
+)
+
+
+@dataclass(frozen=True)
+class SlotFacts(Places):
+    id: int
+    activity_id: int
+    #: The activity's French title, matched by staff searches and the fallback of ``title``.
+    activity_name: str
+    #: Per language, "fr" always present; ``title_in`` picks one.
+    title: dict[str, str]
+    provider_id: int
+    provider: str
+    village: str
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    booked: int
+    min_participants: int
+    status: SlotStatus
+    booking_cutoff_at: datetime
+    decision_at: datetime
+    #: Still taking bookings or waiting-list entries when read (neither held nor cancelled,
+    #: before the cut-off), full or not.
+    open: bool
+
+    @property
+    def bookable(self) -> bool:
+        """Open with a place left: the conditions the booking UPDATE checks, for display (the
+        UPDATE has the last word)."""
+        return self.open and self.remaining > 0
+
+    @property
+    def missing(self) -> int:
+        """People still needed to reach the minimum (0 when reached)."""
+        return max(self.min_participants - self.booked, 0)
+
+    @property
+    def starts_on(self) -> date:
+        return clock.local_date(self.starts_at)
+
+    def title_in(self, locale: str) -> str:
+        return self.title.get(locale) or self.title.get("fr") or self.activity_name
+
+    @classmethod
+    def from_row(cls, row: Row[*tuple[Any, ...]], now: datetime, **own: Any) -> Self:
+        """The read model of a row selecting ``COLUMNS`` and the model's own columns, as it
+        stands at ``now``. Each field of the model's own is the column of its name, or the
+        value given in ``own`` when the row holds it in another form."""
+        values = row._mapping
+        status = SlotStatus(values["status"])
+        facts: dict[str, Any] = {column.key: values[column.key] for column in COLUMNS}
+        facts.update(
+            title=dict(facts["title"] or {}),
+            status=status,
+            open=status in BOOKABLE_STATUSES and now < facts["booking_cutoff_at"],
+        )
+        from_columns = {
+            field.name: values[field.name]
+            for field in fields(cls)
+            if field.name not in facts and field.name not in own and field.name in values
+        }
+        return cls(**facts, **from_columns, **own)
