@@ -31,7 +31,7 @@ from reservations.base import clock
 from reservations.base.models import CancelReason, OutboxMessage, Slot
 from reservations.base.rules import booking as booking_service
 from reservations.base.rules import slots
-from reservations.notices import notifications
+from reservations.notices import cancellation_emails, followups
 from reservations.settings import PROJECT_ROOT
 from tests.factories import make_slot
 from tests.test_visitors import LOCALES, book_directly, form_token, site_settings, upcoming
@@ -389,12 +389,12 @@ async def visitor_pages(client, db, lang: str) -> dict[str, tuple[int, str]]:  #
     offered_slot, first = await full_slot(db)
     await join_directly(db, offered_slot.id, locale=lang)
     await booking_service.cancel_by_visitor(db, first.manage_token)
-    [offer] = await notifications.offer_freed_places(db, offered_slot.id, settings)
+    [offer] = await followups.offer_freed_places(db, offered_slot.id, settings)
     called_off = await make_slot(db, capacity=5, starts_at=upcoming(days=4))
     await book_directly(db, called_off.id, locale=lang)
     await slots.cancel_slot(db, called_off.id, CancelReason.WEATHER, actor="test")
-    for slot_id, bookings in (await notifications.untold_cancellations(db)).items():
-        await notifications.notify_slot_cancelled(db, slot_id, bookings, settings)
+    for slot_id, bookings in (await cancellation_emails.untold_cancellations(db)).items():
+        await cancellation_emails.notify_slot_cancelled(db, slot_id, bookings, settings)
     late = await make_slot(db, capacity=5, starts_at=upcoming(days=1, at=time(23, 0)))
     too_late = await book_directly(db, late.id, locale=lang)
     async with db.writing() as session:

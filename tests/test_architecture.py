@@ -3,11 +3,13 @@
 The audiences (visitors, farmers, staff, api) never import one another, they stand over the
 shared ``notices`` and ``web`` layers and the domain (``base``), the domain has no HTTP or
 template code in it, and no two modules or packages import each other in a cycle. The same
-contracts are shown to break on a copy of the tree that breaks each of them."""
+contracts are shown to break on a copy of the tree that breaks each of them. And what follows a
+change (offers to the waiting list, visitors told) is left to ``notices.followups``."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -81,3 +83,23 @@ def test_a_broken_rule_is_found(tree_copy: Path, break_name: str) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     broken = result.stdout.split("Broken contracts", 1)[1]
     assert contract in broken
+
+
+#: The steps that follow a change: only ``notices.followups`` runs them for the site and tick.
+FOLLOW_UP_STEPS = re.compile(
+    r"\b(offer_freed_places|expire_offers|waitlist\.tick|notify_slot_cancelled"
+    r"|notify_booking_cancelled_by_office|untold_cancellations|queue_booking_moved)\b"
+)
+
+
+def test_the_audiences_and_tick_leave_what_follows_a_change_to_followups() -> None:
+    """A handler that listed follow-ups itself could forget one (a waiting list left unserved):
+    each calls the one function of ``notices.followups`` named after its change instead."""
+    audiences = ("visitors", "farmers", "staff", "api")
+    callers = [*(p for a in audiences for p in (SOURCE / a).rglob("*.py")), SOURCE / "cli.py"]
+    listed = {
+        f"{path.relative_to(SOURCE)}: {found.group(0)}"
+        for path in callers
+        for found in FOLLOW_UP_STEPS.finditer(path.read_text())
+    }
+    assert listed == set()

@@ -591,7 +591,7 @@ async def test_concurrent_call_offs_tell_each_visitor_once(db):
 
     from reservations.base.errors import SlotCancelled
     from reservations.base.rules.slots import cancel_slot
-    from reservations.notices import notifications
+    from reservations.notices import cancellation_emails
 
     farm = await make_farm(db)
     slot = await slot_of(db, farm, clock.now() + timedelta(days=2))
@@ -605,7 +605,7 @@ async def test_concurrent_call_offs_tell_each_visitor_once(db):
             )
         except SlotCancelled as refused:
             return refused
-        await notifications.notify_slot_cancelled(db, slot.id, told, site_settings(db))
+        await cancellation_emails.notify_slot_cancelled(db, slot.id, told, site_settings(db))
         return told
 
     results = await asyncio.gather(call_off(), call_off(), call_off())

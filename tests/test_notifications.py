@@ -24,7 +24,7 @@ from reservations.base.rules import slots as slot_service
 from reservations.base.rules import waitlist
 from reservations.base.rules.booking import BookingPolicy, BookingRequest
 from reservations.cli import tick_before_mail
-from reservations.notices import notifications
+from reservations.notices import cancellation_emails, waitlist_emails
 from tests.factories import fetch_slot, make_activity, make_slot
 from tests.test_visitors import MAX_PARTY, PUBLIC_URL, site_settings, upcoming
 
@@ -73,7 +73,7 @@ async def test_the_offer_email_is_in_the_entrys_language_with_link_and_expiry(db
     )
     now = clock.now().replace(microsecond=0)
     [offer] = await waitlist.offer_freed_places(
-        db, slot.id, notify=notifications.offer_notifier(settings), now=now, offer_minutes=90
+        db, slot.id, notify=waitlist_emails.offer_notifier(settings), now=now, offer_minutes=90
     )
     [email] = await outbox(db, "waitlist-offer:")
     assert email.dedup_key == offer.dedup_key and email.to_address == "jonas@example.de"
@@ -149,7 +149,7 @@ async def test_tick_tells_each_booked_visitor_of_a_cancelled_slot_once_with_othe
 
     queued = len(await outbox(db, ""))
     await tick_before_mail(db, settings)
-    again = await notifications.notify_slot_cancelled(
+    again = await cancellation_emails.notify_slot_cancelled(
         db, doomed.id, [german.booking.id, dutch.booking.id], settings
     )
     assert again == 0 and len(await outbox(db, "")) == queued
@@ -169,7 +169,7 @@ async def test_visitors_of_a_slot_cancelled_outside_tick_are_told_by_the_next_ti
     assert await outbox(db, "slot-cancelled:") == []
 
     between = sooner.starts_at + timedelta(hours=1)
-    assert await notifications.untold_cancellations(db, now=between) == {
+    assert await cancellation_emails.untold_cancellations(db, now=between) == {
         later.id: sorted([first.booking.id, second.booking.id])
     }
 
@@ -184,7 +184,7 @@ async def test_visitors_of_a_slot_cancelled_outside_tick_are_told_by_the_next_ti
             (f"slot-cancelled:{later.id}:{second.booking.id}", "tom@example.org"),
         ]
     )
-    assert await notifications.untold_cancellations(db) == {}
+    assert await cancellation_emails.untold_cancellations(db) == {}
 
 
 async def test_tick_offers_places_freed_where_nobody_offered_them(db):

@@ -39,7 +39,7 @@ from reservations.base.rules.season import (
     SlotChange,
     SlotsRefused,
 )
-from reservations.notices import notifications
+from reservations.notices import cancellation_emails
 from tests.factories import fetch_slot, make_activity, make_slot
 from tests.staff_support import csrf
 from tests.test_accessibility import problems
@@ -554,7 +554,7 @@ async def test_bulk_cancel_tells_every_booked_visitor_once(staff, db):
     assert {(e.slot_id, e.actor, e.data["after"]["reason"]) for e in cancelled} == {
         (s.id, f"staff:{account.email}", "weather") for s in chosen
     }
-    assert await notifications.untold_cancellations(db) == {}  # tick has no one left to tell
+    assert await cancellation_emails.untold_cancellations(db) == {}  # tick has no one left to tell
 
     again = await post(client, "/staff/planning/slots", form)
     assert again.status_code == 409

@@ -1,6 +1,9 @@
 """The waiting list on the site (Litestar's test client, each database): joining through the
-visit's form, the offer email when places free up, claiming on POST only, the kind refusal when
-someone was quicker, leaving the list, unknown and expired links."""
+visit's form, the offer email when places free up (a cancellation, a smaller party, an offer
+withdrawn ahead in line), claiming on POST only, the kind refusal when someone was quicker,
+leaving the list, unknown and expired links, and ``tick`` offering what a failed follow-up
+missed. The office's changes that free places are covered with their pages (test_staff_bookings:
+cancel, move; test_staff_planning: a larger capacity; test_staff_slots: an entry removed)."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from reservations.base import clock
 from reservations.base.models import OutboxMessage, WaitlistEntry, WaitlistStatus
 from reservations.base.rules import waitlist
 from reservations.base.rules.booking import BookingPolicy
+from reservations.cli import tick_before_mail
 from tests.factories import fetch_slot, make_slot
 from tests.test_visitors import (
     MAX_PARTY,
@@ -252,3 +256,79 @@ async def test_unknown_and_expired_links_get_friendly_pages(client, db):
     assert answer.status_code == 409 and "This offer ran out" in text_of(answer)
     assert 'value="claim"' not in answer.text
     assert (await fetch_slot(db, slot.id)).booked == 0
+
+
+async def manage_post(client, manage_token: str, **fields: str):  # type: ignore[no-untyped-def]
+    token = await form_token(client, f"/manage/{manage_token}")
+    return await client.post(
+        f"/manage/{manage_token}", data={**fields, "_csrf_token": token}, follow_redirects=False
+    )
+
+
+async def test_a_smaller_party_offers_the_places_it_gives_back(client, db):
+    slot, first = await full_slot(db)  # 3 of 3 taken by one party of 3
+    joined = await join_directly(db, slot.id, adults=1)
+
+    answer = await manage_post(client, first.manage_token, action="party", adults="2", children="0")
+
+    assert answer.status_code == 303, text_of(answer)
+    assert (await fetch_slot(db, slot.id)).booked == 2  # one place given back
+    [entry] = await entries(db, slot.id)
+    assert entry.status == WaitlistStatus.OFFERED
+    [offer] = await outbox(db, f"waitlist-offer:{joined.entry.id}:")
+    assert offer.to_address == "els@example.be"
+
+
+async def test_an_offer_withdrawn_ahead_in_line_goes_to_the_next_party(client, db):
+    slot, first = await full_slot(db)
+    ahead = await join_directly(db, slot.id, adults=2)
+    behind = await waitlist.join(
+        db, slot.id, adults=2, children=0, name="Joost Jansen", email="joost@example.nl",
+        locale="nl", policy=POLICY,
+    )  # fmt: skip
+    await manage_post(client, first.manage_token, action="party", adults="1", children="0")
+    assert [e.status for e in await entries(db, slot.id)] == [
+        WaitlistStatus.OFFERED,  # the 2 places given back
+        WaitlistStatus.WAITING,
+    ]
+    [offer] = await outbox(db, f"waitlist-offer:{ahead.entry.id}:")
+    ahead_link = ENTRY_LINK.search(offer.text_body).group(1)  # type: ignore[union-attr]
+
+    token = await form_token(client, f"/waitlist/{ahead_link}")
+    answer = await client.post(
+        f"/waitlist/{ahead_link}",
+        data={"action": "withdraw", "_csrf_token": token},
+        follow_redirects=False,
+    )
+
+    assert answer.status_code == 303
+    assert [e.status for e in await entries(db, slot.id)] == [
+        WaitlistStatus.WITHDRAWN,
+        WaitlistStatus.OFFERED,
+    ]
+    [offer] = await outbox(db, f"waitlist-offer:{behind.entry.id}:")
+    assert offer.to_address == "joost@example.nl"
+
+
+async def test_a_failed_offer_does_not_undo_the_cancellation_and_tick_makes_it(
+    client, db, monkeypatch, caplog
+):
+    slot, first = await full_slot(db)
+    joined = await join_directly(db, slot.id)
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the database went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(waitlist, "offer_freed_places", broken)
+        answer = await manage_post(client, first.manage_token, action="cancel", confirm="yes")
+    assert answer.status_code == 303
+    assert answer.headers["location"].endswith("?done=cancelled")
+    assert (await fetch_slot(db, slot.id)).booked == 0
+    assert "could not offer the freed places of slot" in caplog.text
+    assert await outbox(db, "waitlist-offer:") == []
+
+    await tick_before_mail(db, site_settings(db))
+
+    [offer] = await outbox(db, f"waitlist-offer:{joined.entry.id}:")
+    assert offer.to_address == "els@example.be"

@@ -231,19 +231,12 @@ async def tick_before_mail(database: Database, settings: Settings) -> tuple[Any,
     cancelled slot not told yet are told (once each, even after a crash between the decision and
     the email), expired offers end, free places are offered; after the morning hour, each
     provider with visitors today gets its day sheet (once)."""
-    from reservations.base.rules import waitlist
     from reservations.base.rules.slots import decide_due_slots
-    from reservations.notices import notifications
+    from reservations.notices import followups
     from reservations.notices.morning import queue_morning_emails
 
     decisions = await decide_due_slots(database, actor="tick")
-    for slot_id, booking_ids in (await notifications.untold_cancellations(database)).items():
-        await notifications.notify_slot_cancelled(database, slot_id, booking_ids, settings)
-    offers = await waitlist.tick(
-        database,
-        notify=notifications.offer_notifier(settings),
-        offer_minutes=settings.waitlist_offer_minutes,
-    )
+    offers = await followups.catch_up(database, settings)
     return decisions, offers, await queue_morning_emails(database, settings)
 
 

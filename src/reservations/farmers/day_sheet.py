@@ -4,7 +4,6 @@ provider of the link (see ``access.provide_farm``); a slot of another farm is no
 
 from __future__ import annotations
 
-import logging
 from datetime import date, timedelta
 from typing import Any
 
@@ -23,14 +22,12 @@ from reservations.base.reads.day_sheet import SheetSlot
 from reservations.base.rules import slots
 from reservations.base.rules.provider_links import ProviderRef
 from reservations.farmers import forms
-from reservations.notices import notifications, words
+from reservations.notices import followups, words
 from reservations.settings import Settings
 from reservations.web import contact
 from reservations.web import links as urls
 from reservations.web.forms import Form
 from reservations.web.http_status import status_of
-
-logger = logging.getLogger(__name__)
 
 #: How far the list of coming days looks ahead.
 COMING_DAYS = 14
@@ -205,10 +202,7 @@ class DaySheetController(Controller):
             form.add_error("", i18n.error_text(exc))
             slot = await day_sheet.sheet_slot(db, farm.id, slot_id)
             return _cancel_page(farm, secret, slot, form, status_of(exc))
-        try:
-            await notifications.notify_slot_cancelled(db, slot.id, told, settings)
-        except Exception:  # the slot is cancelled all the same; ``tick`` tells whoever is left
-            logger.exception("could not queue the cancellation emails of slot %s", slot.id)
+        await followups.slot_cancelled(db, settings, slot.id, told)
         return Redirect(
             _day_path(secret, slot.starts_on, f"slot-{slot.id}", "cancelled"),
             status_code=HTTP_303_SEE_OTHER,

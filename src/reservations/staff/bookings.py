@@ -30,8 +30,7 @@ from reservations.base.rules import booking as booking_service
 from reservations.base.rules import moves
 from reservations.base.rules.booking import BookingPolicy
 from reservations.i18n import N_
-from reservations.notices import emails, notifications
-from reservations.notices import move as move_notice
+from reservations.notices import emails, followups
 from reservations.settings import SUPPORTED_LOCALES, Settings
 from reservations.staff import booking_forms, labels
 from reservations.staff.inputs import day as day_input
@@ -227,16 +226,14 @@ class BookingController(Controller):
             return await _booking_page(
                 db, booking_id, cancel=form, status_code=HTTP_422_UNPROCESSABLE_ENTITY
             )
-        record = await booking_lookup.booking_view(db, booking_id)
         try:
             await booking_service.cancel_booking(db, booking_id, actor=request.user.actor)
         except DomainError as exc:
             form.add_error("confirm", i18n.error_text(exc))
             return await _booking_page(db, booking_id, cancel=form, status_code=status_of(exc))
-        await notifications.notify_booking_cancelled_by_office(
-            db, booking_id, settings, environment=jinja
+        await followups.booking_cancelled(
+            db, settings, booking_id, by_office=True, environment=jinja
         )
-        await notifications.offer_freed_places(db, record.slot_id, settings, jinja)
         return Redirect(booking_path(booking_id, "cancelled"), status_code=HTTP_303_SEE_OTHER)
 
     @post("/{booking_id:int}/move", name="staff_booking_move")
@@ -261,11 +258,8 @@ class BookingController(Controller):
                 i18n.error_text(exc, **await _target_times(db, exc, target)),
             )
             return await _booking_page(db, booking_id, move=form, status_code=status_of(exc))
-        done = "moved"
-        if await move_notice.queue_booking_moved(db, jinja, moved, settings):
-            done = "moved_emailed"
-        # The places given back on the first slot go to its waiting list.
-        await notifications.offer_freed_places(db, moved.source_slot_id, settings, jinja)
+        told = await followups.booking_moved(db, settings, moved, environment=jinja)
+        done = "moved_emailed" if told else "moved"
         return Redirect(booking_path(booking_id, done), status_code=HTTP_303_SEE_OTHER)
 
 

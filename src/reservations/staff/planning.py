@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -34,14 +33,12 @@ from reservations.base.reads import catalogue_pages
 from reservations.base.rules import season
 from reservations.base.rules.season import Exclusion, Recurrence, Rules, SlotChange
 from reservations.i18n import N_
-from reservations.notices import notifications
+from reservations.notices import followups
 from reservations.settings import Settings
 from reservations.staff import inputs, labels
 from reservations.staff.auth import PREFIX
 from reservations.web.forms import CONFIRM_CANCEL, TOO_LONG, Form
 from reservations.web.http_status import status_of
-
-logger = logging.getLogger(__name__)
 
 SLOTS_PATH = f"{PREFIX}/planning/slots"
 PLAN_FIELDS = (
@@ -455,9 +452,7 @@ async def _edit(
     if not form.valid:
         return None
     edited = await season.edit_slots(db, slot_ids, SlotChange(capacity, minimum), actor=actor)
-    offered = 0
-    for slot_id in edited.grown:
-        offered += len(await notifications.offer_freed_places(db, slot_id, settings, jinja))
+    offered = await followups.capacity_changed(db, settings, edited, environment=jinja)
     return {"edited": len(edited.changed), "offered": offered}, []
 
 
@@ -479,10 +474,7 @@ async def _cancel(
     )
     told = 0
     for slot_id, booking_ids in cancelled.bookings.items():
-        try:
-            told += await notifications.notify_slot_cancelled(db, slot_id, booking_ids, settings)
-        except Exception:  # the slot is cancelled all the same; ``tick`` tells them later
-            logger.exception("could not queue the cancellation emails of slot %s", slot_id)
+        told += await followups.slot_cancelled(db, settings, slot_id, booking_ids)
     return {"cancelled": len(cancelled.bookings), "told": told}, cancelled.refusals
 
 

@@ -20,7 +20,7 @@ from reservations.base.infra.db import Database
 from reservations.base.reads.slot_overview import LIVE_WAITLIST, slot_overview
 from reservations.base.rules import waitlist
 from reservations.i18n import N_
-from reservations.notices import notifications
+from reservations.notices import followups, waitlist_emails
 from reservations.settings import Settings
 from reservations.staff import labels
 from reservations.web.http_status import status_of
@@ -87,7 +87,7 @@ class SlotController(Controller):
                 db,
                 slot_id,
                 entry_id,
-                notify=notifications.offer_notifier(settings, jinja),
+                notify=waitlist_emails.offer_notifier(settings, jinja),
                 offer_minutes=settings.waitlist_offer_minutes,
                 actor=request.user.actor,
             )
@@ -109,8 +109,7 @@ class SlotController(Controller):
             await waitlist.remove_entry(db, slot_id, entry_id, actor=request.user.actor)
         except DomainError as exc:
             return await _refused(db, slot_id, exc)
-        # A removed offer frees its places for the next ones in line.
-        await notifications.offer_freed_places(db, slot_id, settings, jinja)
+        await followups.left_waiting_list(db, settings, slot_id, environment=jinja)
         return Redirect(slot_path(slot_id, "removed"), status_code=HTTP_303_SEE_OTHER)
 
 

@@ -30,7 +30,7 @@ from reservations.base.reads import catalogue
 from reservations.base.reads.catalogue import SlotDetail
 from reservations.base.rules import booking as booking_service
 from reservations.base.rules.booking import BookingPolicy, BookingView
-from reservations.notices import calendar, notifications
+from reservations.notices import calendar, followups
 from reservations.settings import Settings
 from reservations.visitors import forms
 from reservations.visitors.visits import RATE_LIMITED
@@ -156,23 +156,23 @@ class ManageController(Controller):
         booking, slot = await _load(db, token)
         submitted = await request.form()
         which = "cancel" if submitted.get("action") == "cancel" else "party"
-        form = (
-            cancel_confirmed(submitted)
-            if which == "cancel"
-            else forms.party_change(submitted)
-        )
+        form = cancel_confirmed(submitted) if which == "cancel" else forms.party_change(submitted)
         status = HTTP_422_UNPROCESSABLE_ENTITY
         if form.valid:
             try:
-                done = await _apply(db, token, which, form, booking_policy)
+                changed = await _apply(db, token, which, form, booking_policy)
             except DomainError as exc:
                 form.refused(exc, **_overrides(exc, booking))
                 booking, slot = await _load(db, token)
                 status = status_of(exc)
             else:
-                if done == "cancelled" or _people(form) < booking.people:
-                    # Places were given back: offer them to the waiting list.
-                    await notifications.offer_freed_places(db, booking.slot_id, settings, jinja)
+                if which == "cancel":
+                    await followups.booking_cancelled(
+                        db, settings, booking.id, by_office=False, environment=jinja
+                    )
+                else:
+                    await followups.party_changed(db, settings, booking, changed, environment=jinja)
+                done = "cancelled" if which == "cancel" else "changed"
                 return Redirect(
                     f"{contact.manage_path(token)}?done={done}", status_code=HTTP_303_SEE_OTHER
                 )
@@ -181,15 +181,11 @@ class ManageController(Controller):
         )
 
 
-def _people(form: Form) -> int:
-    return int(form.cleaned["adults"]) + int(form.cleaned["children"])
-
-
-async def _apply(db: Database, token: str, which: str, form: Form, policy: BookingPolicy) -> str:
-    """Cancel, or change the party; what was done, for the page shown next."""
+async def _apply(
+    db: Database, token: str, which: str, form: Form, policy: BookingPolicy
+) -> BookingView:
+    """Cancel, or change the party; the booking as it is now."""
     if which == "cancel":
-        await booking_service.cancel_by_visitor(db, token)
-        return "cancelled"
+        return await booking_service.cancel_by_visitor(db, token)
     adults, children = form.cleaned["adults"], form.cleaned["children"]
-    await booking_service.change_party(db, token, adults, children, policy)
-    return "changed"
+    return await booking_service.change_party(db, token, adults, children, policy)

@@ -30,7 +30,7 @@ from reservations.base.reads.catalogue import SlotDetail
 from reservations.base.rules import waitlist as waitlist_service
 from reservations.base.rules.booking import BookingPolicy
 from reservations.base.rules.waitlist import EmailRequired, OfferExpired, WaitlistView
-from reservations.notices import emails, notifications
+from reservations.notices import emails, followups, waitlist_emails
 from reservations.notices.calendar import party_text
 from reservations.settings import Settings
 from reservations.visitors import forms
@@ -136,7 +136,7 @@ class WaitlistController(Controller):
                     email=form.cleaned["email"],
                     locale=i18n.current(),
                     policy=booking_policy,
-                    notify=notifications.join_notifier(settings, jinja),
+                    notify=waitlist_emails.join_notifier(settings, jinja),
                 )
             except DomainError as exc:
                 slot = await catalogue.slot_detail(db, slot_id)  # places left may have changed
@@ -180,8 +180,7 @@ class WaitlistController(Controller):
         try:
             if action == "withdraw":
                 await waitlist_service.withdraw(db, token)
-                # A withdrawn offer frees its places for the next ones in line.
-                await notifications.offer_freed_places(db, entry.slot_id, settings, jinja)
+                await followups.left_waiting_list(db, settings, entry.slot_id, environment=jinja)
                 return Redirect(f"/waitlist/{token}?done=withdrawn", status_code=HTTP_303_SEE_OTHER)
             receipt = await waitlist_service.claim(db, token, booking_policy)
         except DomainError as exc:

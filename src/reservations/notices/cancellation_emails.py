@@ -1,17 +1,18 @@
-"""Emails about the waiting list and cancelled visits, each in its reader's language, queued in
-the outbox (``outbox.enqueue``) with a dedup key so that nobody is told the same thing twice.
+"""The emails telling visitors their visit is off, each in its reader's language, with the
+next open dates of the same activity, queued in the outbox with a dedup key so that nobody is
+told twice: the slot is cancelled (``slot-cancelled:{slot}:{booking}``), or the office
+cancelled one booking while the visit goes on (``booking-cancelled:{slot}:{booking}``).
 
-The waiting list's ``notify`` callables run inside the domain's transaction (an offer and its
-email are written together); ``notify_slot_cancelled`` opens its own.
+Each telling opens its own transaction, after the cancellation committed. The visitors of a
+cancelled slot not told yet are found again from the outbox (``untold_cancellations``), so
+``reservations tick`` tells them even after a crash.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from jinja2 import Environment
 from sqlalchemy import String, cast, literal, select
@@ -21,131 +22,22 @@ from reservations import i18n
 from reservations.base import clock
 from reservations.base.infra.db import Database
 from reservations.base.models import (
-    Activity,
     Booking,
     BookingStatus,
     CancelledBy,
     OutboxMessage,
-    Provider,
     Slot,
 )
-from reservations.base.rules import room, waitlist
-from reservations.base.rules.waitlist import JoinNotify, JoinReceipt, Offer, OfferNotify
+from reservations.base.rules import room
 from reservations.i18n import N_
 from reservations.notices import emails, words
 from reservations.notices.calendar import party_text
+from reservations.notices.visit_facts import office_links, slot_facts
 from reservations.settings import Settings
-from reservations.web.links import visit_url, waitlist_url
-
-logger = logging.getLogger(__name__)
+from reservations.web.links import visit_url
 
 #: How many other dates a cancellation email suggests.
 OTHER_DATES = 5
-
-def _links(settings: Settings) -> dict[str, str]:
-    return {"public_url": settings.public_url.rstrip("/"), "office_phone": settings.office_phone}
-
-
-# --- the waiting list -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _SlotFacts:
-    """What a waiting-list email says of its visit."""
-
-    title: str
-    provider: str
-    starts_at: datetime
-    ends_at: datetime
-
-
-async def _slot_facts(session: AsyncSession, slot_id: int) -> tuple[dict[str, str], str, Any]:
-    row = (
-        await session.execute(
-            select(Activity.title, Activity.name, Provider.name.label("provider"), Slot)
-            .join(Activity, Slot.activity_id == Activity.id)
-            .join(Provider, Activity.provider_id == Provider.id)
-            .where(Slot.id == slot_id)
-        )
-    ).one()
-    return dict(row.title or {}), row.name, row
-
-
-def join_notifier(settings: Settings, environment: Environment | None = None) -> JoinNotify:
-    """``notify`` for ``waitlist.join``: "you are on the waiting list", with the entry's link."""
-    environment = environment or emails.default_environment()
-
-    async def notify(session: AsyncSession, receipt: JoinReceipt) -> None:
-        entry = receipt.entry
-        titles, name, row = await _slot_facts(session, entry.slot_id)
-        with i18n.use_locale(entry.locale):
-            facts = _SlotFacts(
-                i18n.localized(titles, name), row.provider, row.Slot.starts_at, row.Slot.ends_at
-            )
-            email = emails.compose(
-                environment,
-                "waitlist_joined",
-                i18n.gettext("On the waiting list: {title}, {day}").format(
-                    title=facts.title, day=i18n.day(facts.starts_at)
-                ),
-                entry=entry,
-                slot=facts,
-                party=party_text(entry.adults, entry.children),
-                entry_url=waitlist_url(settings.public_url, receipt.token),
-                **_links(settings),
-            )
-        await emails.enqueue(session, f"waitlist-joined:{entry.id}", entry.email, email)
-
-    return notify
-
-
-def offer_notifier(settings: Settings, environment: Environment | None = None) -> OfferNotify:
-    """``notify`` for ``offer_freed_places`` and ``waitlist.tick``: places are free, claim them
-    with this link before the offer runs out."""
-    environment = environment or emails.default_environment()
-
-    async def notify(session: AsyncSession, offer: Offer) -> None:
-        entry = offer.entry
-        with i18n.use_locale(entry.locale):
-            facts = _SlotFacts(
-                offer.activity_in(i18n.current()), offer.provider, offer.starts_at, offer.ends_at
-            )
-            email = emails.compose(
-                environment,
-                "waitlist_offer",
-                i18n.gettext("Places are free for you: {title}, {day}").format(
-                    title=facts.title, day=i18n.day(facts.starts_at)
-                ),
-                entry=entry,
-                slot=facts,
-                party=party_text(entry.adults, entry.children),
-                claim_url=waitlist_url(settings.public_url, offer.claim_token),
-                expires_at=offer.expires_at,
-                **_links(settings),
-            )
-        await emails.enqueue(session, offer.dedup_key, entry.email, email)
-
-    return notify
-
-
-async def offer_freed_places(
-    db: Database, slot_id: int, settings: Settings, environment: Environment | None = None
-) -> list[Offer]:
-    """After places were given back: offer them to the waiting list. Never fails its caller
-    (the cancellation is done; ``reservations tick`` catches up on anything missed)."""
-    try:
-        return await waitlist.offer_freed_places(
-            db,
-            slot_id,
-            notify=offer_notifier(settings, environment),
-            offer_minutes=settings.waitlist_offer_minutes,
-        )
-    except Exception:
-        logger.exception("could not offer the freed places of slot %s", slot_id)
-        return []
-
-
-# --- a cancelled visit ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -173,7 +65,13 @@ async def _other_dates(
         .limit(OTHER_DATES)
     )
     return [
-        OtherDate(s.id, s.starts_at, s.ends_at, s.capacity - s.booked, visit_url(settings.public_url, s.id))
+        OtherDate(
+            s.id,
+            s.starts_at,
+            s.ends_at,
+            s.capacity - s.booked,
+            visit_url(settings.public_url, s.id),
+        )
         for s in rows
     ]
 
@@ -227,18 +125,16 @@ async def notify_slot_cancelled(
 
 async def notify_booking_cancelled_by_office(
     db: Database,
+    slot_id: int,
     booking_id: int,
     settings: Settings,
     *,
     environment: Environment | None = None,
     now: datetime | None = None,
 ) -> int:
-    """Tell a visitor whose booking the office cancelled (the visit itself goes on), with the
-    other dates open; 1 when queued, 0 without an email or when already told."""
-    async with db.reading() as session:
-        slot_id = await session.scalar(select(Booking.slot_id).where(Booking.id == booking_id))
-    if slot_id is None:
-        return 0
+    """Tell a visitor whose booking (on ``slot_id``) the office cancelled, the visit itself
+    going on, with the other dates open; 1 when queued, 0 without an email or when already
+    told."""
     return await _tell_cancelled(
         db, slot_id, [booking_id], settings, _BOOKING_OFF, environment=environment, now=now
     )
@@ -281,7 +177,7 @@ async def _tell_cancelled(
     environment = environment or emails.default_environment()
     now = now or clock.now()
     async with db.writing() as session:
-        titles, name, row = await _slot_facts(session, slot_id)
+        titles, name, row = await slot_facts(session, slot_id)
         slot: Slot = row.Slot
         bookings = list(
             await session.scalars(
@@ -339,5 +235,5 @@ def _cancelled_email(
         party=party_text(booking.adults, booking.children),
         others=others,
         programme_url=settings.public_url.rstrip("/") + "/",
-        **_links(settings),
+        **office_links(settings),
     )
