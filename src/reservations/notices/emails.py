@@ -8,6 +8,7 @@ the booking: the confirmation page shows everything the email holds.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -20,6 +21,7 @@ from reservations.base.infra import outbox
 from reservations.base.infra.db import Database
 from reservations.base.reads.catalogue import SlotDetail
 from reservations.base.rules.booking import BookingView
+from reservations.i18n import N_
 from reservations.notices import calendar, ics
 from reservations.web import contact
 from reservations.web.templating import make_environment, render
@@ -74,6 +76,37 @@ async def enqueue(session: AsyncSession, key: str, to: str, email: Email) -> boo
     )
 
 
+def booking_email(
+    environment: Environment,
+    name: str,
+    subject: str,
+    booking: BookingView,
+    slot: SlotDetail,
+    office_phone: str,
+    event: Callable[[], bytes],
+    **context: Any,
+) -> Email:
+    """An email about ``booking`` at ``slot`` in the booking's language, from the template pair
+    ``emails/<name>``: ``subject`` is a msgid naming ``{title}`` and ``{day}``, ``event`` builds
+    the booking's calendar file to attach, ``context`` is what only this email shows."""
+    with i18n.use_locale(booking.locale):
+        title = i18n.localized(slot.title, slot.activity_name)
+        attachment = ics.as_attachment(event(), calendar.calendar_filename(booking))
+        return compose(
+            environment,
+            name,
+            i18n.gettext(subject).format(title=title, day=i18n.day(slot.starts_at)),
+            (attachment,),
+            booking=booking,
+            slot=slot,
+            title=title,
+            party=calendar.party_text(booking.adults, booking.children),
+            location=calendar.location_text(slot),
+            office_phone=office_phone,
+            **context,
+        )
+
+
 def booking_confirmed(
     environment: Environment,
     booking: BookingView,
@@ -82,26 +115,17 @@ def booking_confirmed(
     office_phone: str,
 ) -> Email:
     """The confirmation of ``booking``, written in the booking's language."""
-    with i18n.use_locale(booking.locale):
-        title = i18n.localized(slot.title, slot.activity_name)
-        context = {
-            "booking": booking,
-            "slot": slot,
-            "title": title,
-            "manage_url": manage_url,
-            "party": calendar.party_text(booking.adults, booking.children),
-            "location": calendar.location_text(slot),
-            "total_cents": contact.total_cents(booking, slot),
-            "office_phone": office_phone,
-        }
-        subject = i18n.gettext("Booking confirmed: {title}, {day}").format(
-            title=title, day=i18n.day(slot.starts_at)
-        )
-        attachment = ics.as_attachment(
-            calendar.booking_calendar(booking, slot, manage_url),
-            calendar.calendar_filename(booking),
-        )
-        return compose(environment, "booking_confirmed", subject, (attachment,), **context)
+    return booking_email(
+        environment,
+        "booking_confirmed",
+        N_("Booking confirmed: {title}, {day}"),
+        booking,
+        slot,
+        office_phone,
+        lambda: calendar.booking_calendar(booking, slot, manage_url),
+        manage_url=manage_url,
+        total_cents=contact.total_cents(booking, slot),
+    )
 
 
 async def queue_booking_confirmed(
