@@ -23,7 +23,6 @@ from reservations.base.reads.catalogue import SlotDetail
 from reservations.base.rules.booking import BookingView
 from reservations.i18n import N_
 from reservations.notices import calendar, ics
-from reservations.web import contact
 from reservations.web.templating import make_environment, render
 
 logger = logging.getLogger(__name__)
@@ -124,7 +123,7 @@ def booking_confirmed(
         office_phone,
         lambda: calendar.booking_calendar(booking, slot, manage_url),
         manage_url=manage_url,
-        total_cents=contact.total_cents(booking, slot),
+        total_cents=slot.total_cents(booking.adults, booking.children),
     )
 
 

@@ -18,7 +18,6 @@ from reservations.i18n import N_
 from reservations.notices import calendar, emails
 from reservations.notices.emails import Email
 from reservations.settings import Settings
-from reservations.web import contact
 from reservations.web.links import visit_url
 
 logger = logging.getLogger(__name__)
@@ -43,7 +42,7 @@ def booking_moved(
         N_("New date for your visit: {title}, {day}"),
         booking,
         slot,
-        contact.office_phone(settings),
+        settings.office_phone,
         lambda: moved_calendar(booking, slot, move, visit_url(settings.public_url, slot.id)),
         old_starts_at=move.source_starts_at,
     )

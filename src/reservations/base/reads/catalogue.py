@@ -66,6 +66,10 @@ class SlotDetail:
     def remaining(self) -> int:
         return max(self.capacity - self.booked, 0)
 
+    def total_cents(self, adults: int, children: int) -> int:
+        """What a party of ``adults`` and ``children`` pays for this visit."""
+        return adults * self.price_adult_cents + children * self.price_child_cents
+
     @property
     def starts_on(self) -> date:
         return clock.local_date(self.starts_at)
