@@ -3,6 +3,9 @@
 ``booking.book`` commits its own transaction; the message is queued right after in its own
 (with a dedup key, so queueing twice sends once). A failure to queue is logged and does not undo
 the booking: the confirmation page shows everything the email holds.
+
+``booking_email`` is what an email about one booking is made of, the confirmation's and the
+move's (``notices.move``): the booking's language, subject, common context and calendar file.
 """
 
 from __future__ import annotations
