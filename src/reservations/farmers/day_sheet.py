@@ -24,8 +24,7 @@ from reservations.base.rules.provider_links import ProviderRef
 from reservations.farmers import forms
 from reservations.notices import followups, words
 from reservations.settings import Settings
-from reservations.web import contact
-from reservations.web import links as urls
+from reservations.web import links
 from reservations.web.forms import Form
 from reservations.web.http_status import status_of
 
@@ -43,7 +42,7 @@ def _actor(farm: ProviderRef) -> str:
 
 
 def _day_path(secret: str, day: date, anchor: str = "", done: str = "") -> str:
-    path = f"{urls.PREFIX}/{secret}/{day.isoformat()}"
+    path = f"{links.PREFIX}/{secret}/{day.isoformat()}"
     return path + (f"?done={done}" if done else "") + (f"#{anchor}" if anchor else "")
 
 
@@ -77,12 +76,13 @@ async def _sheet_page(
             "attendance_forms": attendance_forms,
             "attendance_fields": forms.attendance_fields,
             "reason_labels": words.CANCEL_REASON,
+            "status_badges": words.SLOT_STATUS_BADGE,
             "now": now,
             "done": i18n.gettext(DONE_MESSAGES[done]) if done in DONE_MESSAGES else None,
-            "base_path": f"{urls.PREFIX}/{secret}",
-            "feed_url": urls.feed_url(settings.public_url, secret),
-            "webcal_url": urls.webcal_url(settings.public_url, secret),
-            "office_phone": contact.office_phone(settings),
+            "base_path": f"{links.PREFIX}/{secret}",
+            "feed_url": links.feed_url(settings.public_url, secret),
+            "webcal_url": links.webcal_url(settings.public_url, secret),
+            "office_phone": settings.office_phone,
         },
         status_code=status_code,
     )
@@ -98,8 +98,9 @@ def _cancel_page(
             "slot": slot,
             "form": form,
             "reasons": [(r.value, words.CANCEL_REASON[r]) for r in forms.FARMER_REASONS],
+            "status_badges": words.SLOT_STATUS_BADGE,
             "back": _day_path(secret, slot.starts_on, f"slot-{slot.id}"),
-            "base_path": f"{urls.PREFIX}/{secret}",
+            "base_path": f"{links.PREFIX}/{secret}",
             "now": clock.now(),
         },
         status_code=status_code,

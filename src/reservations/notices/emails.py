@@ -3,11 +3,15 @@
 ``booking.book`` commits its own transaction; the message is queued right after in its own
 (with a dedup key, so queueing twice sends once). A failure to queue is logged and does not undo
 the booking: the confirmation page shows everything the email holds.
+
+``booking_email`` is what an email about one booking is made of, the confirmation's and the
+move's (``notices.move``): the booking's language, subject, common context and calendar file.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -20,8 +24,8 @@ from reservations.base.infra import outbox
 from reservations.base.infra.db import Database
 from reservations.base.reads.catalogue import SlotDetail
 from reservations.base.rules.booking import BookingView
+from reservations.i18n import N_
 from reservations.notices import calendar, ics
-from reservations.web import contact
 from reservations.web.templating import make_environment, render
 
 logger = logging.getLogger(__name__)
@@ -74,6 +78,37 @@ async def enqueue(session: AsyncSession, key: str, to: str, email: Email) -> boo
     )
 
 
+def booking_email(
+    environment: Environment,
+    name: str,
+    subject: str,
+    booking: BookingView,
+    slot: SlotDetail,
+    office_phone: str,
+    event: Callable[[], bytes],
+    **context: Any,
+) -> Email:
+    """An email about ``booking`` at ``slot`` in the booking's language, from the template pair
+    ``emails/<name>``: ``subject`` is a msgid naming ``{title}`` and ``{day}``, ``event`` builds
+    the booking's calendar file to attach, ``context`` is what only this email shows."""
+    with i18n.use_locale(booking.locale):
+        title = i18n.localized(slot.title, slot.activity_name)
+        attachment = ics.as_attachment(event(), calendar.calendar_filename(booking))
+        return compose(
+            environment,
+            name,
+            i18n.gettext(subject).format(title=title, day=i18n.day(slot.starts_at)),
+            (attachment,),
+            booking=booking,
+            slot=slot,
+            title=title,
+            party=calendar.party_text(booking.adults, booking.children),
+            location=calendar.location_text(slot),
+            office_phone=office_phone,
+            **context,
+        )
+
+
 def booking_confirmed(
     environment: Environment,
     booking: BookingView,
@@ -82,26 +117,17 @@ def booking_confirmed(
     office_phone: str,
 ) -> Email:
     """The confirmation of ``booking``, written in the booking's language."""
-    with i18n.use_locale(booking.locale):
-        title = i18n.localized(slot.title, slot.activity_name)
-        context = {
-            "booking": booking,
-            "slot": slot,
-            "title": title,
-            "manage_url": manage_url,
-            "party": calendar.party_text(booking.adults, booking.children),
-            "location": calendar.location_text(slot),
-            "total_cents": contact.total_cents(booking, slot),
-            "office_phone": office_phone,
-        }
-        subject = i18n.gettext("Booking confirmed: {title}, {day}").format(
-            title=title, day=i18n.day(slot.starts_at)
-        )
-        attachment = ics.as_attachment(
-            calendar.booking_calendar(booking, slot, manage_url),
-            calendar.calendar_filename(booking),
-        )
-        return compose(environment, "booking_confirmed", subject, (attachment,), **context)
+    return booking_email(
+        environment,
+        "booking_confirmed",
+        N_("Booking confirmed: {title}, {day}"),
+        booking,
+        slot,
+        office_phone,
+        lambda: calendar.booking_calendar(booking, slot, manage_url),
+        manage_url=manage_url,
+        total_cents=slot.total_cents(booking.adults, booking.children),
+    )
 
 
 async def queue_booking_confirmed(

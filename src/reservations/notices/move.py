@@ -9,16 +9,15 @@ import logging
 
 from jinja2 import Environment
 
-from reservations import i18n
 from reservations.base.infra.db import Database
 from reservations.base.reads import booking_lookup, catalogue
 from reservations.base.reads.catalogue import SlotDetail
 from reservations.base.rules.booking import BookingView
 from reservations.base.rules.moves import Move
-from reservations.notices import calendar, emails, ics
+from reservations.i18n import N_
+from reservations.notices import calendar, emails
 from reservations.notices.emails import Email
 from reservations.settings import Settings
-from reservations.web import contact
 from reservations.web.links import visit_url
 
 logger = logging.getLogger(__name__)
@@ -27,30 +26,7 @@ logger = logging.getLogger(__name__)
 def moved_calendar(booking: BookingView, slot: SlotDetail, move: Move, url: str) -> bytes:
     """The booking's event at its new date. The manage link is not in it: only its holder has
     it (tokens are stored hashed), so the event links to the visit's page."""
-    description = "\n".join(
-        [
-            i18n.gettext("Booking {reference}: {party}.").format(
-                reference=booking.reference,
-                party=calendar.party_text(booking.adults, booking.children),
-            ),
-            i18n.gettext("Organised by {provider}, {village}.").format(
-                provider=slot.provider, village=slot.village
-            ),
-        ]
-    )
-    return ics.calendar_for_visit(
-        uid=ics.booking_uid(booking.reference),
-        title=i18n.localized(slot.title, slot.activity_name),
-        description=description,
-        location=calendar.location_text(slot),
-        starts_at=slot.starts_at,
-        ends_at=slot.ends_at,
-        url=url,
-        status="CONFIRMED",
-        sequence=move.calendar_sequence,
-        latitude=slot.latitude,
-        longitude=slot.longitude,
-    )
+    return calendar.booking_event(booking, slot, url=url, sequence=move.calendar_sequence)
 
 
 def booking_moved(
@@ -60,25 +36,16 @@ def booking_moved(
     move: Move,
     settings: Settings,
 ) -> Email:
-    with i18n.use_locale(booking.locale):
-        title = i18n.localized(slot.title, slot.activity_name)
-        context = {
-            "booking": booking,
-            "slot": slot,
-            "title": title,
-            "old_starts_at": move.source_starts_at,
-            "party": calendar.party_text(booking.adults, booking.children),
-            "location": calendar.location_text(slot),
-            "office_phone": contact.office_phone(settings),
-        }
-        subject = i18n.gettext("New date for your visit: {title}, {day}").format(
-            title=title, day=i18n.day(slot.starts_at)
-        )
-        attachment = ics.as_attachment(
-            moved_calendar(booking, slot, move, visit_url(settings.public_url, slot.id)),
-            calendar.calendar_filename(booking),
-        )
-        return emails.compose(environment, "booking_moved", subject, (attachment,), **context)
+    return emails.booking_email(
+        environment,
+        "booking_moved",
+        N_("New date for your visit: {title}, {day}"),
+        booking,
+        slot,
+        settings.office_phone,
+        lambda: moved_calendar(booking, slot, move, visit_url(settings.public_url, slot.id)),
+        old_starts_at=move.source_starts_at,
+    )
 
 
 def dedup_key(move: Move) -> str:

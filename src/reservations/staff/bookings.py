@@ -35,7 +35,7 @@ from reservations.settings import SUPPORTED_LOCALES, Settings
 from reservations.staff import booking_forms, labels
 from reservations.staff.inputs import day as day_input
 from reservations.staff.inputs import form_of, whole
-from reservations.web import contact, forms
+from reservations.web import forms, links
 from reservations.web.forms import Form
 from reservations.web.http_status import status_of
 
@@ -197,8 +197,8 @@ class BookingController(Controller):
             jinja,
             receipt.booking,
             slot,
-            contact.manage_url(settings, receipt.manage_token),
-            contact.office_phone(settings),
+            links.manage_url(settings.public_url, receipt.manage_token),
+            settings.office_phone,
         ):
             done = "booked_emailed"
         return Redirect(booking_path(receipt.booking.id, done), status_code=HTTP_303_SEE_OTHER)

@@ -1,5 +1,6 @@
-"""How the back office names the words stored in the database (statuses, channels, audit
-actions), marked for translation, and how it writes an audit entry's values for a reader."""
+"""What is the back office's own in naming things: how an audit entry's action, fields, actors
+and values read (the words for statuses, channels and reasons are ``notices.words``'), the
+channels staff book through, and the names the templates of bookings and slots use."""
 
 from __future__ import annotations
 
@@ -8,44 +9,12 @@ from datetime import datetime
 from typing import Any
 
 from reservations import i18n
-from reservations.base.models import (
-    BookingStatus,
-    CancelledBy,
-    Channel,
-    SlotStatus,
-    WaitlistStatus,
-)
+from reservations.base.models import Channel
 from reservations.i18n import N_
 from reservations.notices import words
 
-SLOT_STATUS = {
-    SlotStatus.SCHEDULED: N_("Not decided yet"),
-    SlotStatus.CONFIRMED: N_("Confirmed"),
-    SlotStatus.HELD: N_("Held"),
-    SlotStatus.CANCELLED: N_("Cancelled"),
-}
-BOOKING_STATUS = {
-    BookingStatus.CONFIRMED: N_("Confirmed"),
-    BookingStatus.CANCELLED: N_("Cancelled"),
-    BookingStatus.PENDING_PAYMENT: N_("Awaiting payment"),
-    BookingStatus.EXPIRED: N_("Expired"),
-}
-CHANNEL = {
-    Channel.WEB: N_("Online"),
-    Channel.COUNTER: N_("At the counter"),
-    Channel.PHONE: N_("On the phone"),
-    Channel.RESELLER: N_("Reseller"),
-    Channel.HISTORY: N_("Imported"),
-}
 #: The channels staff book through.
 STAFF_CHANNELS = (Channel.COUNTER, Channel.PHONE)
-WAITLIST_STATUS = {
-    WaitlistStatus.WAITING: N_("Waiting"),
-    WaitlistStatus.OFFERED: N_("Places offered"),
-    WaitlistStatus.CLAIMED: N_("Booked"),
-    WaitlistStatus.EXPIRED: N_("Offer expired"),
-    WaitlistStatus.WITHDRAWN: N_("Left the list"),
-}
 AUDIT_ACTION = {
     "booking.created": N_("Booking made"),
     "booking.changed": N_("Party changed"),
@@ -67,7 +36,6 @@ AUDIT_ACTION = {
     "waitlist.withdrawn": N_("Left the waiting list"),
     "waitlist.removed": N_("Removed from the waiting list"),
 }
-CANCEL_REASON = words.CANCEL_REASON
 #: The names of the facts an audit entry records.
 AUDIT_FIELD = {
     "status": N_("Status"),
@@ -95,17 +63,12 @@ AUDIT_FIELD = {
     "line": N_("Spreadsheet line"),
     "days": N_("Days"),
 }
-CANCELLED_BY = {
-    CancelledBy.VISITOR: N_("the visitor"),
-    CancelledBy.STAFF: N_("the tourist office"),
-    CancelledBy.SLOT: N_("with the visit"),
-}
 #: How values of these facts are named (statuses of slots and bookings share their words).
 _VALUES_OF_FIELD: dict[str, dict[Any, str]] = {
-    "status": {**BOOKING_STATUS, **SLOT_STATUS},
-    "channel": CHANNEL,
+    "status": {**words.BOOKING_STATUS, **words.SLOT_STATUS},
+    "channel": words.CHANNEL,
     "reason": words.CANCEL_REASON,
-    "cancelled_by": CANCELLED_BY,
+    "cancelled_by": words.CANCELLED_BY,
 }
 #: Who acted, when it is not a person of the office or a farm.
 _ACTORS = {
@@ -119,24 +82,18 @@ _ACTORS = {
 }
 
 
-def label(labels: dict[Any, str], value: Any) -> str:
-    """The translated name of ``value``, or the value itself when it has none."""
-    name = labels.get(value)
-    return i18n.gettext(name) if name else str(value)
-
-
 def audit_field(key: str) -> str:
-    return label(AUDIT_FIELD, key)
+    return words.label(AUDIT_FIELD, key)
 
 
 def audit_actor(actor: str) -> str:
-    """"staff:anne@…" is Anne's email; "provider:2" a farm through its private link."""
+    """ "staff:anne@…" is Anne's email; "provider:2" a farm through its private link."""
     kind, _, who = actor.partition(":")
     if kind == "staff" and who:
         return who
     if kind == "provider" and who:
         return i18n.gettext("The farm (private link)")
-    return label(_ACTORS, actor)
+    return words.label(_ACTORS, actor)
 
 
 def audit_value(value: Any, key: str | None = None) -> str:
@@ -144,9 +101,9 @@ def audit_value(value: Any, key: str | None = None) -> str:
     and reasons, times in Paris time."""
     if value is None:
         return "–"
-    words = _VALUES_OF_FIELD.get(key or "")
-    if words and isinstance(value, str) and value in words:
-        return i18n.gettext(words[value])
+    names = _VALUES_OF_FIELD.get(key or "")
+    if names and isinstance(value, str) and value in names:
+        return i18n.gettext(names[value])
     if isinstance(value, str):
         try:
             instant = datetime.fromisoformat(value)
@@ -161,14 +118,14 @@ def audit_value(value: Any, key: str | None = None) -> str:
 def template_globals() -> dict[str, Any]:
     """What the templates of bookings and slots use to name things."""
     return {
-        "label": label,
+        "label": words.label,
         "audit_value": audit_value,
         "audit_field": audit_field,
         "audit_actor": audit_actor,
-        "slot_status": SLOT_STATUS,
-        "booking_status": BOOKING_STATUS,
-        "channels": CHANNEL,
-        "waitlist_status": WAITLIST_STATUS,
+        "slot_status": words.SLOT_STATUS,
+        "booking_status": words.BOOKING_STATUS,
+        "channels": words.CHANNEL,
+        "waitlist_status": words.WAITLIST_STATUS,
         "audit_action": AUDIT_ACTION,
-        "cancel_reason": CANCEL_REASON,
+        "cancel_reason": words.CANCEL_REASON,
     }

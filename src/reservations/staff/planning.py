@@ -33,9 +33,9 @@ from reservations.base.reads import catalogue_pages
 from reservations.base.rules import season
 from reservations.base.rules.season import Exclusion, Recurrence, Rules, SlotChange
 from reservations.i18n import N_
-from reservations.notices import followups
+from reservations.notices import followups, words
 from reservations.settings import Settings
-from reservations.staff import inputs, labels
+from reservations.staff import inputs
 from reservations.staff.auth import PREFIX
 from reservations.web.forms import CONFIRM_CANCEL, TOO_LONG, Form
 from reservations.web.http_status import status_of
@@ -275,9 +275,9 @@ async def _slots_page(
             "listed_max": season.MAX_LISTED,
             "is_live": season.is_live,
             "activities": await catalogue_pages.activity_choices(db),
-            "reasons": [(r.value, labels.label(labels.CANCEL_REASON, r)) for r in STAFF_REASONS],
+            "reasons": [(r.value, words.label(words.CANCEL_REASON, r)) for r in STAFF_REASONS],
             "outcome": outcome,
-            "status_label": lambda status: labels.label(labels.SLOT_STATUS, status),
+            "status_label": lambda status: words.label(words.SLOT_STATUS, status),
         },
         status_code=status_code,
     )

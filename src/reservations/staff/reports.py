@@ -34,6 +34,7 @@ from reservations.base.reads import advice as advice_service
 from reservations.base.reads import reports
 from reservations.base.reads.advice import Advice
 from reservations.i18n import N_
+from reservations.notices import words
 from reservations.settings import Settings
 from reservations.staff.charts import BarChart, Series, render
 from reservations.web.forms import Form
@@ -42,22 +43,6 @@ FIRST_SEASON, LAST_SEASON = 1990, 2200
 BAD_SEASON = N_("Please choose a season: a year such as 2022.")
 BAD_KIND = N_("Please choose a kind of activity from the list.")
 
-REASON_LABELS = {
-    CancelReason.UNDER_MINIMUM: N_("Too few people booked"),
-    CancelReason.PROVIDER: N_("Called off by the farm"),
-    CancelReason.ILLNESS: N_("Illness"),
-    CancelReason.WEATHER: N_("Weather"),
-    CancelReason.FIRE_RISK: N_("Fire risk"),
-    CancelReason.STAFF: N_("Called off by the office"),
-    CancelReason.OTHER: N_("Other reason"),
-}
-CHANNEL_LABELS = {
-    Channel.WEB: N_("Online"),
-    Channel.COUNTER: N_("At the counter"),
-    Channel.PHONE: N_("By phone"),
-    Channel.RESELLER: N_("Reseller"),
-    Channel.HISTORY: N_("Imported from a spreadsheet"),
-}
 #: The groupings the page shows, in order: (report key, CSV table, heading, chart title).
 GROUPS = (
     ("by_weekday", "weekday", N_("By weekday"), N_("Held rate and fill rate by weekday")),
@@ -118,7 +103,7 @@ def group_label(column: str, key: str) -> str:
         year, month = (int(part) for part in key.split("-"))
         return format_date(date(year, month, 1), "LLLL yyyy", locale=i18n.babel_locale())
     if column == "channel":
-        return i18n.gettext(CHANNEL_LABELS[Channel(key)])
+        return words.label(words.CHANNEL_IN_REPORT, Channel(key))
     return key
 
 
@@ -261,13 +246,15 @@ def _channel_chart(report: Mapping[str, Any]) -> Any:
 
 def report_context(report: Mapping[str, Any]) -> dict[str, Any]:
     """What the report template shows: the figures, their names and the charts."""
-    reasons = [(reason.value, i18n.gettext(REASON_LABELS[reason])) for reason in CancelReason]
+    reasons = [(r.value, words.label(words.CANCEL_REASON_IN_REPORT, r)) for r in CancelReason]
     met = _reasons_met(report)
     outcome_labels = [
         i18n.gettext("Planned"),
         i18n.gettext("Held"),
         *(
-            i18n.gettext("Cancelled: {reason}").format(reason=i18n.gettext(REASON_LABELS[r]))
+            i18n.gettext("Cancelled: {reason}").format(
+                reason=words.label(words.CANCEL_REASON_IN_REPORT, r)
+            )
             for r in met
         ),
     ]

@@ -20,6 +20,7 @@ from reservations.base.reads import availability
 from reservations.base.reads.availability import SlotView
 from reservations.i18n import N_
 from reservations.settings import Settings
+from reservations.web import links
 
 REFRESH_SECONDS = 300
 #: Error correction "M" (15 %): survives a scratched or smudged screen, keeps the code small.
@@ -39,10 +40,6 @@ class KioskEntry:
 class KioskDay:
     day: date
     entries: list[KioskEntry]
-
-
-def booking_url(settings: Settings, slot_id: int) -> str:
-    return f"{settings.public_url}/visits/{slot_id}"
 
 
 def qr_svg(url: str) -> Markup:
@@ -70,7 +67,7 @@ async def kiosk_days(db: Database, settings: Settings, *, now: datetime) -> list
             KioskEntry(view, url, qr_svg(url))
             for view in shown
             if view.starts_on == day
-            for url in (booking_url(settings, view.id),)
+            for url in (links.visit_url(settings.public_url, view.id),)
         ]
         days.append(KioskDay(day, entries))
     return days

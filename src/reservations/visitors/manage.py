@@ -34,7 +34,7 @@ from reservations.notices import calendar, followups
 from reservations.settings import Settings
 from reservations.visitors import forms
 from reservations.visitors.visits import RATE_LIMITED
-from reservations.web import contact
+from reservations.web import links
 from reservations.web.forms import Form, cancel_confirmed
 from reservations.web.http_status import status_of
 
@@ -73,9 +73,9 @@ def manage_page(
             "live": booking.status == BookingStatus.CONFIRMED,
             "open": booking.status == BookingStatus.CONFIRMED and now < booking.booking_cutoff_at,
             "most_people": min(booking.people + slot.remaining, policy.max_party_size),
-            "total_cents": contact.total_cents(booking, slot),
-            "office_phone": contact.office_phone(settings),
-            "manage_url": contact.manage_url(settings, token),
+            "total_cents": slot.total_cents(booking.adults, booking.children),
+            "office_phone": settings.office_phone,
+            "manage_url": links.manage_url(settings.public_url, token),
             "done": done if done in DONE_MESSAGES else None,
         },
         headers=PRIVATE,
@@ -113,15 +113,15 @@ class ManageController(Controller):
     ) -> Template | Redirect:
         booking, slot = await _load(db, token)
         if booking.status != BookingStatus.CONFIRMED:
-            return Redirect(contact.manage_path(token), status_code=HTTP_303_SEE_OTHER)
+            return Redirect(links.manage_path(token), status_code=HTTP_303_SEE_OTHER)
         return Template(
             template_name="visitors/confirmation.html",
             context={
                 "token": token,
                 "booking": booking,
                 "slot": slot,
-                "total_cents": contact.total_cents(booking, slot),
-                "manage_url": contact.manage_url(settings, token),
+                "total_cents": slot.total_cents(booking.adults, booking.children),
+                "manage_url": links.manage_url(settings.public_url, token),
             },
             headers=PRIVATE,
         )
@@ -136,7 +136,7 @@ class ManageController(Controller):
         booking, slot = await _load(db, token)
         filename = calendar.calendar_filename(booking)
         return Response(
-            calendar.booking_calendar(booking, slot, contact.manage_url(settings, token)),
+            calendar.booking_calendar(booking, slot, links.manage_url(settings.public_url, token)),
             media_type=ICS_MEDIA_TYPE,
             headers={**PRIVATE, "Content-Disposition": f'attachment; filename="{filename}"'},
         )
@@ -174,7 +174,7 @@ class ManageController(Controller):
                     await followups.party_changed(db, settings, booking, changed, environment=jinja)
                 done = "cancelled" if which == "cancel" else "changed"
                 return Redirect(
-                    f"{contact.manage_path(token)}?done={done}", status_code=HTTP_303_SEE_OTHER
+                    f"{links.manage_path(token)}?done={done}", status_code=HTTP_303_SEE_OTHER
                 )
         return manage_page(
             token, booking, slot, settings, booking_policy, status_code=status, **{which: form}

@@ -23,7 +23,7 @@ from reservations.base.rules.booking import BookingPolicy
 from reservations.notices import emails
 from reservations.settings import Settings
 from reservations.visitors import forms
-from reservations.web import contact
+from reservations.web import links
 from reservations.web.forms import Form
 
 #: Handlers with this option are rate-limited per client (the app's RateLimitConfig).
@@ -43,7 +43,7 @@ def slot_page(
             "slot": slot,
             "form": form,
             "max_party": policy.max_party_size,
-            "office_phone": contact.office_phone(settings),
+            "office_phone": settings.office_phone,
         },
         status_code=status_code,
     )
@@ -98,10 +98,10 @@ class VisitController(Controller):
             jinja,
             receipt.booking,
             slot,
-            contact.manage_url(settings, receipt.manage_token),
-            contact.office_phone(settings),
+            links.manage_url(settings.public_url, receipt.manage_token),
+            settings.office_phone,
         )
         return Redirect(
-            contact.manage_path(receipt.manage_token) + "/confirmation",
+            links.manage_path(receipt.manage_token) + "/confirmation",
             status_code=HTTP_303_SEE_OTHER,
         )

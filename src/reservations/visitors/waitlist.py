@@ -36,7 +36,7 @@ from reservations.settings import Settings
 from reservations.visitors import forms
 from reservations.visitors.manage import PRIVATE
 from reservations.visitors.visits import RATE_LIMITED, slot_page
-from reservations.web import contact
+from reservations.web import links
 from reservations.web.forms import Form
 from reservations.web.http_status import status_of
 
@@ -100,7 +100,7 @@ def entry_page(
             "live": entry.status in (WaitlistStatus.WAITING, WaitlistStatus.OFFERED),
             "done": done if done in DONE_MESSAGES else None,
             "refusal": refusal,
-            "office_phone": contact.office_phone(settings),
+            "office_phone": settings.office_phone,
         },
         headers=PRIVATE,
         status_code=status_code,
@@ -195,10 +195,10 @@ class WaitlistController(Controller):
             jinja,
             receipt.booking,
             slot,
-            contact.manage_url(settings, receipt.manage_token),
-            contact.office_phone(settings),
+            links.manage_url(settings.public_url, receipt.manage_token),
+            settings.office_phone,
         )
         return Redirect(
-            contact.manage_path(receipt.manage_token) + "/confirmation",
+            links.manage_path(receipt.manage_token) + "/confirmation",
             status_code=HTTP_303_SEE_OTHER,
         )

@@ -22,7 +22,6 @@ from litestar.status_codes import (
 from reservations import i18n
 from reservations.base.errors import DomainError
 from reservations.i18n import N_
-from reservations.web import contact
 from reservations.web.http_status import status_of
 from reservations.web.locale import locale_of
 from reservations.web.templating import render
@@ -104,7 +103,7 @@ def html_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
             "unexpected error on %s %s", request.method, request.url.path, exc_info=exc
         )
     settings = request.app.state.settings
-    phone = contact.office_phone(settings)
+    phone = settings.office_phone
     headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
     with i18n.use_locale(locale_of(request)):
         status, title, message = _describe(exc, phone)

@@ -1,5 +1,6 @@
 """The addresses people are sent to, built in one place (CLI, pages, emails, calendars): the
-visits' pages, the waiting list's links, and a provider's private pages."""
+visits' pages, a booking's manage link, the waiting list's links, and a provider's private
+pages."""
 
 from __future__ import annotations
 
@@ -10,6 +11,16 @@ from urllib.parse import urlsplit, urlunsplit
 def visit_url(public_url: str, slot_id: int) -> str:
     """The slot's page on the site, where it is booked."""
     return f"{public_url.rstrip('/')}/visits/{slot_id}"
+
+
+def manage_path(token: str) -> str:
+    """A booking's manage page, for its holder only: the token is its secret."""
+    return f"/manage/{token}"
+
+
+def manage_url(public_url: str, token: str) -> str:
+    """The absolute manage link written in emails and calendars."""
+    return public_url.rstrip("/") + manage_path(token)
 
 
 def waitlist_url(public_url: str, token: str) -> str:

@@ -38,6 +38,10 @@ class SlotDetail(SlotFacts):
     languages: list[str]
     sequence: int
 
+    def total_cents(self, adults: int, children: int) -> int:
+        """What a party of ``adults`` and ``children`` pays for this visit."""
+        return adults * self.price_adult_cents + children * self.price_child_cents
+
     @property
     def decided_day_before(self) -> bool:
         """The go/no-go falls on the day before the visit (the usual rule)."""
