@@ -15,14 +15,17 @@ office made, and runs everything that change leads to, so that no handler has to
 - ``catch_up``, run by ``reservations tick``: the visitors of cancelled slots not told yet are
   told, then offers that ran out end and free places are offered on every open slot.
 
-The person the change happened to is told first, then the waiting list is served. Each
-follow-up opens its own transaction after the change committed (the domain wrote the change's
-audit entries in the change's own); so none of them fails its caller: a failure is logged and
-the change stands. ``tick`` is the safety net: it finds from the database itself what a
-failure or a crash left undone (visitors of a cancelled slot with no ``slot-cancelled`` message,
-free places with people waiting), and the outbox's dedup keys and the waiting list's locks make
-doing a follow-up twice harmless. An office cancellation's or a move's email that could not be
-queued is only logged (``tick`` does not look for those).
+The person the change happened to is told first, then the waiting list is served
+(``offer_freed_places``, the step most changes share: each offer is emailed in the transaction
+that makes it). ``environment`` is the app's Jinja environment when called from a request.
+
+Follow-ups run once the change has committed, each in its own transaction (the domain wrote the
+change's audit entries in the change's own): the change stands whatever happens next, so a
+follow-up never fails its caller; a failure is logged. ``tick`` is the safety net: it finds in
+the database itself what a failure or a crash left undone (visitors of a cancelled slot with no
+``slot-cancelled`` message, free places with people waiting), and the outbox's dedup keys and
+the waiting list's locks make doing a follow-up twice harmless. An office cancellation's or a
+move's email that could not be queued is only logged (``tick`` does not look for those).
 """
 
 from __future__ import annotations
