@@ -279,6 +279,21 @@ async def test_a_smaller_party_offers_the_places_it_gives_back(client, db):
     assert offer.to_address == "els@example.be"
 
 
+async def test_a_cancellation_through_the_api_offers_the_places(client, db):
+    slot, first = await full_slot(db)  # 3 of 3 taken by one party of 3
+    joined = await join_directly(db, slot.id, adults=2)
+
+    answer = await client.delete(f"/api/v1/bookings/{first.manage_token}")
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "cancelled"
+    assert (await fetch_slot(db, slot.id)).booked == 0
+    [entry] = await entries(db, slot.id)
+    assert entry.status == WaitlistStatus.OFFERED
+    [offer] = await outbox(db, f"waitlist-offer:{joined.entry.id}:")
+    assert offer.to_address == "els@example.be"
+
+
 async def test_an_offer_withdrawn_ahead_in_line_goes_to_the_next_party(client, db):
     slot, first = await full_slot(db)
     ahead = await join_directly(db, slot.id, adults=2)

@@ -14,6 +14,8 @@ from reservations.base.infra.db import Database
 from reservations.base.models import Channel
 from reservations.base.rules import booking as booking_service
 from reservations.base.rules.booking import BookingPolicy, BookingRequest
+from reservations.notices import followups
+from reservations.settings import Settings
 
 #: Handlers carrying this option are rate-limited per client (see app.py).
 RATE_LIMITED = {"rate_limited": True}
@@ -71,6 +73,11 @@ class BookingController(Controller):
         summary="Cancel a booking (until the booking cut-off)",
     )
     async def cancel_booking(
-        self, manage_token: FromPath[str], db: NamedDependency[Database]
+        self,
+        manage_token: FromPath[str],
+        db: NamedDependency[Database],
+        settings: NamedDependency[Settings],
     ) -> BookingOut:
-        return BookingOut.of(await booking_service.cancel_by_visitor(db, manage_token))
+        booking = await booking_service.cancel_by_visitor(db, manage_token)
+        await followups.booking_cancelled(db, settings, booking.id, by_office=False)
+        return BookingOut.of(booking)
