@@ -42,9 +42,9 @@ import asyncpg  # noqa: E402
 from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from reservations.base import clock
+from reservations.base import clock  # noqa: E402
 from reservations.base.infra import db as db_module  # noqa: E402
-from reservations.base.infra import tokens
+from reservations.base.infra import tokens  # noqa: E402
 from reservations.base.infra.db import Database  # noqa: E402
 from reservations.base.models import Activity, ActivityKind, Provider  # noqa: E402
 from reservations.base.rules import booking as booking_service  # noqa: E402

@@ -103,3 +103,27 @@ def test_the_audiences_and_tick_leave_what_follows_a_change_to_followups() -> No
         for found in FOLLOW_UP_STEPS.finditer(path.read_text())
     }
     assert listed == set()
+
+
+#: The domain's changes that free places or call visits off: each has a follow-up.
+CHANGES_WITH_FOLLOW_UPS = re.compile(
+    r"\b(cancel_booking|cancel_by_visitor|change_party|move_booking|withdraw|remove_entry"
+    r"|edit_slots|cancel_slots?)\("
+)
+
+
+def test_every_module_that_frees_places_or_cancels_runs_its_follow_ups() -> None:
+    """The other side of the rule above: a handler that frees places or calls a visit off and
+    calls no follow-up at all (as the API's cancellation once did) leaves a waiting list
+    unserved or visitors untold."""
+    audiences = ("visitors", "farmers", "staff", "api")
+    callers = [*(p for a in audiences for p in (SOURCE / a).rglob("*.py")), SOURCE / "cli.py"]
+    forgetful = {
+        str(path.relative_to(SOURCE))
+        for path in callers
+        if CHANGES_WITH_FOLLOW_UPS.search(text := path.read_text())
+        and "followups." not in text
+    }
+    assert forgetful == set()
+    changing = {p.name for p in callers if CHANGES_WITH_FOLLOW_UPS.search(p.read_text())}
+    assert {"bookings.py", "manage.py", "waitlist.py", "day_sheet.py", "planning.py"} <= changing

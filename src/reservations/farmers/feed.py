@@ -28,8 +28,7 @@ from reservations.base.reads.provider_feed import (
     feed_version,
 )
 from reservations.base.rules.provider_links import ProviderRef
-from reservations.notices import ics
-from reservations.notices import words as slot_words
+from reservations.notices import ics, words
 from reservations.notices.calendar import party_text
 from reservations.settings import Settings
 from reservations.web.feed_responses import calendar_response, etag
@@ -127,7 +126,7 @@ def description(slot: SheetSlot, sheet_url: str) -> str:
     cancelled = slot.status == SlotStatus.CANCELLED
     if cancelled:
         lines = [
-            f"{slot_words.status_words(slot.status)} · {slot_words.reason_words(slot.cancel_reason)}"
+            f"{words.status_words(slot.status)} · {words.reason_words(slot.cancel_reason)}"
         ]
         if slot.cancel_message:
             lines.append(slot.cancel_message)
@@ -137,7 +136,7 @@ def description(slot: SheetSlot, sheet_url: str) -> str:
             "%(num)d of %(capacity)d places booked, minimum %(minimum)d.",
             slot.people,
         ) % {"num": slot.people, "capacity": slot.capacity, "minimum": slot.min_participants}
-        lines = [f"{slot_words.status_words(slot.status)} · {places}"]
+        lines = [f"{words.status_words(slot.status)} · {places}"]
     bookings = slot.bookings if cancelled else slot.live_bookings
     if bookings:
         heading = i18n.gettext("Had booked:") if cancelled else i18n.gettext("Booked:")

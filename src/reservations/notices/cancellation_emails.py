@@ -32,7 +32,7 @@ from reservations.base.rules import room
 from reservations.i18n import N_
 from reservations.notices import emails, words
 from reservations.notices.calendar import party_text
-from reservations.notices.visit_facts import office_links, slot_facts
+from reservations.notices.visit_facts import office_links, visit_with_titles
 from reservations.settings import Settings
 from reservations.web.links import visit_url
 
@@ -69,7 +69,7 @@ async def _other_dates(
             s.id,
             s.starts_at,
             s.ends_at,
-            s.capacity - s.booked,
+            s.remaining,
             visit_url(settings.public_url, s.id),
         )
         for s in rows
@@ -177,7 +177,7 @@ async def _tell_cancelled(
     environment = environment or emails.default_environment()
     now = now or clock.now()
     async with db.writing() as session:
-        titles, name, row = await slot_facts(session, slot_id)
+        titles, name, row = await visit_with_titles(session, slot_id)
         slot: Slot = row.Slot
         bookings = list(
             await session.scalars(

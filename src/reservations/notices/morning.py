@@ -21,8 +21,7 @@ from reservations.base import clock
 from reservations.base.infra.db import Database
 from reservations.base.models import OutboxMessage, Provider, SlotStatus
 from reservations.base.reads.day_sheet import DaySheet, day_sheet, providers_with_visitors_on
-from reservations.notices import emails
-from reservations.notices import words as slot_words
+from reservations.notices import emails, words
 from reservations.settings import Settings
 
 
@@ -95,9 +94,9 @@ def _compose(
         {
             "slot": slot,
             "title": slot.title_in(locale),
-            "status": slot_words.status_words(slot.status),
+            "status": words.status_words(slot.status),
             "cancelled": slot.status == SlotStatus.CANCELLED,
-            "reason": slot_words.reason_words(slot.cancel_reason)
+            "reason": words.reason_words(slot.cancel_reason)
             if slot.status == SlotStatus.CANCELLED
             else None,
             "bookings": slot.live_bookings,

@@ -16,7 +16,7 @@ def office_links(settings: Settings) -> dict[str, str]:
     return {"public_url": settings.public_url.rstrip("/"), "office_phone": settings.office_phone}
 
 
-async def slot_facts(session: AsyncSession, slot_id: int) -> tuple[dict[str, str], str, Any]:
+async def visit_with_titles(session: AsyncSession, slot_id: int) -> tuple[dict[str, str], str, Any]:
     """The activity's titles by language, its name, and the row (``.Slot``, ``.provider``)."""
     row = (
         await session.execute(

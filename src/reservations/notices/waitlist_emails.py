@@ -19,13 +19,13 @@ from reservations import i18n
 from reservations.base.rules.waitlist import JoinNotify, JoinReceipt, Offer, OfferNotify
 from reservations.notices import emails
 from reservations.notices.calendar import party_text
-from reservations.notices.visit_facts import office_links, slot_facts
+from reservations.notices.visit_facts import office_links, visit_with_titles
 from reservations.settings import Settings
 from reservations.web.links import waitlist_url
 
 
 @dataclass(frozen=True)
-class _SlotFacts:
+class _Visit:
     """What a waiting-list email says of its visit."""
 
     title: str
@@ -40,9 +40,9 @@ def join_notifier(settings: Settings, environment: Environment | None = None) ->
 
     async def notify(session: AsyncSession, receipt: JoinReceipt) -> None:
         entry = receipt.entry
-        titles, name, row = await slot_facts(session, entry.slot_id)
+        titles, name, row = await visit_with_titles(session, entry.slot_id)
         with i18n.use_locale(entry.locale):
-            facts = _SlotFacts(
+            facts = _Visit(
                 i18n.localized(titles, name), row.provider, row.Slot.starts_at, row.Slot.ends_at
             )
             email = emails.compose(
@@ -70,7 +70,7 @@ def offer_notifier(settings: Settings, environment: Environment | None = None) -
     async def notify(session: AsyncSession, offer: Offer) -> None:
         entry = offer.entry
         with i18n.use_locale(entry.locale):
-            facts = _SlotFacts(
+            facts = _Visit(
                 offer.activity_in(i18n.current()), offer.provider, offer.starts_at, offer.ends_at
             )
             email = emails.compose(

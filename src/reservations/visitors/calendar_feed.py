@@ -33,8 +33,7 @@ from reservations.base.reads.public_programme import (
     programme_entries,
     programme_version,
 )
-from reservations.notices import ics
-from reservations.notices import words as slot_words
+from reservations.notices import ics, words
 from reservations.notices.words import price_text
 from reservations.settings import Settings
 from reservations.web.feed_responses import calendar_response, etag
@@ -128,7 +127,7 @@ def _status_line(entry: ProgrammeEntry) -> str:
             "minimum": entry.min_participants,
             "when": i18n.moment(entry.decision_at),
         }
-    return slot_words.status_words(entry.status)
+    return words.status_words(entry.status)
 
 
 def _description(entry: ProgrammeEntry, url: str, office_phone: str) -> str:

@@ -1,5 +1,6 @@
-"""Friendly error pages for the visitors' site, in the visitor's language; the JSON API (and its
-schema) keep their problem details. No stack trace ever reaches a visitor."""
+"""Friendly error pages for every audience's pages (the visitors', the farmers', the back office's
+layout), in the reader's language; the JSON API (and its schema) keep their problem details. No
+stack trace ever reaches a visitor."""
 
 from __future__ import annotations
 

@@ -60,8 +60,6 @@ SLOT_GROUPINGS = (
     ("by_month", "month"),
     ("by_sector", "sector"),
 )
-#: The only metrics that make sense per booking channel (a slot has no channel).
-CHANNEL_METRICS = ("seats_booked", "participants", "attendance_rate")
 
 
 # --- Dialect-specific date parts -------------------------------------------------------------

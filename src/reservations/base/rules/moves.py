@@ -14,8 +14,8 @@ One transaction, with the same capacity guarantee as a booking:
    write one audit entry on each slot.
 
 On SQLite the writing transaction began IMMEDIATE and holds the database's write lock, which
-serialises the same steps. The caller tells the visitor and offers the freed places to the
-source's waiting list (``Move`` says what changed).
+serialises the same steps. ``notices.followups.booking_moved`` then tells the visitor and offers
+the freed places to the source's waiting list (``Move`` says what changed).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Taking places: the only statements that add people to a slot, and the one that gives them back.
+"""Taking places: the only statements that add people to a slot (the import of past seasons
+writes its counters as it finds them), and the one that gives them back.
 
 Every addition is one conditional UPDATE of the slot's counter, under ``room.fits`` (the one
 rule: still open, ``booked + n <= capacity``, within the provider's daily cap):
@@ -259,7 +260,7 @@ async def take_more(session: AsyncSession, slot_id: int, people: int, now: datet
 
 async def give_back(session: AsyncSession, slot_id: int, people: int, now: datetime) -> int:
     """Give ``people`` places back on the slot inside the caller's transaction (which has
-    locked the booking they were on); the people on it now."""
+    locked the slot, or lets this UPDATE lock it); the people on it now."""
     given = await session.execute(
         update(_slot)
         .where(_slot.c.id == slot_id)

@@ -586,7 +586,7 @@ async def cancel_slots(
 ) -> Cancelled:
     """Cancel the selected slots with their bookings. Every slot is checked first and none is
     cancelled when one cannot be (``SlotsRefused``); then each goes through
-    ``slots.cancel_slot``. Telling the visitors is the caller's (``notify_slot_cancelled``)."""
+    ``slots.cancel_slot``. Telling the visitors is ``notices.followups.slot_cancelled``'s."""
     now = now or clock.now()
     wanted = sorted(set(slot_ids))
     if not wanted:

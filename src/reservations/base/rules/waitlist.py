@@ -366,8 +366,8 @@ async def offer_freed_places(
 ) -> list[Offer]:
     """Offer what is free on a slot to the waiting entries that fit, in line order.
 
-    Call it after anything that may free places (a cancellation, a smaller party, a withdrawn
-    offer); ``tick`` calls it for every slot too. Running it again offers nothing twice.
+    ``notices.followups`` calls it after anything that may free places (a cancellation, a smaller
+    party, a withdrawn offer); ``tick`` calls it for every slot too. Running it again offers nothing twice.
     """
     now = now or clock.now()
     async with db.writing() as session:
@@ -718,7 +718,7 @@ async def find(db: Database, token: str) -> WaitlistView:
 
 async def withdraw(db: Database, token: str, *, actor: str = "visitor") -> WaitlistView:
     """Leave the waiting list, at any time (withdrawing twice is harmless). A withdrawn offer
-    frees its places for others: the caller then calls ``offer_freed_places``."""
+    frees its places for others (``notices.followups.left_waiting_list`` offers them)."""
     async with db.writing() as session:
         entry = await _entry_by_hash(session, tokens.digest(token), lock=True)
         if entry is None:
@@ -735,8 +735,8 @@ async def withdraw(db: Database, token: str, *, actor: str = "visitor") -> Waitl
 
 async def remove_entry(db: Database, slot_id: int, entry_id: int, *, actor: str) -> WaitlistView:
     """Staff take an entry off the list (the person called, or booked another way). Removing
-    twice is harmless. A removed offer frees its places: the caller then calls
-    ``offer_freed_places``."""
+    twice is harmless. A removed offer frees its places (``notices.followups.left_waiting_list``
+    offers them)."""
     async with db.writing() as session:
         entry = await session.scalar(
             select(WaitlistEntry)
