@@ -34,6 +34,7 @@ from reservations.base.rules.catalogue_checks import (
     changes,
     check,
     flush_or,
+    load,
     same_name,
 )
 from reservations.base.rules.providers import load_provider
@@ -303,13 +304,7 @@ async def update_activity(
 
 
 async def _activity(session: AsyncSession, activity_id: int, *, lock: bool = False) -> Activity:
-    query = select(Activity).where(Activity.id == activity_id)
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    activity = await session.scalar(query)
-    if activity is None:
-        raise ActivityNotFound()
-    return activity
+    return await load(session, Activity, activity_id, ActivityNotFound(), lock=lock)
 
 
 async def set_archived(

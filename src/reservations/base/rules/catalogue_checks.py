@@ -4,12 +4,16 @@ field at once (``InvalidFields``), and the audit entry's values before and after
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reservations.base.errors import N_, DomainError
+from reservations.base.models import Base
+
+Row = TypeVar("Row", bound=Base)
 
 
 class Required(DomainError):
@@ -79,3 +83,16 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str
         "before": {name: before.get(name) for name in changed},
         "after": {name: after[name] for name in changed},
     }
+
+
+async def load(
+    session: AsyncSession, model: type[Row], row_id: int, missing: DomainError, *, lock: bool = False
+) -> Row:
+    """The provider or activity ``row_id`` (locked for the edit with ``lock``), or ``missing``."""
+    query = select(model).where(model.id == row_id)  # type: ignore[attr-defined]
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    found = await session.scalar(query)
+    if found is None:
+        raise missing
+    return found

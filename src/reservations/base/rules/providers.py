@@ -23,6 +23,7 @@ from reservations.base.rules.catalogue_checks import (
     changes,
     check,
     flush_or,
+    load,
     same_name,
 )
 
@@ -227,13 +228,7 @@ async def update_provider(
 
 
 async def load_provider(session: AsyncSession, provider_id: int, *, lock: bool = False) -> Provider:
-    query = select(Provider).where(Provider.id == provider_id)
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    provider = await session.scalar(query)
-    if provider is None:
-        raise NoSuchProvider()
-    return provider
+    return await load(session, Provider, provider_id, NoSuchProvider(), lock=lock)
 
 
 # --- Days off ---------------------------------------------------------------------------------
