@@ -27,6 +27,7 @@ from reservations.base.rules.booking import BookingPolicy
 from reservations.settings import Settings
 from reservations.staff import auth as staff_auth
 from reservations.visitors import router as visitors_router
+from reservations.web.client_address import believe_trusted_proxies, parse_networks
 from reservations.web.error_pages import by_audience
 from reservations.web.static import static_router
 from reservations.web.templating import make_environment, template_config
@@ -109,7 +110,12 @@ def _exception_handlers() -> dict[Any, Any]:
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Litestar:
     settings = settings or Settings.from_env()
-    db = database or Database(settings.database_url, pool_size=settings.db_pool_size)
+    db = database or Database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout_seconds=settings.db_pool_timeout_seconds,
+    )
     policy = BookingPolicy(secret_key=settings.secret_key, max_party_size=settings.max_party_size)
 
     async def close_database() -> None:
@@ -161,4 +167,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
     # Around the router (the ``middleware`` list runs after it): HEAD must be GET when routed.
     app.asgi_handler = answer_head_as_get(app.asgi_handler)
+    # Outermost: the rate limit, the login throttle and the access log read the address it sets.
+    app.asgi_handler = believe_trusted_proxies(
+        app.asgi_handler, parse_networks(settings.trusted_proxies)
+    )
     return app

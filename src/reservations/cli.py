@@ -14,7 +14,7 @@ import click
 
 from reservations.base.infra import db as db_module
 from reservations.base.infra.db import Database
-from reservations.settings import Settings
+from reservations.settings import Settings, ensure_secret_key_file, secret_key_file
 
 T = TypeVar("T")
 
@@ -62,15 +62,10 @@ def serve(
     """Apply the migrations, then serve the web application."""
     import uvicorn
 
+    settings = _one_key_for_every_worker(settings, demo=demo, workers=workers)
     db_module.upgrade(settings.database_url)
     if demo:
         _load_demo_if_empty(settings)
-    elif not os.environ.get("RESERVATIONS_SECRET_KEY"):
-        click.echo(
-            "Warning: RESERVATIONS_SECRET_KEY is not set; a random key is used until this process "
-            "stops (idempotent retries across restarts will not find their token).",
-            err=True,
-        )
     click.echo(f"Serving on http://{host}:{port}/  (API schema: http://{host}:{port}/schema)")
     uvicorn.run(
         "reservations.app:create_app",
@@ -78,11 +73,40 @@ def serve(
         workers=workers,
         host=host,
         port=port,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
+        # The application believes forwarded addresses itself, from trusted proxies only
+        # (web/client_address.py), so that tests and every ASGI server see the same rule.
+        proxy_headers=False,
         access_log=access_log,
         log_level="info",
     )
+
+
+def _one_key_for_every_worker(settings: Settings, *, demo: bool, workers: int) -> Settings:
+    """Every worker and restart must share the secret key, or forms fail their CSRF check and
+    sessions and manage tokens stop opening. The demo keeps a generated key in a local file;
+    otherwise several workers without a key are refused, and one worker is warned."""
+    if not settings.secret_key_is_random:
+        return settings
+    if demo:
+        path = secret_key_file()
+        if ensure_secret_key_file(path):
+            click.echo(f"Demo: a new secret key was written to {path} (kept for restarts).")
+        # The workers are new processes: they read the key from the environment.
+        os.environ["RESERVATIONS_SECRET_KEY"] = path.read_text().strip()
+        return Settings.from_env()
+    if workers > 1:
+        raise click.UsageError(
+            "RESERVATIONS_SECRET_KEY is not set: each of the workers would pick its own key "
+            "and refuse the others' forms and sessions. Set RESERVATIONS_SECRET_KEY (or "
+            "RESERVATIONS_SECRET_KEY_FILE) to a long random value, e.g. "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'."
+        )
+    click.echo(
+        "Warning: RESERVATIONS_SECRET_KEY is not set; a random key is used until this process "
+        "stops (sessions, forms and idempotent retries do not survive a restart).",
+        err=True,
+    )
+    return settings
 
 
 def _load_demo_if_empty(settings: Settings) -> None:

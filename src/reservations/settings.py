@@ -40,19 +40,30 @@ def _list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite+aiosqlite:///reservations.sqlite3"
-    #: Signs sessions and derives idempotent manage tokens. Set it in production:
-    #: the random fallback changes at every start.
+    #: Signs sessions and CSRF tokens and derives idempotent manage tokens: every process of
+    #: one site must share it. From RESERVATIONS_SECRET_KEY, else the file named by
+    #: RESERVATIONS_SECRET_KEY_FILE (default var/secret_key: ``serve --demo`` writes it), else
+    #: a random key for this process only (``secret_key_is_random``; ``serve`` refuses several
+    #: workers then).
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    secret_key_is_random: bool = False
     sectors: tuple[str, ...] = DEFAULT_SECTORS
     #: The most people one booking may hold; larger groups call the office.
     max_party_size: int = 15
-    db_pool_size: int = 20
+    #: Connections each server process keeps open to PostgreSQL, and how many more it may open
+    #: in a burst: workers x (pool + overflow) + the CLI's one must stay under the server's
+    #: ``max_connections`` (100 by default). A request that waits longer than the timeout for a
+    #: connection gets a 503 "try again" answer.
+    db_pool_size: int = 10
+    db_max_overflow: int = 5
+    db_pool_timeout_seconds: int = 10
     #: Booking and cancelling requests allowed per client and minute (0: no limit).
     booking_rate_limit: int = 20
     #: Web origins allowed to read the JSON API from a browser (the office's websites).
     cors_origins: tuple[str, ...] = ()
-    #: Proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips).
-    forwarded_allow_ips: str = "127.0.0.1"
+    #: Reverse proxies (addresses or networks) whose ``Forwarded`` / ``X-Forwarded-For`` is
+    #: believed for the client's address (rate limits, logs). Nobody else's is.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     #: The office's phone, given to visitors who must call (after the cut-off, large groups).
     office_phone: str = "+33 4 65 71 00 10"
     #: Where the site is reached: links in emails and QR codes start with it.
@@ -74,16 +85,21 @@ class Settings:
     def from_env(cls) -> Settings:
         env = os.environ.get
         defaults = cls()
+        secret_key = env("RESERVATIONS_SECRET_KEY") or _key_from_file(secret_key_file())
         return cls(
             database_url=env("RESERVATIONS_DATABASE_URL") or defaults.database_url,
-            secret_key=env("RESERVATIONS_SECRET_KEY") or defaults.secret_key,
+            secret_key=secret_key or defaults.secret_key,
+            secret_key_is_random=not secret_key,
             sectors=_list("RESERVATIONS_SECTORS", DEFAULT_SECTORS),
             max_party_size=_int("RESERVATIONS_MAX_PARTY_SIZE", defaults.max_party_size),
             db_pool_size=_int("RESERVATIONS_DB_POOL_SIZE", defaults.db_pool_size),
+            db_max_overflow=_int("RESERVATIONS_DB_MAX_OVERFLOW", defaults.db_max_overflow),
+            db_pool_timeout_seconds=_int(
+                "RESERVATIONS_DB_POOL_TIMEOUT", defaults.db_pool_timeout_seconds
+            ),
             booking_rate_limit=_int("RESERVATIONS_BOOKING_RATE_LIMIT", defaults.booking_rate_limit),
             cors_origins=_list("RESERVATIONS_CORS_ORIGINS", ()),
-            forwarded_allow_ips=env("RESERVATIONS_FORWARDED_ALLOW_IPS")
-            or defaults.forwarded_allow_ips,
+            trusted_proxies=_list("RESERVATIONS_TRUSTED_PROXIES", defaults.trusted_proxies),
             office_phone=env("RESERVATIONS_OFFICE_PHONE") or defaults.office_phone,
             public_url=(env("RESERVATIONS_PUBLIC_URL") or defaults.public_url).rstrip("/"),
             mail_from=env("RESERVATIONS_MAIL_FROM") or defaults.mail_from,
@@ -101,6 +117,29 @@ class Settings:
                 "RESERVATIONS_MORNING_EMAIL_HOUR", defaults.morning_email_hour
             ),
         )
+
+
+def secret_key_file() -> Path:
+    return Path(os.environ.get("RESERVATIONS_SECRET_KEY_FILE") or "var/secret_key")
+
+
+def _key_from_file(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def ensure_secret_key_file(path: Path) -> bool:
+    """Write a new random key to ``path`` (owner-only) unless one is there; True if written.
+    The demo's workers and restarts then agree on one key."""
+    if _key_from_file(path):
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secrets.token_urlsafe(32) + "\n")
+    return True
 
 
 #: The languages visitors can use, French first (the default).

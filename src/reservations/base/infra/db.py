@@ -50,14 +50,28 @@ def _install_sqlite_recipe(sync_engine: Any) -> None:
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10, null_pool: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 5,
+        max_overflow: int = 0,
+        pool_timeout_seconds: float = 10,
+        null_pool: bool = False,
+    ) -> None:
+        """At most ``pool_size + max_overflow`` connections on PostgreSQL (a bounded budget
+        against the server's ``max_connections``); a checkout that waits longer than the
+        timeout raises, and the web layer answers 503. ``null_pool``: one connection per
+        session, closed after it (tests sharing a database with a server process)."""
         self.url = url
         self.dialect = make_url(url).get_backend_name()
         options: dict[str, Any] = {}
         if null_pool:
             options["poolclass"] = NullPool
         elif self.dialect == "postgresql":
-            options.update(pool_size=pool_size, max_overflow=pool_size)
+            options.update(
+                pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout_seconds
+            )
         self.engine = create_async_engine(url, **options)
         if self.is_sqlite:
             _install_sqlite_recipe(self.engine.sync_engine)
