@@ -93,7 +93,31 @@ async def database_url(backend: str, template: str, tmp_path: Path) -> AsyncIter
     name = f"reservations_test_{uuid.uuid4().hex[:10]}"
     await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     yield _async_url(POSTGRES_URL, name)
+    left_open = await _connections_left_open(name)
     await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    assert not left_open, (
+        f"{left_open} connection(s) to the test database were still open after the test: an "
+        "engine (Database.dispose) or a server it started was not closed. Leaks add up until "
+        "PostgreSQL refuses connections (max_connections) in a later test."
+    )
+
+
+async def _connections_left_open(name: str, patience: float = 10.0) -> int:
+    """Connections to database ``name`` once the test's engines and servers are closed (a
+    closed connection's backend may take a moment to leave pg_stat_activity)."""
+    assert POSTGRES_URL
+    connection = await asyncpg.connect(_asyncpg_dsn(POSTGRES_URL))
+    try:
+        for _ in range(int(patience / 0.1)):
+            count = await connection.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", name
+            )
+            if count == 0:
+                return 0
+            await asyncio.sleep(0.1)
+        return int(count)
+    finally:
+        await connection.close()
 
 
 @pytest.fixture

@@ -121,8 +121,7 @@ def test_every_module_that_frees_places_or_cancels_runs_its_follow_ups() -> None
     forgetful = {
         str(path.relative_to(SOURCE))
         for path in callers
-        if CHANGES_WITH_FOLLOW_UPS.search(text := path.read_text())
-        and "followups." not in text
+        if CHANGES_WITH_FOLLOW_UPS.search(text := path.read_text()) and "followups." not in text
     }
     assert forgetful == set()
     changing = {p.name for p in callers if CHANGES_WITH_FOLLOW_UPS.search(p.read_text())}

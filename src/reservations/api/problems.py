@@ -15,9 +15,11 @@ from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
 )
 
 from reservations.base.errors import DomainError
+from reservations.base.infra.db import is_unavailable
 from reservations.web.http_status import status_of
 
 logger = logging.getLogger(__name__)
@@ -135,6 +137,16 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
 
 
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if is_unavailable(exc):
+        logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return problem(
+            request,
+            HTTP_503_SERVICE_UNAVAILABLE,
+            "Service unavailable",
+            "The service is very busy and nothing was changed: please try again in a moment.",
+            code="service_unavailable",
+            headers={"Retry-After": "5"},
+        )
     logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
         request,

@@ -125,9 +125,7 @@ def description(slot: SheetSlot, sheet_url: str) -> str:
     language, notes), and the link to the day sheet, for the apps that hide the URL."""
     cancelled = slot.status == SlotStatus.CANCELLED
     if cancelled:
-        lines = [
-            f"{words.status_words(slot.status)} · {words.reason_words(slot.cancel_reason)}"
-        ]
+        lines = [f"{words.status_words(slot.status)} · {words.reason_words(slot.cancel_reason)}"]
         if slot.cancel_message:
             lines.append(slot.cancel_message)
     else:
@@ -155,9 +153,7 @@ def _booking_lines(booking: SheetBooking, cancelled: bool) -> str:
     )
     if cancelled:  # told by email; the others are to call
         line += " · " + (
-            i18n.gettext("told by email")
-            if booking.email
-            else i18n.gettext("no email: to call")
+            i18n.gettext("told by email") if booking.email else i18n.gettext("no email: to call")
         )
     if booking.notes:
         line += "\n  " + i18n.gettext("Note: {notes}").format(notes=booking.notes)

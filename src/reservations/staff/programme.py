@@ -40,6 +40,7 @@ LISTED = (SlotStatus.SCHEDULED, SlotStatus.CONFIRMED, SlotStatus.HELD)
 BAD_SECTOR = N_("Please choose one of the office's sectors.")
 BAD_DATE = N_("Please give the first day as a date, e.g. 2027-07-01.")
 
+
 @dataclass(frozen=True)
 class ProgrammeQuery:
     sector: str

@@ -71,10 +71,7 @@ async def embedded_slots(db: Database, query: EmbedQuery, *, now: datetime) -> l
 
 def by_day(slots: list[SlotView]) -> list[tuple[date, list[SlotView]]]:
     """Slots (in start order) grouped by their local day."""
-    return [
-        (day, list(group))
-        for day, group in groupby(slots, key=lambda slot: slot.starts_on)
-    ]
+    return [(day, list(group)) for day, group in groupby(slots, key=lambda slot: slot.starts_on)]
 
 
 def frame_ancestors(settings: Settings) -> str:

@@ -18,10 +18,12 @@ from litestar.status_codes import (
     HTTP_405_METHOD_NOT_ALLOWED,
     HTTP_429_TOO_MANY_REQUESTS,
     HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
 )
 
 from reservations import i18n
 from reservations.base.errors import DomainError
+from reservations.base.infra.db import is_unavailable
 from reservations.i18n import N_
 from reservations.web.http_status import status_of
 from reservations.web.locale import locale_of
@@ -64,6 +66,13 @@ _PAGES: dict[int, tuple[str, str]] = {
             "moment, or call the tourist office on {phone}."
         ),
     ),
+    HTTP_503_SERVICE_UNAVAILABLE: (
+        N_("The site is very busy"),
+        N_(
+            "Your request could not be handled just now and nothing was changed. Please try "
+            "again in a moment, or call the tourist office on {phone}."
+        ),
+    ),
 }
 _OTHER = (
     N_("Something is not right"),
@@ -82,6 +91,8 @@ def _describe(exc: Exception, phone: str) -> tuple[int, str, str]:
         return status_of(exc), i18n.gettext(exc.title), i18n.error_text(exc)
     if isinstance(exc, HTTPException):
         status = exc.status_code
+    elif is_unavailable(exc):
+        status = HTTP_503_SERVICE_UNAVAILABLE
     else:
         status = HTTP_500_INTERNAL_SERVER_ERROR
     title, message = _PAGES.get(status, _OTHER)
@@ -99,7 +110,9 @@ def _error_template(request: Request[Any, Any, Any]) -> str:
 
 
 def html_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    if not isinstance(exc, (DomainError, HTTPException)):
+    if is_unavailable(exc):
+        logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    elif not isinstance(exc, (DomainError, HTTPException)):
         logger.exception(
             "unexpected error on %s %s", request.method, request.url.path, exc_info=exc
         )

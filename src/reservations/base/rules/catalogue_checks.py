@@ -86,7 +86,12 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str
 
 
 async def load(
-    session: AsyncSession, model: type[Row], row_id: int, missing: DomainError, *, lock: bool = False
+    session: AsyncSession,
+    model: type[Row],
+    row_id: int,
+    missing: DomainError,
+    *,
+    lock: bool = False,
 ) -> Row:
     """The provider or activity ``row_id`` (locked for the edit with ``lock``), or ``missing``."""
     query = select(model).where(model.id == row_id)  # type: ignore[attr-defined]
