@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import httpx
+
 from tests.factories import make_slot
 from tests.live_server import live_server, serve_command
 from tests.staff_support import PASSWORD, make_staff
