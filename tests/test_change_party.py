@@ -16,9 +16,10 @@ from reservations.base.errors import (
     InvalidParty,
     PartyTooLarge,
 )
-from reservations.base.models import AuditEntry, Booking, BookingStatus
+from reservations.base.models import AuditEntry, Booking, BookingStatus, CancelReason
 from reservations.base.rules import booking as booking_service
 from reservations.base.rules.booking import BookingPolicy, BookingRequest
+from reservations.base.rules.slots import cancel_slot
 from tests.factories import fetch_slot, make_slot
 
 POLICY = BookingPolicy(secret_key="test", max_party_size=8)
@@ -129,3 +130,57 @@ async def test_change_racing_a_cancellation_keeps_the_counter_right(db):
         )
         assert all(not isinstance(r, Exception) or isinstance(r, DomainError) for r in results)
         assert (await fetch_slot(db, slot.id)).booked == await live_people(db, slot.id)
+
+
+async def test_a_shrink_of_a_booking_whose_slot_was_cancelled_is_refused_clearly(db):
+    slot = await make_slot(db, capacity=20)
+    receipt = await book(db, slot.id, 4)
+    await cancel_slot(db, slot.id, CancelReason.STAFF, actor="staff")
+    with pytest.raises(AlreadyCancelled):
+        await booking_service.change_party(db, receipt.manage_token, 1, 0, POLICY)
+    assert (await fetch_slot(db, slot.id)).booked == 0 == await live_people(db, slot.id)
+
+
+@pytest.mark.parametrize("round_number", range(4))
+async def test_shrinks_racing_a_staff_cancel_of_their_slot_refuse_clearly(db, round_number):
+    """Six shrinks and the slot's cancellation at once, each in its own session: every shrink
+    either lands before the cancellation or is refused as cancelled; never a database error."""
+    slot = await make_slot(db, capacity=30)
+    receipts = [await book(db, slot.id, 3) for _ in range(6)]
+    shrinks = [booking_service.change_party(db, r.manage_token, 1, 0, POLICY) for r in receipts]
+    cancel = cancel_slot(db, slot.id, CancelReason.STAFF, actor="staff")
+    middle = 1 + round_number
+    calls = [*shrinks[:middle], cancel, *shrinks[middle:]]
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    cancelled_ids = results[middle]
+    assert sorted(cancelled_ids) == sorted(r.booking.id for r in receipts)  # type: ignore[arg-type]
+    outcomes = [r for i, r in enumerate(results) if i != middle]
+    for outcome in outcomes:
+        assert isinstance(outcome, (booking_service.BookingView, AlreadyCancelled)), outcome
+    assert (await fetch_slot(db, slot.id)).booked == 0 == await live_people(db, slot.id)
+
+
+@pytest.mark.parametrize("round_number", range(3))
+async def test_shrinks_racing_cancels_of_the_booking_keep_the_counter_right(db, round_number):
+    """Each booking is shrunk while the visitor and the office cancel it: one cancellation
+    wins, the others and a late shrink are refused clearly, and the counter stays the sum of
+    the live bookings."""
+    slot = await make_slot(db, capacity=40)
+    receipts = [await book(db, slot.id, 4) for _ in range(5)]
+    calls = []
+    for receipt in receipts:
+        trio = [
+            booking_service.change_party(db, receipt.manage_token, 1, 0, POLICY),
+            booking_service.cancel_by_visitor(db, receipt.manage_token),
+            booking_service.cancel_booking(db, receipt.booking.id, actor="staff"),
+        ]
+        calls += trio[round_number:] + trio[:round_number]
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for outcome in results:
+        assert outcome is None or isinstance(
+            outcome, (booking_service.BookingView, AlreadyCancelled)
+        ), outcome
+    for receipt in receipts:
+        view = await booking_service.find_by_token(db, receipt.manage_token)
+        assert view.status == BookingStatus.CANCELLED
+    assert (await fetch_slot(db, slot.id)).booked == 0 == await live_people(db, slot.id)

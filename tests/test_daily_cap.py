@@ -13,9 +13,19 @@ from sqlalchemy import func, select, update
 
 from reservations.base import clock
 from reservations.base.errors import CannotGrow, DailyCapReached, DomainError, NotEnoughPlaces
-from reservations.base.models import Activity, Booking, BookingStatus, Provider, Slot
+from reservations.base.models import (
+    Activity,
+    Booking,
+    BookingStatus,
+    Provider,
+    Slot,
+    WaitlistStatus,
+)
+from reservations.base.reads import availability, catalogue
 from reservations.base.rules import booking as booking_service
+from reservations.base.rules import waitlist
 from reservations.base.rules.booking import BookingPolicy, BookingRequest
+from reservations.base.rules.waitlist import PlacesStillAvailable
 from tests.factories import make_activity, make_slot
 
 POLICY = BookingPolicy(secret_key="test", max_party_size=15)
@@ -156,3 +166,76 @@ async def test_concurrent_growths_never_pass_the_cap(db):
     grown = await asyncio.gather(*(grow(r) for r in parties))
     assert sum(grown) == 1  # each needs 3 more; only 4 places were left in the day
     assert await people_that_day(db, activity, [first, second, third]) == 9
+
+
+async def test_availability_shows_what_the_cap_lets_book(db):
+    """Places left on a capped farm's slot are its own places left, and no more than the day's
+    cap still allows: at the cap a slot with room is not bookable."""
+    _, (first, second, third), next_day = await capped_farm(db)
+    await book(db, first, 6)
+    day = clock.local_date(first.starts_at)
+    now = clock.now()
+
+    def expected(slot_booked: int, day_total: int) -> int:
+        return max(min(20 - slot_booked, CAP - day_total), 0)
+
+    listed = {s.id: s for s in await availability.list_slots(db, day, day, now=now)}
+    assert listed[second.id].remaining == expected(0, 6) == 4 and listed[second.id].bookable
+    await book(db, second, 4)
+    listed = {s.id: s for s in await availability.list_slots(db, day, day, now=now)}
+    for slot, booked in ((first, 6), (second, 4), (third, 0)):
+        assert listed[slot.id].remaining == expected(booked, CAP) == 0
+        assert not listed[slot.id].bookable
+    detail = await catalogue.slot_detail(db, third.id, now=now)
+    assert (detail.remaining, detail.bookable) == (0, False)
+    other_day = await catalogue.slot_detail(db, next_day.id, now=now)
+    assert (other_day.remaining, other_day.bookable) == (expected(0, 0), True)  # the cap: 10
+
+
+async def test_the_waiting_list_takes_parties_the_cap_refuses(db):
+    _, (first, second, third), _ = await capped_farm(db)
+    await book(db, first, 6)
+    with pytest.raises(PlacesStillAvailable) as still:
+        await join(db, second, 4)
+    assert still.value.params["remaining"] == 4
+    joined = await join(db, second, 5)  # 4 left in the day: a party of 5 cannot book
+    assert joined.entry.status == WaitlistStatus.WAITING
+    await book(db, second, 4)
+    at_cap = await join(db, third, 1)  # the slot is empty but the farm's day is full
+    assert at_cap.entry.status == WaitlistStatus.WAITING
+
+
+async def test_waiting_list_offers_respect_the_cap(db):
+    _, (first, second, third), _ = await capped_farm(db)
+    freed = await book(db, first, 2)
+    await book(db, second, 8)  # the day at its cap; the third slot is empty
+    three = await join(db, third, 3)
+    two = await join(db, third, 2)
+    assert await offer_on(db, third) == []  # the cap leaves nothing to offer
+    await booking_service.cancel_by_visitor(db, freed.manage_token)  # 2 free in the day
+    offers = await offer_on(db, third)
+    assert [o.entry.id for o in offers] == [two.entry.id]  # the party of 3 does not fit
+    assert three.entry.id not in [o.entry.id for o in offers]
+
+
+_join_numbers = iter(range(1, 10_000))
+
+
+async def join(db, slot: Slot, people: int):  # type: ignore[no-untyped-def]
+    return await waitlist.join(
+        db,
+        slot.id,
+        adults=people,
+        children=0,
+        name="Waiting Visitor",
+        email=f"wait{next(_join_numbers)}@example.org",
+        locale="fr",
+        policy=POLICY,
+    )
+
+
+async def offer_on(db, slot: Slot):  # type: ignore[no-untyped-def]
+    async def quietly(session, offer) -> None:  # type: ignore[no-untyped-def]
+        return None
+
+    return await waitlist.offer_freed_places(db, slot.id, notify=quietly)

@@ -8,7 +8,7 @@ import itertools
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reservations.base.errors import (
@@ -569,3 +569,69 @@ async def test_unknown_links_and_links_without_an_offer(db):
     with pytest.raises(NoOfferNow):
         await waitlist.claim(db, joined.token, POLICY, now=start_of(slot))
     assert (await entry_of(db, joined.entry.id)).status == WaitlistStatus.WAITING
+
+
+async def crash_mid_claim(db: Database, entry_id: int) -> None:
+    """What a crash between starting a claim and recording its booking leaves: the entry
+    claimed, no booking recorded on it."""
+    async with db.writing() as session:
+        await session.execute(
+            update(WaitlistEntry)
+            .where(WaitlistEntry.id == entry_id)
+            .values(status=WaitlistStatus.CLAIMED, booking_id=None)
+        )
+
+
+async def test_a_claim_interrupted_before_booking_goes_back_to_waiting(db):
+    slot, (receipt,) = await full_slot(db, 3)
+    now = start_of(slot)
+    joined = await join(db, slot, 3)
+    await free(db, receipt, now)
+    (made,) = await offer(db, slot, Recorder(), now)
+    await crash_mid_claim(db, joined.entry.id)
+    recorder = Recorder()
+    ended = made.expires_at
+    # Within the grace after the offer's end the claim may still be under way: left alone.
+    await waitlist.tick(db, notify=recorder, now=ended, offer_minutes=OFFER_MINUTES)
+    assert (await entry_of(db, joined.entry.id)).status == WaitlistStatus.CLAIMED
+    later = ended + waitlist.CLAIM_GRACE
+    result = await waitlist.tick(db, notify=recorder, now=later, offer_minutes=OFFER_MINUTES)
+    # Back in line, and offered again at once: the places are still free.
+    assert [o.entry.id for o in result.offers] == [joined.entry.id]
+    assert (await entry_of(db, joined.entry.id)).status == WaitlistStatus.OFFERED
+    assert "waitlist.claim_abandoned" in await actions(db, slot.id)
+    with pytest.raises(WaitlistEntryNotFound):  # the new offer came with a new link
+        await waitlist.claim(db, made.claim_token, POLICY, now=later)
+    assert (await fetch_slot(db, slot.id)).booked == 0 == await people_booked(db, slot.id)
+    booked = await waitlist.claim(db, result.offers[0].claim_token, POLICY, now=later)
+    assert (await fetch_slot(db, slot.id)).booked == 3 == booked.booking.people
+
+
+async def test_a_claim_interrupted_after_booking_is_recorded(db):
+    slot, (receipt,) = await full_slot(db, 3)
+    now = start_of(slot)
+    joined = await join(db, slot, 2)
+    await free(db, receipt, now)
+    (made,) = await offer(db, slot, Recorder(), now)
+    claimed = await waitlist.claim(db, made.claim_token, POLICY, now=now)
+    await crash_mid_claim(db, joined.entry.id)
+    later = made.expires_at + waitlist.CLAIM_GRACE
+    result = await waitlist.tick(db, notify=Recorder(), now=later, offer_minutes=OFFER_MINUTES)
+    assert result.offers == []
+    stored = await entry_of(db, joined.entry.id)
+    assert (stored.status, stored.booking_id) == (WaitlistStatus.CLAIMED, claimed.booking.id)
+    assert (await fetch_slot(db, slot.id)).booked == 2 == await people_booked(db, slot.id)
+
+
+async def test_the_link_of_an_interrupted_claim_settles_it(db):
+    slot, (receipt,) = await full_slot(db, 3)
+    now = start_of(slot)
+    joined = await join(db, slot, 2)
+    await free(db, receipt, now)
+    (made,) = await offer(db, slot, Recorder(), now)
+    await crash_mid_claim(db, joined.entry.id)
+    later = made.expires_at + waitlist.CLAIM_GRACE
+    with pytest.raises(NoOfferNow):
+        await waitlist.claim(db, made.claim_token, POLICY, now=later)
+    assert (await entry_of(db, joined.entry.id)).status == WaitlistStatus.WAITING
+    assert (await fetch_slot(db, slot.id)).booked == 0

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 OFFICE_TZ = ZoneInfo("Europe/Paris")
 
+#: Where a rule reads the time from. A rule that depends on a deadline (a cut-off, an offer's
+#: end) reads it inside its writing transaction, after its locks, so that a request begun before
+#: the deadline and committing after it is refused.
+Clock = Callable[[], datetime]
+#: What a rule is given as its time: None (the real clock), a clock (tests, a request that
+#: carries its own), or an instant it acts at (a batch, a test pinning the time).
+At = datetime | Clock | None
+
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def reader(at: At) -> Clock:
+    """The clock a rule reads ``at`` from: the real one, the one given, or a pinned instant."""
+    if at is None:
+        return now
+    if isinstance(at, datetime):
+        return lambda: at
+    return at
 
 
 def local_datetime(day: date, at: time) -> datetime:

@@ -84,9 +84,9 @@ BOOKABLE_STATUSES = (SlotStatus.SCHEDULED, SlotStatus.CONFIRMED)
 
 
 class Places:
-    """A slot's places: its capacity and the people booked on it. The ORM row and every read
-    model of a slot (``reads.slot_facts``) take how many remain from here, and from nowhere
-    else."""
+    """A slot's places: its capacity and the people booked on it. ``remaining`` is what the
+    slot itself has left; the read models of a slot (``reads.slot_facts``) say what can really
+    be booked, its farm's daily cap included (``rules.room.places_left``)."""
 
     capacity: int
     booked: int

@@ -4,8 +4,8 @@ cut-off, and whether it can be booked at the time of reading.
 A screen's read model of a slot inherits ``SlotFacts`` and adds only what it alone shows: its
 SELECT over slot ⋈ activity ⋈ provider lists ``COLUMNS`` and then its own columns, labelled
 with the names of its own fields, and ``from_row`` builds it from a result row. No screen
-derives these facts again: how many places remain is ``models.Places``, whether a slot is open
-or bookable is here.
+derives these facts again: how many places remain is ``room.places_left`` (read here, with the
+farm's daily cap), whether a slot is open or bookable is here.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Any, Self
 from sqlalchemy import Row
 
 from reservations.base import clock
-from reservations.base.models import BOOKABLE_STATUSES, Activity, Places, Provider, Slot, SlotStatus
+from reservations.base.models import Activity, Places, Provider, Slot, SlotStatus
+from reservations.base.rules import room
 
 #: The columns of ``SlotFacts``, labelled with its field names (``open`` is computed). A SELECT
 #: of them joins the slot to its activity and the activity to its provider.
@@ -37,6 +38,7 @@ COLUMNS = (
     Slot.status,
     Slot.booking_cutoff_at,
     Slot.decision_at,
+    room.places_left().label("places_left"),
 )
 
 
@@ -59,9 +61,16 @@ class SlotFacts(Places):
     status: SlotStatus
     booking_cutoff_at: datetime
     decision_at: datetime
+    #: What can really be booked (``room.places_left``: the farm's daily cap included).
+    places_left: int
     #: Still taking bookings or waiting-list entries when read (neither held nor cancelled,
     #: before the cut-off), full or not.
     open: bool
+
+    @property
+    def remaining(self) -> int:
+        """The places a visitor can book: within the slot's capacity and its farm's daily cap."""
+        return max(self.places_left, 0)
 
     @property
     def bookable(self) -> bool:
@@ -92,7 +101,7 @@ class SlotFacts(Places):
         facts.update(
             title=dict(facts["title"] or {}),
             status=status,
-            open=status in BOOKABLE_STATUSES and now < facts["booking_cutoff_at"],
+            open=room.is_open(status, facts["booking_cutoff_at"], now),
         )
         from_columns = {
             field.name: values[field.name]

@@ -185,11 +185,12 @@ async def book(
     *,
     actor: str,
     idempotency_key: str | None = None,
-    now: datetime | None = None,
+    now: clock.At = None,
 ) -> BookingReceipt:
-    """Book places on a slot, or raise a ``DomainError`` saying why not."""
+    """Book places on a slot, or raise a ``DomainError`` saying why not. The cut-off is checked
+    against the time read when the places are taken (``places.take_places``)."""
     check_request(request, policy)
-    now = now or clock.now()
+    read_clock = clock.reader(now)
     key_hash = fingerprint = None
     if idempotency_key:
         key_hash, fingerprint = tokens.digest(idempotency_key), request.fingerprint()
@@ -202,11 +203,11 @@ async def book(
 
     for _attempt in range(3):
         reference = tokens.new_reference()
-        params = _statement_params(request, reference, token, key_hash, fingerprint, actor, now)
+        params = _statement_params(request, reference, token, key_hash, fingerprint, actor)
         try:
-            taken = await places.take_places(db, params)
+            taken = await places.take_places(db, params, read_clock)
             if taken is not None:
-                return BookingReceipt(_view_of_new(request, reference, now, taken), token)
+                return BookingReceipt(_view_of_new(request, reference, taken), token)
         except IntegrityError:
             # A concurrent retry with the same key won, the slot does not exist, or (once in
             # 10^12) the reference collided: find out which.
@@ -216,7 +217,7 @@ async def book(
                     return earlier
         # Raises if the slot's state refuses the booking now; else (a collision, or places freed
         # since the UPDATE) try again.
-        await _raise_refusal(db, request.slot_id, request.people, now)
+        await _raise_refusal(db, request.slot_id, request.people, read_clock())
     raise RuntimeError("could not store the booking after 3 attempts")  # pragma: no cover
 
 
@@ -227,13 +228,11 @@ def _statement_params(
     key_hash: str | None,
     fingerprint: str | None,
     actor: str,
-    now: datetime,
 ) -> dict[str, Any]:
+    """The statement's parameters but ``now`` and ``created_at``, stamped under its locks."""
     return {
         "slot_id": request.slot_id,
         "people": request.people,
-        "now": now,
-        "created_at": now,
         "booking_reference": reference,
         "booking_adults": request.adults,
         "booking_children": request.children,
@@ -259,9 +258,7 @@ def _statement_params(
     }
 
 
-def _view_of_new(
-    request: BookingRequest, reference: str, now: datetime, taken: places.TakenPlaces
-) -> BookingView:
+def _view_of_new(request: BookingRequest, reference: str, taken: places.TakenPlaces) -> BookingView:
     return BookingView(
         id=taken.booking_id,
         reference=reference,
@@ -274,7 +271,7 @@ def _view_of_new(
         phone=request.phone,
         locale=request.locale,
         channel=request.channel,
-        created_at=now,
+        created_at=taken.at,
         cancelled_at=None,
         starts_at=taken.starts_at,
         ends_at=taken.ends_at,
@@ -331,16 +328,18 @@ async def find_by_token(db: Database, manage_token: str) -> BookingView:
 
 
 async def cancel_by_visitor(
-    db: Database, manage_token: str, *, now: datetime | None = None
+    db: Database, manage_token: str, *, now: clock.At = None
 ) -> BookingView:
-    """The visitor cancels with their manage token, until the booking cut-off."""
-    now = now or clock.now()
-    booking = await find_by_token(db, manage_token)
-    if booking.status == BookingStatus.CANCELLED:
-        raise AlreadyCancelled()
-    if now >= booking.booking_cutoff_at:
-        raise CancellationClosed(cutoff=clock.display(booking.booking_cutoff_at))
-    await cancel_booking(db, booking.id, actor="visitor", cancelled_by=CancelledBy.VISITOR, now=now)
+    """The visitor cancels with their manage token, until the booking cut-off (checked against
+    the time read under the slot's lock, in the transaction that cancels)."""
+    await _cancel(
+        db,
+        Booking.manage_token_hash == tokens.digest(manage_token),
+        actor="visitor",
+        cancelled_by=CancelledBy.VISITOR,
+        read_clock=clock.reader(now),
+        until_cutoff=True,
+    )
     return await find_by_token(db, manage_token)
 
 
@@ -351,29 +350,48 @@ async def change_party(
     children: int,
     policy: BookingPolicy,
     *,
-    now: datetime | None = None,
+    now: clock.At = None,
 ) -> BookingView:
     """The visitor changes the size of their party, until the cut-off and within the places left.
 
-    Growing takes the extra places with the same conditional UPDATE as a booking; shrinking gives
-    places back (the slot's row is locked and stamped either way). The booking row is changed
-    only if it still holds what was read (a concurrent change or cancellation makes this one
-    fail with nothing written)."""
+    One transaction: the booking is read, the slot's row locked (after its capped farm's when
+    growing), the time read, and the booking changed only if it still holds what was read (a
+    cancellation of it or of its slot that came first refuses this change: ``AlreadyCancelled``;
+    a move meanwhile starts it again). Growing takes the extra places with the same conditional
+    UPDATE as a booking; shrinking gives places back."""
     check_party(adults, children, policy)
-    now = now or clock.now()
-    booking = await find_by_token(db, manage_token)
-    if booking.status != BookingStatus.CONFIRMED:
-        raise AlreadyCancelled()
-    if now >= booking.booking_cutoff_at:
-        raise ChangesClosed(cutoff=clock.display(booking.booking_cutoff_at))
-    extra = adults + children - booking.people
-    if extra == 0 and (adults, children) == (booking.adults, booking.children):
-        return booking
+    read_clock = clock.reader(now)
+    token_hash = tokens.digest(manage_token)
+    for _attempt in range(3):
+        if await _change_on_its_slot(db, token_hash, adults, children, read_clock):
+            return await find_by_token(db, manage_token)
+    raise AlreadyCancelled()  # pragma: no cover - moved away three times in a row
+
+
+async def _change_on_its_slot(
+    db: Database, token_hash: str, adults: int, children: int, read_clock: clock.Clock
+) -> bool:
+    """False when the booking was moved or changed between its read and its slot's lock."""
     async with db.writing() as session:
+        booking = (
+            await session.execute(
+                select(
+                    Booking.id, Booking.slot_id, Booking.status, Booking.adults, Booking.children
+                ).where(Booking.manage_token_hash == token_hash)
+            )
+        ).first()
+        if booking is None:
+            raise BookingNotFound(field="manage_token")
+        if booking.status != BookingStatus.CONFIRMED:
+            raise AlreadyCancelled()  # final: a cancelled booking never comes back
+        if (adults, children) == (booking.adults, booking.children):
+            return True
+        extra = adults + children - (booking.adults + booking.children)
         if extra > 0:
-            await _grow(session, booking, extra, now)
-        else:
-            await places.give_back(session, booking.slot_id, -extra, now)
+            await places.lock_capped_provider(session, booking.slot_id)
+        slot = await lock_slot(session, booking.slot_id)
+        assert slot is not None  # a booking's slot is never deleted (foreign key)
+        now = read_clock()
         changed = await session.execute(
             update(Booking)
             .where(
@@ -388,7 +406,17 @@ async def change_party(
             .execution_options(synchronize_session=False)
         )
         if changed.first() is None:
-            raise AlreadyCancelled()  # cancelled (or changed) meanwhile: roll back
+            status = await session.scalar(select(Booking.status).where(Booking.id == booking.id))
+            if status != BookingStatus.CONFIRMED:
+                raise AlreadyCancelled()  # cancelled, or its slot was, before this change
+            return False
+        if not room.before_cutoff(slot.booking_cutoff_at, now):
+            raise ChangesClosed(cutoff=clock.display(slot.booking_cutoff_at))
+        if extra > 0:
+            await _grow(session, booking.slot_id, extra, booking.adults + booking.children, now)
+        elif extra < 0:
+            # The booking is live under its slot's lock: its people are in the counter.
+            await places.give_back(session, booking.slot_id, -extra, now)
         audit.record(
             session,
             "visitor",
@@ -398,16 +426,16 @@ async def change_party(
             before={"adults": booking.adults, "children": booking.children},
             after={"adults": adults, "children": children},
         )
-    return await find_by_token(db, manage_token)
+    return True
 
 
-async def _grow(session: AsyncSession, booking: BookingView, extra: int, now: datetime) -> None:
-    """Take ``extra`` more places for the booking, or raise why they do not fit."""
-    await places.lock_capped_provider(session, booking.slot_id)
+async def _grow(session: AsyncSession, slot_id: int, extra: int, party: int, now: datetime) -> None:
+    """Take ``extra`` more places for a party of ``party``, or raise why they do not fit (its
+    capped farm's row and its slot's are locked)."""
     for _attempt in range(3):
-        if await places.take_more(session, booking.slot_id, extra, now) is not None:
+        if await places.take_more(session, slot_id, extra, now) is not None:
             return
-        refused = await room.refusal(session, booking.slot_id, extra, now, party=booking.people)
+        refused = await room.refusal(session, slot_id, extra, now, party=party)
         if refused is not None:
             raise refused
         # Places were given back since the UPDATE (a slot's row is not locked by a refused
@@ -421,28 +449,64 @@ async def cancel_booking(
     *,
     actor: str,
     cancelled_by: CancelledBy = CancelledBy.STAFF,
-    now: datetime | None = None,
+    now: clock.At = None,
 ) -> None:
     """Cancel one booking at any time (staff, provider) and give its places back."""
-    now = now or clock.now()
+    await _cancel(
+        db,
+        Booking.id == booking_id,
+        actor=actor,
+        cancelled_by=cancelled_by,
+        read_clock=clock.reader(now),
+        until_cutoff=False,
+    )
+
+
+async def _cancel(
+    db: Database,
+    which: ColumnElement[bool],
+    *,
+    actor: str,
+    cancelled_by: CancelledBy,
+    read_clock: clock.Clock,
+    until_cutoff: bool,
+) -> None:
     for _attempt in range(3):
-        if await _cancel_on_its_slot(db, booking_id, actor, cancelled_by, now):
+        if await _cancel_on_its_slot(db, which, actor, cancelled_by, read_clock, until_cutoff):
             return
     raise AlreadyCancelled()  # pragma: no cover - moved away three times in a row
 
 
 async def _cancel_on_its_slot(
-    db: Database, booking_id: int, actor: str, cancelled_by: CancelledBy, now: datetime
+    db: Database,
+    which: ColumnElement[bool],
+    actor: str,
+    cancelled_by: CancelledBy,
+    read_clock: clock.Clock,
+    until_cutoff: bool,
 ) -> bool:
-    """False when the booking was moved to another slot before its slot's lock was taken."""
+    """False when the booking was moved to another slot before its slot's lock was taken.
+    With ``until_cutoff`` (the visitor), refused from the cut-off, read under the lock."""
     async with db.writing() as session:
-        slot_id = await session.scalar(select(Booking.slot_id).where(Booking.id == booking_id))
-        if slot_id is None:
-            raise BookingNotFound()
-        await lock_slot(session, slot_id)
+        found = (await session.execute(select(Booking.id, Booking.slot_id).where(which))).first()
+        if found is None:
+            raise BookingNotFound(field="manage_token" if until_cutoff else None)
+        booking_id, slot_id = found
+        slot = await lock_slot(session, slot_id)
+        assert slot is not None  # a booking's slot is never deleted (foreign key)
+        now = read_clock()
         # Read again under the lock: a move (which locks this slot too) cannot happen now.
-        if await session.scalar(select(Booking.slot_id).where(Booking.id == booking_id)) != slot_id:
+        current = (
+            await session.execute(
+                select(Booking.slot_id, Booking.status).where(Booking.id == booking_id)
+            )
+        ).one()
+        if current.slot_id != slot_id:
             return False
+        if current.status != BookingStatus.CONFIRMED:
+            raise AlreadyCancelled()
+        if until_cutoff and not room.before_cutoff(slot.booking_cutoff_at, now):
+            raise CancellationClosed(cutoff=clock.display(slot.booking_cutoff_at))
         ended = await session.execute(
             update(Booking)
             .where(Booking.id == booking_id, Booking.status == BookingStatus.CONFIRMED)
@@ -450,9 +514,7 @@ async def _cancel_on_its_slot(
             .returning(Booking.adults, Booking.children)
             .execution_options(synchronize_session=False)
         )
-        row = ended.first()
-        if row is None:
-            raise AlreadyCancelled()
+        row = ended.one()  # live under its slot's lock
         await places.give_back(session, slot_id, row.adults + row.children, now)
         audit.record(
             session,

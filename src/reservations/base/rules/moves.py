@@ -98,22 +98,23 @@ async def move_booking(
     target_slot_id: int,
     *,
     actor: str,
-    now: datetime | None = None,
+    now: clock.At = None,
 ) -> Move:
     """Move a live booking, whole, to ``target_slot_id``; or raise a ``DomainError`` saying why
-    not (nothing is changed then)."""
-    now = now or clock.now()
+    not (nothing is changed then). The target's cut-off is checked against the time read under
+    the locks."""
+    read_clock = clock.reader(now)
     for _attempt in range(_ATTEMPTS):
         try:
             async with db.writing() as session:
-                return await _move(session, booking_id, target_slot_id, actor, now)
+                return await _move(session, booking_id, target_slot_id, actor, read_clock)
         except _ChangedMeanwhile:
             continue
     raise AlreadyCancelled()  # pragma: no cover - changed three times in a row
 
 
 async def _move(
-    session: AsyncSession, booking_id: int, target_id: int, actor: str, now: datetime
+    session: AsyncSession, booking_id: int, target_id: int, actor: str, read_clock: clock.Clock
 ) -> Move:
     source_id = await session.scalar(select(Booking.slot_id).where(Booking.id == booking_id))
     if source_id is None:
@@ -136,6 +137,7 @@ async def _move(
         .execution_options(populate_existing=True)
     )
     assert booking is not None
+    now = read_clock()
     if booking.slot_id != source_id:
         raise _ChangedMeanwhile()
     if booking.status != BookingStatus.CONFIRMED:

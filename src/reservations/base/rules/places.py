@@ -44,6 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from reservations.base import clock
 from reservations.base.infra.db import Database
 from reservations.base.models import (
     Activity,
@@ -88,6 +89,8 @@ class TakenPlaces:
     """What the statements return: the new booking's id and what the answer shows of its slot."""
 
     booking_id: int
+    #: The time the places were taken at (read once the statement's locks were taken).
+    at: datetime
     starts_at: datetime
     ends_at: datetime
     booking_cutoff_at: datetime
@@ -227,17 +230,21 @@ _SLOT_OF_CAPPED_FARM = (
 )
 
 
-async def take_places(db: Database, params: dict[str, Any]) -> TakenPlaces | None:
+async def take_places(
+    db: Database, params: dict[str, Any], read_clock: clock.Clock
+) -> TakenPlaces | None:
     """Write the booking and take its places, or return None when the slot refuses them.
 
     ``params``: ``booking_<column>`` for each of ``_BOOKING_FIELDS``, ``slot_id``, ``people``,
-    ``now``, ``created_at``, ``actor`` and ``audit_data``. Raises IntegrityError on a duplicate
+    ``actor`` and ``audit_data``; ``now`` and ``created_at`` are read from ``read_clock`` once
+    the statement's locks are taken (SQLite: the write lock; a capped farm: its row), or just
+    before the one statement that takes its own. Raises IntegrityError on a duplicate
     reference or idempotency key (nothing is written then).
     """
     if db.is_sqlite:
-        return await _take_places_in_steps(db, params)
+        return await _take_places_in_steps(db, params, read_clock)
     async with db.autocommit() as connection:
-        row = (await connection.execute(_POSTGRES_STATEMENT, params)).first()
+        row = (await connection.execute(_POSTGRES_STATEMENT, _at(params, read_clock))).first()
         # Refused: full or closed (the usual case, one more read), or a capped farm's slot,
         # which takes the locked path.
         capped = row is None and bool(
@@ -246,8 +253,17 @@ async def take_places(db: Database, params: dict[str, Any]) -> TakenPlaces | Non
     if capped:
         async with db.writing_connection() as connection:
             if await lock_capped_provider(connection, params["slot_id"]):
-                row = (await connection.execute(_POSTGRES_CAPPED_STATEMENT, params)).first()
-    return _taken(row) if row else None
+                statement_params = _at(params, read_clock)
+                row = (
+                    await connection.execute(_POSTGRES_CAPPED_STATEMENT, statement_params)
+                ).first()
+    return _taken(row, params["now"]) if row else None
+
+
+def _at(params: dict[str, Any], read_clock: clock.Clock) -> dict[str, Any]:
+    """Stamp the statement's parameters with the time read now (``params`` keeps it too)."""
+    params["now"] = params["created_at"] = read_clock()
+    return params
 
 
 async def take_more(session: AsyncSession, slot_id: int, people: int, now: datetime) -> int | None:
@@ -270,8 +286,11 @@ async def give_back(session: AsyncSession, slot_id: int, people: int, now: datet
     return given.scalar_one()
 
 
-async def _take_places_in_steps(db: Database, params: dict[str, Any]) -> TakenPlaces | None:
-    async with db.writing_connection() as connection:
+async def _take_places_in_steps(
+    db: Database, params: dict[str, Any], read_clock: clock.Clock
+) -> TakenPlaces | None:
+    async with db.writing_connection() as connection:  # BEGIN IMMEDIATE: the write lock is held
+        _at(params, read_clock)
         slot = (
             await connection.execute(_TAKE_SLOT, _only(params, "slot_id", "people", "now"))
         ).first()
@@ -282,6 +301,7 @@ async def _take_places_in_steps(db: Database, params: dict[str, Any]) -> TakenPl
         titles = (await connection.execute(_TITLES, {"activity_id": slot.activity_id})).one()
     return TakenPlaces(
         booking_id=booking_id,
+        at=params["now"],
         starts_at=slot.starts_at,
         ends_at=slot.ends_at,
         booking_cutoff_at=slot.booking_cutoff_at,
@@ -296,9 +316,10 @@ def _only(params: dict[str, Any], *names: str) -> dict[str, Any]:
     return {name: params[name] for name in names}
 
 
-def _taken(row: Row[Any]) -> TakenPlaces:
+def _taken(row: Row[Any], at: datetime) -> TakenPlaces:
     return TakenPlaces(
         booking_id=row.id,
+        at=at,
         starts_at=row.starts_at,
         ends_at=row.ends_at,
         booking_cutoff_at=row.booking_cutoff_at,

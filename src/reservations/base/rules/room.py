@@ -10,7 +10,8 @@ n more people fit on a slot at ``now`` when
 "The places taken" are ``_taken``: today the slot's counter of people on live bookings. Places
 held but not yet booked (payment holds, reseller holds) will be one more term of ``_taken`` and
 nowhere else: the UPDATE that takes places (``fits``), the reads that count what is left
-(``places_left``, ``has_places``) and the explanation of a refusal (``refusal``) all count
+(``places_left``, ``has_places``: the daily cap included, so a screen never offers places the
+UPDATE would refuse) and the explanation of a refusal (``refusal``) all count
 through it.
 
 Everything here is SQL over the ``slot`` table, for Core and ORM statements alike (an UPDATE or
@@ -24,7 +25,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, and_, bindparam, func, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from reservations.base import clock
@@ -60,14 +71,36 @@ def _taken(slot: FromClause) -> ColumnElement[int]:
     return slot.c.booked
 
 
-def places_left(slot: FromClause = _slot) -> ColumnElement[int]:
-    """Capacity minus the places taken (the daily cap aside), for reads that count them."""
-    return slot.c.capacity - _taken(slot)
+def _left_on_slot() -> ColumnElement[int]:
+    return _slot.c.capacity - _taken(_slot)
+
+
+def places_left() -> ColumnElement[int]:
+    """The places that can really be booked on the slot, for reads that count them: its
+    capacity minus the places taken, and no more than its farm's daily cap still allows that
+    day (may be negative when a capacity or cap was lowered below what is taken)."""
+    on_slot, that_day = _left_on_slot(), _daily_cap() - _taken_that_day()
+    return case(
+        (_daily_cap().is_(None), on_slot),
+        (on_slot <= that_day, on_slot),
+        else_=that_day,
+    )
 
 
 def has_places(people: Any) -> ColumnElement[bool]:
-    """The slot itself has room for ``people`` more (its capacity; the daily cap aside)."""
-    return _taken(_slot) + people <= _slot.c.capacity
+    """``people`` more fit in the slot's places: its capacity and its farm's daily cap."""
+    return and_(_taken(_slot) + people <= _slot.c.capacity, _within_daily_cap(people))
+
+
+def is_open(status: SlotStatus, booking_cutoff_at: datetime, now: datetime) -> bool:
+    """``open_for_booking`` for a slot already read: the same rule in Python."""
+    return status in BOOKABLE_STATUSES and before_cutoff(booking_cutoff_at, now)
+
+
+def before_cutoff(booking_cutoff_at: datetime, now: datetime) -> bool:
+    """Bookings, changes of party and a visitor's cancellation are accepted until the cut-off
+    (``now`` read inside the writing transaction, after its locks)."""
+    return now < booking_cutoff_at
 
 
 def open_for_booking(now: Any) -> ColumnElement[bool]:
@@ -83,7 +116,7 @@ def fits(people: Any, now: Any, *, uncapped_only: bool = False) -> ColumnElement
     refused instead (the one-statement booking path, which holds no lock on the provider)."""
     return and_(
         open_for_booking(now),
-        has_places(people),
+        _taken(_slot) + people <= _slot.c.capacity,
         _daily_cap().is_(None) if uncapped_only else _within_daily_cap(people),
     )
 
@@ -131,7 +164,7 @@ _ROOM_NOW = select(
     _slot.c.status,
     _slot.c.booking_cutoff_at,
     open_for_booking(bindparam("now", type_=UTCDateTime())).label("is_open"),
-    places_left().label("on_slot"),
+    _left_on_slot().label("on_slot"),
     (_daily_cap() - _taken_that_day()).label("that_day"),  # NULL: no daily cap
 ).where(_slot.c.id == bindparam("slot_id"))
 

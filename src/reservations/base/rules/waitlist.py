@@ -4,11 +4,11 @@ they free up, by email, with a claim link valid for a limited time.
 The rules, chosen to stay simple and fair:
 
 - **Joining.** Only while the slot takes bookings (not cancelled, before its cut-off) and only
-  when it cannot take the party: full, or fewer places left than the party (otherwise: book
-  them, ``PlacesStillAvailable``). Party, name, email and language follow the booking rules; an
+  when it cannot take the party: full, fewer places left than the party, or its farm at its
+  daily cap (``room.places_left``; otherwise: book them, ``PlacesStillAvailable``). Party, name, email and language follow the booking rules; an
   email is required (that is how offers are sent); one live entry per email and slot.
-- **Offers.** Places available for offers = the places left (``room.places_left``) - people of
-  unexpired offers not yet booked. Waiting entries are taken in the order they joined; every
+- **Offers.** Places available for offers = the places left (``room.places_left``, within the
+  farm's daily cap) - people of unexpired offers not yet booked. Waiting entries are taken in the order they joined; every
   entry whose party fits in what is still available gets an offer, so a smaller party behind a
   large one that does not fit is served first (the large party keeps its place in line for the
   next places). An offer lasts ``offer_minutes``, never beyond the slot's booking cut-off.
@@ -18,7 +18,10 @@ The rules, chosen to stay simple and fair:
   (``PlacesTaken``) and goes back to waiting, keeping their place in line.
 - **Claiming** needs the offer's link while the offer runs; it books the party (channel web)
   with an idempotency key drawn from the offer, so a double click or a retry never books twice.
-  A claim once accepted is carried through even if the offer runs out meanwhile.
+  A claim once accepted is carried through even if the offer runs out meanwhile, unless it
+  was interrupted (a crash): a claim still unfinished ``CLAIM_GRACE`` after its offer ran out
+  is settled by the next run over the list (``tick``, an offer) or the next use of its link:
+  recorded if its booking was made, otherwise back to waiting, keeping its place in line.
 - **Expired** offers are final for that entry (the person may join again, at the back); their
   places go to the next ones at once.
 - **Links.** Each entry has one live secret link (256 bits, only its SHA-256 stored, in
@@ -55,8 +58,8 @@ from reservations.base.errors import (
 from reservations.base.infra import tokens
 from reservations.base.infra.db import Database
 from reservations.base.models import (
-    BOOKABLE_STATUSES,
     Activity,
+    Booking,
     Channel,
     Slot,
     SlotStatus,
@@ -68,6 +71,9 @@ from reservations.base.rules.booking import BookingPolicy, BookingReceipt, Booki
 
 #: How long an offer runs unless the caller says otherwise (capped at the booking cut-off).
 DEFAULT_OFFER_MINUTES = 12 * 60
+#: A claim is a booking being made (milliseconds): one still unfinished this long after its
+#: offer ran out was interrupted, and is settled.
+CLAIM_GRACE = timedelta(minutes=15)
 
 _LIVE = (WaitlistStatus.WAITING, WaitlistStatus.OFFERED)
 
@@ -289,12 +295,12 @@ async def join(
     email: str,
     locale: str,
     policy: BookingPolicy,
-    now: datetime | None = None,
+    now: clock.At = None,
     notify: JoinNotify | None = None,
     actor: str = "visitor",
 ) -> JoinReceipt:
     """Put a party on a full slot's waiting list, or raise a ``DomainError`` saying why not."""
-    now = now or clock.now()
+    read_clock = clock.reader(now)
     email, name = email.strip(), name.strip()
     if not email:
         raise EmailRequired(field="email")
@@ -303,9 +309,13 @@ async def join(
     )
     token = tokens.new_token()
     async with db.writing() as session:
-        slot = _open_slot(await booking.lock_slot(session, slot_id), now)
-        if slot.remaining >= adults + children:
-            raise PlacesStillAvailable(field="adults", remaining=slot.remaining)
+        locked = await booking.lock_slot(session, slot_id)
+        now = read_clock()
+        _open_slot(locked, now)
+        left = await session.scalar(select(room.places_left()).where(Slot.id == slot_id))
+        if (left or 0) >= adults + children:
+            raise PlacesStillAvailable(field="adults", remaining=left)
+            raise PlacesStillAvailable(field="adults", remaining=left)
         if await _has_live_entry(session, slot_id, email):
             raise AlreadyOnWaitlist(field="email", email=email)
         entry = WaitlistEntry(
@@ -334,7 +344,7 @@ def _open_slot(slot: Slot | None, now: datetime) -> Slot:
         raise SlotNotFound(field="slot_id")
     if slot.status == SlotStatus.CANCELLED:
         raise SlotCancelled(field="slot_id")
-    if slot.status not in BOOKABLE_STATUSES or now >= slot.booking_cutoff_at:
+    if not room.is_open(slot.status, slot.booking_cutoff_at, now):
         raise BookingClosed(field="slot_id", cutoff=clock.display(slot.booking_cutoff_at))
     return slot
 
@@ -360,7 +370,7 @@ async def offer_freed_places(
     slot_id: int,
     *,
     notify: OfferNotify,
-    now: datetime | None = None,
+    now: clock.At = None,
     offer_minutes: int = DEFAULT_OFFER_MINUTES,
     actor: str = "system",
 ) -> list[Offer]:
@@ -369,9 +379,10 @@ async def offer_freed_places(
     ``notices.followups`` calls it after anything that may free places (a cancellation, a smaller
     party, a withdrawn offer); ``tick`` calls it for every slot too. Running it again offers nothing twice.
     """
-    now = now or clock.now()
+    read_clock = clock.reader(now)
     async with db.writing() as session:
         slot = await _slot_with_titles(session, slot_id)
+        now = read_clock()
         if slot is None or not _takes_offers(slot, now):
             return []
         await _expire_stale(session, now, actor, slot_id=slot_id)
@@ -397,16 +408,18 @@ async def offer_entry(
     entry_id: int,
     *,
     notify: OfferNotify,
-    now: datetime | None = None,
+    now: clock.At = None,
     offer_minutes: int = DEFAULT_OFFER_MINUTES,
     actor: str,
 ) -> Offer:
     """Staff offer places to one waiting entry now, ahead of its turn in line if they choose,
     provided its whole party fits in the places free for offers (the same count as
     ``offer_freed_places``, under the same locks)."""
-    now = now or clock.now()
+    read_clock = clock.reader(now)
     async with db.writing() as session:
-        slot = _open_slot(await _slot_with_titles(session, slot_id), now)
+        found = await _slot_with_titles(session, slot_id)
+        now = read_clock()
+        slot = _open_slot(found, now)
         await _expire_stale(session, now, actor, slot_id=slot_id)
         waiting = await _lock_waiting(session, slot_id)
         entry = next((e for e in waiting if e.id == entry_id), None)
@@ -439,7 +452,7 @@ async def _slot_with_titles(session: AsyncSession, slot_id: int) -> Slot | None:
 
 
 def _takes_offers(slot: Slot, now: datetime) -> bool:
-    return slot.status in BOOKABLE_STATUSES and now < slot.booking_cutoff_at
+    return room.is_open(slot.status, slot.booking_cutoff_at, now)
 
 
 async def _lock_waiting(session: AsyncSession, slot_id: int) -> list[WaitlistEntry]:
@@ -507,13 +520,15 @@ async def claim(
     claim_token: str,
     policy: BookingPolicy,
     *,
-    now: datetime | None = None,
+    now: clock.At = None,
     actor: str = "visitor",
 ) -> BookingReceipt:
-    """Book the places offered with this link, or raise a ``DomainError`` saying why not."""
-    now = now or clock.now()
+    """Book the places offered with this link, or raise a ``DomainError`` saying why not. The
+    offer's end is checked against the time read under the entry's lock, the slot's cut-off
+    when the booking takes its places."""
+    read_clock = clock.reader(now)
     token_hash = tokens.digest(claim_token)
-    entry = await _start_claim(db, token_hash, now, actor)
+    entry = await _start_claim(db, token_hash, read_clock, actor)
     request = BookingRequest(
         slot_id=entry.slot_id,
         adults=entry.adults,
@@ -524,11 +539,11 @@ async def claim(
         channel=Channel.WEB,
     )
     # Drawn from the offer: a second attempt with the same link gets the first booking back.
-    key = f"waitlist-claim:{token_hash}"
+    key = _claim_key(token_hash)
     try:
-        receipt = await _book(db, request, policy, key, actor, now)
+        receipt = await _book(db, request, policy, key, actor, read_clock)
     except DomainError as refusal:
-        await _requeue(db, entry.id, now, actor, refusal)
+        await _requeue(db, entry.id, read_clock(), actor, refusal)
         if isinstance(refusal, NotEnoughPlaces):
             raise PlacesTaken(field="adults") from refusal
         raise
@@ -536,22 +551,36 @@ async def claim(
     return receipt
 
 
-async def _start_claim(db: Database, token_hash: str, now: datetime, actor: str) -> WaitlistView:
+def _claim_key(token_hash: str) -> str:
+    """The idempotency key of the booking a claim makes, drawn from its offer's link."""
+    return f"waitlist-claim:{token_hash}"
+
+
+async def _start_claim(
+    db: Database, token_hash: str, read_clock: clock.Clock, actor: str
+) -> WaitlistView:
     """Turn the running offer into a claim (once), or explain why this link cannot claim."""
     async with db.writing() as session:
         entry = await _entry_by_hash(session, token_hash, lock=True)
         if entry is None:
             raise WaitlistEntryNotFound(field="token")
-        if entry.status == WaitlistStatus.OFFERED and entry.offer_expires_at is not None:
+        now = read_clock()
+        if _abandoned(entry, now):
+            # Interrupted long ago: settled (and kept), then explained like any other state.
+            await _settle_claim(session, entry, "system")
+            settled = _why_no_claim(entry)
+        elif entry.status == WaitlistStatus.OFFERED and entry.offer_expires_at is not None:
             if now >= entry.offer_expires_at:
                 raise OfferExpired(expired_at=clock.display(entry.offer_expires_at))
             entry.status = WaitlistStatus.CLAIMED
             await session.flush()
             _audit(session, actor, "waitlist.claiming", entry, before=WaitlistStatus.OFFERED)
             return WaitlistView.of(entry)
-        if entry.status == WaitlistStatus.CLAIMED and entry.booking_id is None:
+        elif entry.status == WaitlistStatus.CLAIMED and entry.booking_id is None:
             return WaitlistView.of(entry)  # an interrupted or concurrent claim: carry it through
-        raise _why_no_claim(entry)
+        else:
+            raise _why_no_claim(entry)
+    raise settled
 
 
 def _why_no_claim(entry: WaitlistEntry) -> DomainError:
@@ -570,7 +599,7 @@ async def _book(
     policy: BookingPolicy,
     key: str,
     actor: str,
-    now: datetime,
+    now: clock.Clock,
 ) -> BookingReceipt:
     try:
         return await booking.book(db, request, policy, actor=actor, idempotency_key=key, now=now)
@@ -676,7 +705,9 @@ async def tick(
 async def _expire_stale(
     session: AsyncSession, now: datetime, actor: str, *, slot_id: int | None = None
 ) -> list[int]:
-    """Mark the offers that ran out as expired; returns the slot id of each."""
+    """Mark the offers that ran out as expired, and settle the claims that never completed;
+    returns the slot id of each offer expired or claim returned to waiting."""
+    settled = await _settle_abandoned_claims(session, now, actor, slot_id=slot_id)
     statement = (
         update(WaitlistEntry)
         .where(
@@ -701,7 +732,69 @@ async def _expire_stale(
             after={"status": WaitlistStatus.EXPIRED.value},
             offer_expires_at=row.offer_expires_at.isoformat(),
         )
-    return [row.slot_id for row in rows]
+    return [row.slot_id for row in rows] + settled
+
+
+def _abandoned(entry: WaitlistEntry, now: datetime) -> bool:
+    """A claim that never completed: claimed, no booking recorded, its offer long over."""
+    return (
+        entry.status == WaitlistStatus.CLAIMED
+        and entry.booking_id is None
+        and entry.offer_expires_at is not None
+        and entry.offer_expires_at + CLAIM_GRACE <= now
+    )
+
+
+async def _settle_abandoned_claims(
+    session: AsyncSession, now: datetime, actor: str, *, slot_id: int | None = None
+) -> list[int]:
+    """Settle the claims interrupted by a crash (``_abandoned``); the slot id of each one that
+    went back to waiting."""
+    statement = (
+        select(WaitlistEntry)
+        .where(
+            WaitlistEntry.status == WaitlistStatus.CLAIMED,
+            WaitlistEntry.booking_id.is_(None),
+            WaitlistEntry.offer_expires_at <= now - CLAIM_GRACE,
+        )
+        .order_by(WaitlistEntry.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if slot_id is not None:
+        statement = statement.where(WaitlistEntry.slot_id == slot_id)
+    requeued = []
+    for entry in await session.scalars(statement):
+        if not await _settle_claim(session, entry, actor):
+            requeued.append(entry.slot_id)
+    return requeued
+
+
+async def _settle_claim(session: AsyncSession, entry: WaitlistEntry, actor: str) -> bool:
+    """An interrupted claim (its entry locked): recorded if its booking was made (True),
+    otherwise back to waiting, keeping its place in line (False)."""
+    assert entry.claim_token_hash is not None  # an entry that was offered has a link
+    key_hash = tokens.digest(_claim_key(entry.claim_token_hash))
+    booking_id = await session.scalar(
+        select(Booking.id).where(Booking.idempotency_key_hash == key_hash)
+    )
+    if booking_id is not None:
+        entry.booking_id = booking_id
+        await session.flush()
+        _audit(
+            session,
+            actor,
+            "waitlist.claimed",
+            entry,
+            before=WaitlistStatus.CLAIMED,
+            booking_id=booking_id,
+        )
+        return True
+    entry.status = WaitlistStatus.WAITING
+    entry.offered_at = entry.offer_expires_at = None
+    await session.flush()
+    _audit(session, actor, "waitlist.claim_abandoned", entry, before=WaitlistStatus.CLAIMED)
+    return False
 
 
 # --- The entry's link: seeing and withdrawing -------------------------------------------------
