@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, Response, delete, get, post
+from litestar import Controller, HttpMethod, Response, delete, get, post, route
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from reservations.api.problems import problem_responses
 from reservations.api.schemas import BookingIn, BookingOut
@@ -94,6 +94,19 @@ class BookingController(Controller):
         self, manage_token: FromPath[str], db: NamedDependency[Database]
     ) -> BookingOut:
         return BookingOut.of(await booking_service.find_by_token(db, manage_token))
+
+    @route(
+        "/{manage_token:str}",
+        http_method=HttpMethod.OPTIONS,
+        include_in_schema=False,
+        sync_to_thread=False,
+    )
+    def booking_options(self) -> Response[None]:
+        """Litestar 2's automatic OPTIONS answer lists only one of two handlers sharing a path
+        in a controller (here ``Allow: DELETE, OPTIONS``): say it in full."""
+        return Response(
+            None, status_code=HTTP_204_NO_CONTENT, headers={"Allow": "DELETE, GET, OPTIONS"}
+        )
 
     @delete(
         "/{manage_token:str}",

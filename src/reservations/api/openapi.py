@@ -35,9 +35,49 @@ def party_rule(max_party_size: int) -> list[dict[str, Any]]:
     return branches
 
 
+#: OpenAPI links: how a client goes from a slot listed to its booking, and from a booking made
+#: to reading or cancelling it (also what lets schemathesis chain calls with real ids).
+_BOOKING_LINKS = {
+    "ReadBooking": {
+        "operationId": "ApiV1BookingsManageTokenReadBooking",
+        "parameters": {"manage_token": "$response.body#/manage_token"},
+    },
+    "CancelBooking": {
+        "operationId": "ApiV1BookingsManageTokenCancelBooking",
+        "parameters": {"manage_token": "$response.body#/manage_token"},
+    },
+}
+_SLOT_LINKS = {
+    "BookFirstSlot": {
+        "operationId": "ApiV1BookingsCreateBooking",
+        "requestBody": {
+            "slot_id": "$response.body#/0/id",
+            "adults": 1,
+            "name": "Jan de Vries",
+            "email": "jan@example.nl",
+        },
+    },
+}
+
+
+def _without_litestar_400(operation: dict[str, Any]) -> None:
+    """Litestar documents a 400 ``application/json`` for any handler with parameters; this API
+    answers invalid parameters with a 422 problem, and a 400 only for an unreadable body."""
+    bad_request = operation["responses"].get("400", {})
+    if "application/json" in bad_request.get("content", {}):
+        del operation["responses"]["400"]
+
+
 def complete(document: dict[str, Any], max_party_size: int) -> dict[str, Any]:
-    """A copy of Litestar's document with the booking body's cross-field rules."""
+    """A copy of Litestar's document with what it cannot derive."""
     completed = copy.deepcopy(document)
+    for path, item in completed["paths"].items():
+        if path.startswith("/api/"):
+            for operation in item.values():
+                _without_litestar_400(operation)
+    paths = completed["paths"]
+    paths["/api/v1/availability"]["get"]["responses"]["200"]["links"] = _SLOT_LINKS
+    paths["/api/v1/bookings"]["post"]["responses"]["201"]["links"] = _BOOKING_LINKS
     booking_in = completed["components"]["schemas"][BOOKING_IN]
     created = completed["paths"]["/api/v1/bookings"]["post"]["responses"]["201"]
     created["headers"]["Idempotent-Replayed"]["schema"] = {"type": "string", "enum": ["true"]}
