@@ -132,19 +132,29 @@ async def test_availability_times_are_paris_and_filters_apply(client, db):
 @pytest.mark.parametrize(
     ("changes", "status", "code"),
     [
-        ({"adults": -1}, 422, "invalid_party"),
+        ({"adults": -1}, 422, "invalid_request"),
         ({"adults": 0, "children": 0}, 422, "invalid_party"),
         ({"adults": 9, "children": 2}, 422, "party_too_large"),
         ({"adults": "two"}, 422, "invalid_request"),
         ({"adults": None}, 422, "invalid_request"),
-        ({"email": "not-an-email"}, 422, "invalid_email"),
+        ({"email": "not-an-email"}, 422, "invalid_request"),
+        ({"email": "a,victim@evil.example"}, 422, "invalid_request"),
+        ({"email": "jan\x00@example.nl"}, 422, "invalid_request"),
         ({"email": 42}, 422, "invalid_request"),
-        ({"name": "   "}, 422, "missing_name"),
+        ({"name": "   "}, 422, "invalid_request"),
+        ({"name": "Jan\x00"}, 422, "invalid_request"),
+        ({"phone": "06\x0012345678"}, 422, "invalid_request"),
+        ({"phone": "²²²²²²"}, 422, "invalid_request"),
         ({"name": "x" * 201}, 422, "invalid_request"),
-        ({"locale": "xx"}, 422, "unsupported_locale"),
+        ({"locale": "xx"}, 422, "invalid_request"),
         ({"unexpected": 1}, 422, "invalid_request"),
         ({"slot_id": 99999}, 404, "slot_not_found"),
         ({"slot_id": "abc"}, 422, "invalid_request"),
+        ({"slot_id": 2147483648}, 422, "invalid_request"),
+        ({"slot_id": 10**30}, 422, "invalid_request"),
+        ({"adults": 2147483648}, 422, "invalid_request"),
+        ({"children": 1.5}, 422, "invalid_request"),
+        ({"adults": True}, 422, "invalid_request"),
     ],
 )
 async def test_bad_booking_input_is_a_clear_4xx_problem(client, db, changes, status, code):
@@ -182,6 +192,12 @@ async def test_missing_fields_and_malformed_bodies(client, db):
         ({"from": "2026-08-01", "to": "2026-07-01"}, 422, "invalid_period"),
         ({"from": "2026-01-01", "to": "2028-01-01"}, 422, "invalid_period"),
         ({"kind": "rodeo"}, 422, "invalid_request"),
+        ({"from": "9999-12-31"}, 422, "invalid_request"),
+        ({"to": "9999-12-31"}, 422, "invalid_request"),
+        ({"from": "0001-01-01", "to": "0001-01-02"}, 422, "invalid_request"),
+        ({"sector": "a\x00b"}, 422, "invalid_request"),
+        ({"provider": "Ferme\x00"}, 422, "invalid_request"),
+        ({"provider": "x" * 201}, 422, "invalid_request"),
     ],
 )
 async def test_bad_availability_queries(client, params, status, code):
@@ -215,3 +231,125 @@ async def test_booking_is_rate_limited_per_client(db):
     assert [a.status_code for a in answers[:2]] == [201, 201]
     assert_problem(answers[2], 429, "http_429")
     assert (await fetch_slot(db, slot.id)).booked == 2
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"provider": "\u00b9"},  # a superscript digit: isdigit() is true, int() refuses it
+        {"provider": "2147483648"},  # beyond PostgreSQL's integer
+        {"provider": "18446744073709551616"},  # beyond SQLite's integer
+        {"provider": "9" * 200},  # the longest filter, far beyond any integer
+        {"provider": "\u0661\u0662"},  # Arabic-Indic digits: a name, not a number
+    ],
+)
+async def test_provider_filters_that_are_no_id_match_nothing(client, db, params):
+    await make_slot(db)
+    answer = await client.get("/api/v1/availability", params=params)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == []
+
+
+async def test_provider_id_filter_still_finds_its_slots(client, db):
+    slot = await make_slot(db)
+    listed = (await client.get("/api/v1/availability")).json()
+    (provider_id,) = {s["provider_id"] for s in listed}
+    by_id = await client.get("/api/v1/availability", params={"provider": f" {provider_id} "})
+    assert [s["id"] for s in by_id.json()] == [slot.id]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"slot_id": 1, "adults": 1, "name": "\xff", "email": "a@b.fr"}',
+        b"\xed\xa0\x80",
+        b'{"slot_id": 1, "adults": 1e400, "name": "a", "email": "a@b.fr"}',
+    ],
+)
+async def test_unreadable_bodies_are_a_400_problem(client, body):
+    answer = await client.post(
+        "/api/v1/bookings", content=body, headers={"content-type": "application/json"}
+    )
+    assert "could not be read" in assert_problem(answer, 400, "malformed_request")["detail"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+asyncpg://postgres@127.0.0.1:1/refused",  # nothing listens there
+        "sqlite+aiosqlite:////nonexistent-directory/reservations.sqlite3",  # cannot be opened
+    ],
+)
+async def test_an_unreachable_database_is_a_503_problem(url):
+    from reservations.base.infra.db import Database
+
+    database = Database(url, null_pool=True)
+    settings = Settings(database_url=url, secret_key="test", booking_rate_limit=0)
+    try:
+        async with AsyncTestClient(app=create_app(settings, database=database)) as unreachable:
+            listed = await unreachable.get("/api/v1/availability")
+            booked = await unreachable.post("/api/v1/bookings", json=booking_body(1))
+    finally:
+        await database.dispose()
+    for answer in (listed, booked):
+        body = assert_problem(answer, 503, "unavailable")
+        assert answer.headers["retry-after"] == "5" and "try again" in body["detail"]
+
+
+@pytest.mark.postgres
+async def test_too_many_connections_is_a_503_problem(backend, database_url):
+    """PostgreSQL refusing a connection (SQLSTATE 53300, as with ``max_connections`` reached):
+    a role allowed no connection at all gives the same refusal."""
+    if backend != "postgres":
+        pytest.skip("PostgreSQL only")
+    from sqlalchemy.engine import make_url
+
+    from reservations.base.infra.db import Database
+    from tests.conftest import _pg_admin
+
+    role = "api_no_connection"
+    await _pg_admin(f"DROP ROLE IF EXISTS {role}")
+    await _pg_admin(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 0")
+    url = make_url(database_url).set(username=role).render_as_string(hide_password=False)
+    database = Database(url, null_pool=True)
+    settings = Settings(database_url=url, secret_key="test", booking_rate_limit=0)
+    try:
+        async with AsyncTestClient(app=create_app(settings, database=database)) as refused:
+            answer = await refused.get("/api/v1/availability")
+    finally:
+        await database.dispose()
+        await _pg_admin(f"DROP ROLE IF EXISTS {role}")
+    assert_problem(answer, 503, "unavailable")
+
+
+async def test_openapi_documents_problems_limits_and_the_idempotency_key(client):
+    schema = (await client.get("/schema/openapi.json")).json()
+    paths = schema["paths"]
+    expected = {
+        ("/api/v1/availability", "get"): {"200", "422", "503"},
+        ("/api/v1/bookings", "post"): {"201", "400", "404", "409", "413", "422", "429", "503"},
+        ("/api/v1/bookings/{manage_token}", "get"): {"200", "404", "503"},
+        ("/api/v1/bookings/{manage_token}", "delete"): {"200", "404", "409", "429", "503"},
+    }
+    for (path, method), statuses in expected.items():
+        responses = paths[path][method]["responses"]
+        assert set(responses) == statuses, (path, method)
+        for status in statuses - {"200", "201"}:
+            (media_type,) = responses[status]["content"]
+            assert media_type == PROBLEM
+    booking_in = schema["components"]["schemas"]["BookingIn"]
+    assert booking_in["additionalProperties"] is False
+    assert booking_in["properties"]["slot_id"]["maximum"] == 2**31 - 1
+    assert booking_in["properties"]["email"]["pattern"]
+    assert "control" in booking_in["properties"]["name"]["description"]
+    # The party rule: one branch per number of adults, 0 to max_party_size (10 here).
+    branches = booking_in["anyOf"]
+    assert [b["properties"]["adults"]["const"] for b in branches] == list(range(11))
+    assert branches[0]["properties"]["children"]["minimum"] == 1
+    assert all(
+        b["properties"]["adults"]["const"] + b["properties"]["children"]["maximum"] == 10
+        for b in branches
+    )
+    (key,) = paths["/api/v1/bookings"]["post"]["parameters"]
+    assert key["name"] == "Idempotency-Key" and key["in"] == "header"
+    assert "from` must not be after `to`" in paths["/api/v1/availability"]["get"]["description"]

@@ -21,6 +21,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from reservations import __version__, farmers, staff
 from reservations.api.availability import AvailabilityController
 from reservations.api.bookings import BookingController
+from reservations.api.openapi import CompletedJsonRenderPlugin
 from reservations.api.problems import EXCEPTION_HANDLERS
 from reservations.base.infra.db import Database
 from reservations.base.rules.booking import BookingPolicy
@@ -156,7 +157,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 "Farm visits and animations of a rural tourism office: availability and bookings."
             ),
             path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[
+                ScalarRenderPlugin(),
+                CompletedJsonRenderPlugin(settings.max_party_size),
+            ],
         ),
         logging_config=LoggingConfig(
             root={"level": "INFO", "handlers": ["queue_listener"]},

@@ -7,44 +7,87 @@ from typing import Annotated
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, QueryParameter
+from litestar.exceptions import ValidationException
+from litestar.params import QueryParameter
 
+from reservations.api.problems import problem_responses
 from reservations.api.schemas import SlotOut
 from reservations.base import clock
 from reservations.base.infra.db import Database
 from reservations.base.models import ActivityKind
 from reservations.base.reads import availability
 from reservations.settings import SUPPORTED_LOCALES
+from reservations.web import inputs
 
 DEFAULT_PERIOD_DAYS = 30
+#: Longest text a filter may hold (names of providers and sectors are far shorter).
+MAX_FILTER_LENGTH = 200
+
+_CALENDAR = f"from {inputs.FIRST_DAY.isoformat()} to {inputs.LAST_DAY.isoformat()}"
+
+
+def _filter_text(description: str) -> QueryParameter:
+    return QueryParameter(
+        description=f"{description} (at most {MAX_FILTER_LENGTH} characters, no control "
+        "characters)",
+        max_length=MAX_FILTER_LENGTH,
+        pattern=inputs.USABLE_TEXT_PATTERN,
+    )
 
 
 class AvailabilityController(Controller):
     path = "/availability"
     tags = ["availability"]
 
-    @get(summary="Slots and places left over a period (default: the next 30 days)")
+    @get(
+        summary="Slots and places left over a period (default: the next 30 days)",
+        description=(
+            f"Days are local (Europe/Paris) and read {_CALENDAR}; `from` must not be after "
+            f"`to`, and a period spans at most {availability.MAX_PERIOD_DAYS} days: otherwise "
+            "422 `invalid_period`."
+        ),
+        responses=problem_responses(422, 503),
+    )
     async def list_availability(
         self,
         db: NamedDependency[Database],
         first_day: Annotated[
-            date | None, QueryParameter(name="from", description="YYYY-MM-DD, default today")
+            date | None,
+            QueryParameter(name="from", description=f"YYYY-MM-DD, {_CALENDAR}; default today"),
         ] = None,
         last_day: Annotated[
-            date | None, QueryParameter(name="to", description="YYYY-MM-DD, inclusive")
+            date | None,
+            QueryParameter(
+                name="to",
+                description=f"YYYY-MM-DD, {_CALENDAR}, inclusive, not before `from`; default "
+                f"`from` + {DEFAULT_PERIOD_DAYS} days",
+            ),
         ] = None,
-        sector: FromQuery[str | None] = None,
-        kind: FromQuery[ActivityKind | None] = None,
-        provider: Annotated[str | None, QueryParameter(description="id or exact name")] = None,
-        lang: Annotated[str, QueryParameter(description="fr, en, de or nl")] = "fr",
+        sector: Annotated[str | None, _filter_text("A sector's exact name")] = None,
+        kind: Annotated[ActivityKind | None, QueryParameter()] = None,
+        provider: Annotated[
+            str | None, _filter_text("A provider's number, or its exact name")
+        ] = None,
+        lang: Annotated[
+            str, QueryParameter(description="fr, en, de or nl (another: fr)", max_length=20)
+        ] = "fr",
     ) -> list[SlotOut]:
+        outside = [
+            {"key": key, "message": "outside the calendar"}
+            for key, given in (("from", first_day), ("to", last_day))
+            if given is not None and not inputs.within_calendar(given)
+        ]
+        if outside:  # read as any other invalid parameter (422, with what it should hold)
+            raise ValidationException(extra=outside)
         first_day = first_day or clock.today()
         last_day = last_day or first_day + timedelta(days=DEFAULT_PERIOD_DAYS)
         views = await availability.list_slots(
             db,
             first_day,
             last_day,
-            availability.SlotFilter(sector=sector, kind=kind, provider=provider),
+            availability.SlotFilter(
+                sector=sector or None, kind=kind, provider=inputs.id_or_name(provider or "")
+            ),
             locale=lang if lang in SUPPORTED_LOCALES else "fr",
         )
         return [SlotOut.of(view) for view in views]

@@ -8,8 +8,10 @@ import logging
 import re
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import ResponseSpec
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
@@ -19,12 +21,64 @@ from litestar.status_codes import (
 )
 
 from reservations.base.errors import DomainError
-from reservations.base.infra.db import is_unavailable
+from reservations.base.infra.unavailable import is_database_unavailable
 from reservations.web.http_status import status_of
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_TYPE_BASE = "https://reservations.example/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+#: Seconds a client should wait before retrying when the database is unavailable.
+RETRY_AFTER_SECONDS = 5
+
+
+class FieldProblem(msgspec.Struct):
+    field: str
+    expected: str
+
+
+class ProblemDetails(msgspec.Struct):
+    """An RFC 9457 problem: ``code`` names the refusal (``not_enough_places``, ``invalid_request``
+    ...), ``detail`` says it to a person. Some problems add members: ``field`` (the field at
+    fault), ``errors`` (each invalid field and what it should hold), ``remaining`` and
+    ``requested`` (places), ``maximum`` (the largest party or period)..."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    instance: str | None = None
+    field: str | None = None
+    errors: list[FieldProblem] | None = None
+
+
+#: What each status means on this API, for the OpenAPI document.
+_MEANINGS = {
+    400: "Malformed request: the body is not JSON, or not UTF-8",
+    404: "Not found: no such visit, booking or address",
+    409: "Refused by the state of things: full, closed, cancelled, or an Idempotency-Key "
+    "reused for another request",
+    413: "The body is too large",
+    422: "Invalid request: a field is missing, of the wrong type, out of its bounds, or the "
+    "rules refuse it (party size, email, period); `errors` lists the fields",
+    429: "Too many requests from this client: wait a minute",
+    503: "The database is unavailable for a moment: retry after `Retry-After` seconds",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """The OpenAPI ``responses`` of a handler for the problems it may answer."""
+    return {
+        status: ResponseSpec(
+            data_container=ProblemDetails,
+            description=_MEANINGS[status],
+            media_type=PROBLEM_MEDIA_TYPE,
+            generate_examples=False,
+        )
+        for status in statuses
+    }
+
 
 #: What each field of a request should hold, said plainly (for body and query validation).
 FIELD_HINTS = {
@@ -35,9 +89,13 @@ FIELD_HINTS = {
     "email": "an email address",
     "phone": "a phone number (at most 40 characters)",
     "locale": "one of fr, en, de, nl",
-    "from": "a date written YYYY-MM-DD",
-    "to": "a date written YYYY-MM-DD",
+    "from": "a date written YYYY-MM-DD, from 2000-01-01 to 2199-12-31",
+    "to": "a date written YYYY-MM-DD, from 2000-01-01 to 2199-12-31, not before from",
     "kind": "farm_visit or animation",
+    "provider": "a provider's number or exact name (at most 200 characters, no control characters)",
+    "sector": "a sector's exact name (at most 200 characters, no control characters)",
+    "lang": "fr, en, de or nl",
+    "Idempotency-Key": "at most 200 characters",
 }
 
 
@@ -63,7 +121,7 @@ def problem(
 
 
 def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
-    extra = {"field": exc.field} if exc.field else {}
+    extra: dict[str, Any] = {"field": exc.field} if exc.field else {}
     return problem(
         request,
         status_of(exc),
@@ -120,6 +178,29 @@ _PLAIN_HTTP_DETAILS = {
 }
 
 
+def malformed_body_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A body that is not UTF-8 (msgspec raises ``UnicodeDecodeError``, not a decode error)."""
+    return problem(
+        request,
+        HTTP_400_BAD_REQUEST,
+        "Malformed request",
+        "The request body could not be read (it is not UTF-8 text): send a JSON object.",
+        code="malformed_request",
+    )
+
+
+def database_unavailable(request: Request[Any, Any, Any]) -> Response[Any]:
+    return problem(
+        request,
+        HTTP_503_SERVICE_UNAVAILABLE,
+        "Service unavailable",
+        "The service cannot reach its database for a moment; nothing was changed. Please "
+        f"try again in {RETRY_AFTER_SECONDS} seconds.",
+        code="unavailable",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if exc.status_code == HTTP_400_BAD_REQUEST:  # a body that is not JSON at all
         return problem(
@@ -137,16 +218,9 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
 
 
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    if is_unavailable(exc):
+    if is_database_unavailable(exc):
         logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-        return problem(
-            request,
-            HTTP_503_SERVICE_UNAVAILABLE,
-            "Service unavailable",
-            "The service is very busy and nothing was changed: please try again in a moment.",
-            code="service_unavailable",
-            headers={"Retry-After": "5"},
-        )
+        return database_unavailable(request)
     logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
         request,
@@ -161,5 +235,6 @@ EXCEPTION_HANDLERS = {
     DomainError: domain_error_handler,
     ValidationException: validation_error_handler,
     HTTPException: http_error_handler,
+    UnicodeDecodeError: malformed_body_handler,
     Exception: unexpected_error_handler,
 }

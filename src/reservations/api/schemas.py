@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
 from reservations.base.clock import OFFICE_TZ
 from reservations.base.reads.availability import SlotView
 from reservations.base.rules.booking import BookingView
+from reservations.web.inputs import FILLED_TEXT_PATTERN, MAX_INTEGER
+
+#: What the API takes as an email address, documented and enforced on the request body: a
+#: plain ``name@domain.tld``, a subset of what ``contacts.is_email`` accepts (a test checks
+#: that), so a request that matches the schema is never refused for its email.
+EMAIL_PATTERN = (
+    "^[A-Za-z0-9_%+-]+(?:\\.[A-Za-z0-9_%+-]+)*"
+    "@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]{2,63}$"
+)
+#: A phone number as ``contacts.is_phone`` reads it (ASCII digits, at least 6, with spaces,
+#: dots, dashes, slashes or brackets, an optional leading +), or nothing.
+PHONE_PATTERN = "^(?:\\+?[ .()/-]*(?:[0-9][ .()/-]*){6,})?$"
+#: The languages of ``settings.SUPPORTED_LOCALES`` (a test checks they agree).
+Locale = Literal["fr", "en", "de", "nl"]
 
 _S = TypeVar("_S", bound=msgspec.Struct)
 
@@ -28,14 +42,46 @@ def _in_office_time(out: _S) -> _S:
     return msgspec.structs.replace(out, **times)
 
 
+def _count(description: str) -> Any:
+    return msgspec.Meta(ge=0, le=MAX_INTEGER, description=description)
+
+
 class BookingIn(msgspec.Struct, forbid_unknown_fields=True):
-    slot_id: int
-    adults: int
-    name: Annotated[str, msgspec.Meta(max_length=200)]
-    email: Annotated[str, msgspec.Meta(max_length=320)]
-    children: int = 0
-    phone: Annotated[str, msgspec.Meta(max_length=40)] | None = None
-    locale: str = "fr"
+    """A booking request. ``adults + children`` must be from 1 to the office's largest party
+    (the schema states it; ``party_too_large`` says it too)."""
+
+    slot_id: Annotated[int, msgspec.Meta(ge=1, le=MAX_INTEGER, description="The visit's id")]
+    adults: Annotated[int, _count("Adults (with children: at least 1 person in all)")]
+    name: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=200,
+            pattern=FILLED_TEXT_PATTERN,
+            description="The name the booking is made for (not blank, no control characters)",
+        ),
+    ]
+    email: Annotated[
+        str,
+        msgspec.Meta(
+            max_length=254,
+            pattern=EMAIL_PATTERN,
+            description="Where the confirmation and the manage link are sent: name@domain.tld",
+        ),
+    ]
+    children: Annotated[int, _count("Children")] = 0
+    phone: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                max_length=40,
+                pattern=PHONE_PATTERN,
+                description="A phone number: at least 6 digits, spaces . - / ( ) and a leading +",
+            ),
+        ]
+        | None
+    ) = None
+    locale: Annotated[Locale, msgspec.Meta(description="The language of the emails")] = "fr"
 
 
 class SlotOut(msgspec.Struct):

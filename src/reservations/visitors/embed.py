@@ -22,6 +22,7 @@ from reservations.base.models import ActivityKind
 from reservations.base.reads import availability
 from reservations.base.reads.availability import SlotFilter, SlotView
 from reservations.settings import Settings
+from reservations.web import inputs
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 92
@@ -42,7 +43,7 @@ class EmbedQuery:
             slot_filter=SlotFilter(
                 sector=(sector or "").strip() or None,
                 kind=ActivityKind(kind) if kind in set(ActivityKind) else None,
-                provider=(provider or "").strip() or None,
+                provider=inputs.id_or_name(provider or ""),
             ),
             days=_days(days),
         )

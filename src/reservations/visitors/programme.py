@@ -98,7 +98,7 @@ async def upcoming(db: Database, query: ProgrammeQuery, *, locale: str, now: dat
     slot_filter = SlotFilter(
         sector=query.sector,
         kind=query.kind,
-        provider=str(query.provider) if query.provider else None,
+        provider=query.provider,
     )
     views = await availability.list_slots(
         db, query.first_day, query.last_day, slot_filter, locale=locale, now=now

@@ -23,7 +23,7 @@ from litestar.status_codes import (
 
 from reservations import i18n
 from reservations.base.errors import DomainError
-from reservations.base.infra.db import is_unavailable
+from reservations.base.infra.unavailable import is_database_unavailable
 from reservations.i18n import N_
 from reservations.web.http_status import status_of
 from reservations.web.locale import locale_of
@@ -91,7 +91,7 @@ def _describe(exc: Exception, phone: str) -> tuple[int, str, str]:
         return status_of(exc), i18n.gettext(exc.title), i18n.error_text(exc)
     if isinstance(exc, HTTPException):
         status = exc.status_code
-    elif is_unavailable(exc):
+    elif is_database_unavailable(exc):
         status = HTTP_503_SERVICE_UNAVAILABLE
     else:
         status = HTTP_500_INTERNAL_SERVER_ERROR
@@ -110,7 +110,7 @@ def _error_template(request: Request[Any, Any, Any]) -> str:
 
 
 def html_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    if is_unavailable(exc):
+    if is_database_unavailable(exc):
         logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
     elif not isinstance(exc, (DomainError, HTTPException)):
         logger.exception(

@@ -57,3 +57,24 @@ def day(text: str) -> date | None:
 def within_calendar(found: date) -> bool:
     """A date already parsed (by Litestar, say) is inside the calendar the application reads."""
     return FIRST_DAY <= found <= LAST_DAY
+
+
+#: Text with at least one character that is neither a space nor a control character, for a
+#: required field (a name): what ``str.strip()`` leaves non-empty. Explicit classes rather than
+#: ``\s``, whose meaning differs between Python and JSON-schema (ECMA-262) regular expressions.
+FILLED_TEXT_PATTERN = (
+    "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*"
+    "[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200b\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]"
+    "[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$"
+)
+
+
+def id_or_name(text: str) -> int | str | None:
+    """A filter that is either a record's id or its exact name (``?provider=12`` or
+    ``?provider=Mas de Grizac``): a whole number within range is an id, other text a name,
+    nothing (or spaces) no filter."""
+    text = text.strip()
+    if not text:
+        return None
+    number = whole_number(text)
+    return text if number is None else number

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -30,10 +29,6 @@ from sqlalchemy.pool import NullPool
 from reservations.settings import PROJECT_ROOT
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-#: SQLSTATE classes of a server that cannot take the request now: connection exceptions (08),
-#: insufficient resources such as "too many connections" (53), operator intervention such as
-#: "the database system is starting up" (57).
-_UNAVAILABLE_SQLSTATE_CLASSES = {"08", "53", "57"}
 _WRITE_OPTION = "reservations_write"
 
 
@@ -121,19 +116,6 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-
-
-def is_unavailable(error: BaseException) -> bool:
-    """The database refused a connection or gave none in time: nothing was done, and the same
-    request may succeed in a moment (the web answers 503, not 500)."""
-    if isinstance(error, (sa_exc.TimeoutError, ConnectionError)):  # pool exhausted; refused
-        return True
-    if isinstance(error, sa_exc.DBAPIError):
-        if error.connection_invalidated:
-            return True
-        sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-        return isinstance(sqlstate, str) and sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
-    return False
 
 
 def alembic_config(url: str) -> Any:

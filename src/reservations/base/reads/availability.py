@@ -38,8 +38,10 @@ class SlotView(SlotFacts):
 class SlotFilter:
     sector: str | None = None
     kind: ActivityKind | None = None
-    #: A provider's id, or its exact name.
-    provider: str | None = None
+    #: A provider's id (a number already read at the edge), or its exact name (text): the
+    #: edge decides which (``web.inputs.id_or_name``), so no text is ever turned into a number
+    #: here.
+    provider: int | str | None = None
 
 
 async def list_slots(
@@ -76,11 +78,10 @@ async def list_slots(
         query = query.where(Provider.sector == slot_filter.sector)
     if slot_filter.kind:
         query = query.where(Activity.kind == slot_filter.kind)
-    if slot_filter.provider:
-        provider = slot_filter.provider
-        query = query.where(
-            Provider.id == int(provider) if provider.isdigit() else Provider.name == provider
-        )
+    if isinstance(slot_filter.provider, int):
+        query = query.where(Provider.id == slot_filter.provider)
+    elif slot_filter.provider:
+        query = query.where(Provider.name == slot_filter.provider)
     async with db.reading_connection() as connection:
         rows = (await connection.execute(query)).all()
     return [SlotView.from_row(row, now, locale=locale) for row in rows]
