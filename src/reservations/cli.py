@@ -62,6 +62,8 @@ def serve(
     """Apply the migrations, then serve the web application."""
     import uvicorn
 
+    from reservations.base.infra.log_masking import with_masking
+
     db_module.upgrade(settings.database_url)
     if demo:
         _load_demo_if_empty(settings)
@@ -81,6 +83,7 @@ def serve(
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         access_log=access_log,
+        log_config=with_masking(uvicorn.config.LOGGING_CONFIG),  # no live link in a log line
         log_level="info",
     )
 
