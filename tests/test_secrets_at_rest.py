@@ -19,7 +19,6 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import select, update
 
 from reservations.base import clock
@@ -328,10 +327,16 @@ async def test_an_abandoned_message_loses_its_sealed_links(db, smtp):
     assert row.sent_at is None and row.link_secrets is None
 
 
-async def test_a_secret_link_cannot_be_queued_without_the_key(db):
-    with pytest.raises(ValueError, match="secret key"):
-        await queue(db, key="")
-    assert await rows(db) == []
+async def test_a_secret_link_queued_without_the_key_is_masked_for_good(db, smtp):
+    """A message that should hold no secret link (a cancellation, whose note someone typed)
+    never stores nor sends one."""
+    await queue(db, key="")
+    [row] = await rows(db)
+    assert row.link_secrets is None and TOKEN not in row.text_body
+    assert (await deliver_due(db, SmtpTransport(smtp.settings()))).sent == 1
+    [message] = smtp.handler.messages()
+    text = message.get_body(("plain",)).get_content()
+    assert TOKEN not in text and f"/manage/{secret_links.placeholder(0, len(TOKEN))}" in text
 
 
 async def test_a_message_queued_before_sealing_is_masked_once_sent(db, smtp):

@@ -7,6 +7,7 @@ them back when it sends, and deletes them once sent."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -14,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reservations.base.infra import secret_links
 from reservations.base.models import OutboxMessage
+
+logger = logging.getLogger(__name__)
 
 _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
@@ -33,11 +36,14 @@ async def enqueue(
 
     ``INSERT ... ON CONFLICT DO NOTHING``: two transactions queueing the same key at once end
     with one message, and neither fails (a failure would roll back the caller's change).
-    A message with a secret link needs ``secret_key`` (the settings'), to seal it."""
+    A message with a secret link needs ``secret_key`` (the settings') to seal it; without one,
+    such a link (in text someone typed, say) is masked for good."""
     hidden, hidden_attachments, secrets = secret_links.hide((subject, text, html), attachments)
-    if secrets and not secret_key:
-        raise ValueError(f"{dedup_key}: a message with a secret link needs the secret key")
-    sealed = secret_links.seal(secret_key or "", secrets, dedup_key) if secrets else None
+    sealed = None
+    if secrets and secret_key:
+        sealed = secret_links.seal(secret_key, secrets, dedup_key)
+    elif secrets:  # e.g. an address typed into a note: never stored live, nor sent
+        logger.warning("Mail %s: secret links without a key to seal them, masked", dedup_key)
     insert = _INSERTS[session.get_bind().dialect.name]
     statement = (
         insert(OutboxMessage)
