@@ -59,9 +59,16 @@ class SmtpServer:
             "RESERVATIONS_SMTP_STARTTLS": "0",
         }
 
-    def settings(self) -> Settings:
-        """The same, for sending in-process."""
-        return Settings(smtp_host=HOST, smtp_port=self.port, smtp_starttls=False)
+    def settings(self, **changes: object) -> Settings:
+        """The same, for sending in-process, with the tests' secret key (``live_server``'s and
+        ``site_settings``'): the SMTP transport opens the outbox's sealed links with it."""
+        options: dict[str, object] = {
+            "smtp_host": HOST,
+            "smtp_port": self.port,
+            "smtp_starttls": False,
+            "secret_key": "test",
+        }
+        return Settings(**{**options, **changes})  # type: ignore[arg-type]
 
 
 @contextmanager

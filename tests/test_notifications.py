@@ -26,6 +26,7 @@ from reservations.base.rules.booking import BookingPolicy, BookingRequest
 from reservations.cli import tick_before_mail
 from reservations.notices import cancellation_emails, waitlist_emails
 from tests.factories import fetch_slot, make_activity, make_slot
+from tests.outbox_support import as_sent
 from tests.test_visitors import MAX_PARTY, PUBLIC_URL, site_settings, upcoming
 
 POLICY = BookingPolicy(secret_key="test", max_party_size=MAX_PARTY)
@@ -78,14 +79,16 @@ async def test_the_offer_email_is_in_the_entrys_language_with_link_and_expiry(db
     [email] = await outbox(db, "waitlist-offer:")
     assert email.dedup_key == offer.dedup_key and email.to_address == "jonas@example.de"
     assert offer.entry.id == joined.entry.id
-    text = email.text_body.replace("\u202f", " ").replace("\xa0", " ")
+    assert offer.claim_token not in email.text_body + (email.html_body or "")  # sealed at rest
+    sent = as_sent(email)
+    text = sent.text.replace("\u202f", " ").replace("\xa0", " ")
     assert f"{PUBLIC_URL}/waitlist/{offer.claim_token}" in text
     expires = now + timedelta(minutes=90)
     assert local_day(expires, "de") in text
     expected_time = format_time(expires, "short", tzinfo=clock.OFFICE_TZ, locale="de")
     assert expected_time.replace("\u202f", " ") in text
     assert local_day(slot.starts_at, "de") in text
-    assert f"{PUBLIC_URL}/waitlist/{offer.claim_token}" in (email.html_body or "")
+    assert f"{PUBLIC_URL}/waitlist/{offer.claim_token}" in sent.html
 
 
 async def test_tick_tells_each_booked_visitor_of_a_cancelled_slot_once_with_other_dates(db):

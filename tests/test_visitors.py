@@ -33,6 +33,7 @@ from reservations.base.rules.booking import BookingPolicy, BookingRequest
 from reservations.base.seeding.demo import load_demo
 from reservations.settings import Settings
 from tests.factories import fetch_slot, make_slot
+from tests.outbox_support import as_sent
 
 PUBLIC_URL = "http://visites.example"
 MAX_PARTY = 10
@@ -223,10 +224,13 @@ async def test_booking_through_the_form_in_german(client, db):
     title = (await titles(db, slot.activity_id))["fr"]  # no German title: the French one
     assert message.subject == f"Buchung bestätigt: {title}, {day}"
     manage_link = f"{PUBLIC_URL}/manage/{token}"
-    assert manage_link in message.text_body and manage_link in (message.html_body or "")
+    assert token not in message.text_body + (message.html_body or "")  # sealed at rest
+    sent = as_sent(message)
+    assert manage_link in sent.text and manage_link in sent.html
     assert "Guten Tag Lena Vogel," in message.text_body
     assert "2 Erwachsene, 1 Kind" in message.text_body
-    (attachment,) = message.attachments
+    assert token not in message.attachments[0]["content"].replace("\r\n ", "")  # sealed too
+    (attachment,) = sent.attachments  # the calendar file as sent, its folded lines intact
     assert attachment["content_type"].startswith("text/calendar")
     (event,) = icalendar.Calendar.from_ical(attachment["content"]).walk("VEVENT")
     assert str(event["UID"]) == f"booking-{booking.reference}@reservations"

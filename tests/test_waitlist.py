@@ -53,6 +53,7 @@ from reservations.base.rules.waitlist import (
     WithdrawAfterClaim,
 )
 from tests.factories import fetch_slot, make_slot
+from tests.outbox_support import as_sent
 
 POLICY = BookingPolicy(secret_key="test-secret", max_party_size=8)
 OFFER_MINUTES = 60
@@ -332,6 +333,7 @@ async def test_each_offer_writes_exactly_one_outbox_message(db):
             to=offer.entry.email,
             subject=f"Places for {offer.activity_in(offer.entry.locale)}",
             text=f"Claim them: https://example.org/waitlist/{offer.claim_token}",
+            secret_key=POLICY.secret_key,
         )
 
     async def messages() -> list[OutboxMessage]:
@@ -344,7 +346,11 @@ async def test_each_offer_writes_exactly_one_outbox_message(db):
     sent = await messages()
     assert [m.to_address for m in sent] == [one.entry.email, two.entry.email]
     assert [m.dedup_key for m in sent] == [o.dedup_key for o in first_run]
-    assert all(o.claim_token in m.text_body for o, m in zip(first_run, sent, strict=True))
+    assert all(
+        o.claim_token in as_sent(m, POLICY.secret_key).text
+        and o.claim_token not in m.text_body  # sealed at rest
+        for o, m in zip(first_run, sent, strict=True)
+    )
 
     expired = await expire(db, enqueue, now + timedelta(minutes=OFFER_MINUTES))
     assert expired == 2

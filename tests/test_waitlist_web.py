@@ -23,6 +23,7 @@ from reservations.base.rules import waitlist
 from reservations.base.rules.booking import BookingPolicy
 from reservations.cli import tick_before_mail
 from tests.factories import fetch_slot, make_slot
+from tests.outbox_support import as_sent
 from tests.test_visitors import (
     MAX_PARTY,
     PUBLIC_URL,
@@ -108,7 +109,8 @@ async def test_a_full_slot_takes_an_entry_through_its_form_and_sends_the_join_em
     [email] = await outbox(db, "waitlist-joined:")
     assert email.dedup_key == f"waitlist-joined:{entry.id}"
     assert email.to_address == "jonas@example.de"
-    assert f"{PUBLIC_URL}/waitlist/{found.group(1)}" in email.text_body
+    assert found.group(1) not in email.text_body  # sealed at rest
+    assert f"{PUBLIC_URL}/waitlist/{found.group(1)}" in as_sent(email).text
     assert weekday(slot.starts_at, "de") in email.text_body  # written in German
 
 
@@ -163,7 +165,7 @@ async def test_a_cancellation_offers_the_places_and_a_claim_books_them(client, d
     [offer] = await outbox(db, f"waitlist-offer:{joined.entry.id}:")
     assert offer.to_address == "els@example.be"
     assert weekday(slot.starts_at, "nl") in offer.text_body  # in the entry's language
-    claim_token = ENTRY_LINK.search(offer.text_body).group(1)  # type: ignore[union-attr]
+    claim_token = ENTRY_LINK.search(as_sent(offer).text).group(1)  # type: ignore[union-attr]
     assert claim_token != joined.token  # each offer has its own link
 
     page = await client.get(f"/waitlist/{claim_token}?lang=en")  # what a mail scanner does
@@ -196,7 +198,7 @@ async def test_a_claim_after_the_places_were_taken_is_told_kindly(client, db):
         data={"action": "cancel", "confirm": "yes", "_csrf_token": token},
     )
     [offer] = await outbox(db, "waitlist-offer:")
-    claim_token = ENTRY_LINK.search(offer.text_body).group(1)  # type: ignore[union-attr]
+    claim_token = ENTRY_LINK.search(as_sent(offer).text).group(1)  # type: ignore[union-attr]
     await book_directly(db, slot.id)  # someone books the 3 freed places first
 
     token = await form_token(client, f"/waitlist/{claim_token}?lang=en")
@@ -244,7 +246,7 @@ async def test_unknown_and_expired_links_get_friendly_pages(client, db):
         data={"action": "cancel", "confirm": "yes", "_csrf_token": token},
     )
     [offer] = await outbox(db, "waitlist-offer:")
-    claim_token = ENTRY_LINK.search(offer.text_body).group(1)  # type: ignore[union-attr]
+    claim_token = ENTRY_LINK.search(as_sent(offer).text).group(1)  # type: ignore[union-attr]
     token = await form_token(client, f"/waitlist/{claim_token}?lang=en")
     async with db.writing() as session:  # the offer runs out while the page is open
         await session.execute(
@@ -307,7 +309,7 @@ async def test_an_offer_withdrawn_ahead_in_line_goes_to_the_next_party(client, d
         WaitlistStatus.WAITING,
     ]
     [offer] = await outbox(db, f"waitlist-offer:{ahead.entry.id}:")
-    ahead_link = ENTRY_LINK.search(offer.text_body).group(1)  # type: ignore[union-attr]
+    ahead_link = ENTRY_LINK.search(as_sent(offer).text).group(1)  # type: ignore[union-attr]
 
     token = await form_token(client, f"/waitlist/{ahead_link}")
     answer = await client.post(

@@ -23,6 +23,7 @@ from reservations.api.availability import AvailabilityController
 from reservations.api.bookings import BookingController
 from reservations.api.openapi import CompletedJsonRenderPlugin
 from reservations.api.problems import EXCEPTION_HANDLERS
+from reservations.base.infra import log_masking
 from reservations.base.infra.db import Database
 from reservations.base.rules.booking import BookingPolicy
 from reservations.settings import Settings
@@ -169,6 +170,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         on_shutdown=[close_database],
         debug=False,
     )
+    log_masking.install()  # Litestar's handlers, now configured: no live link in a log line
     # Around the router (the ``middleware`` list runs after it): HEAD must be GET when routed.
     app.asgi_handler = answer_head_as_get(app.asgi_handler)
     # Outermost: the rate limit, the login throttle and the access log read the address it sets.

@@ -62,6 +62,8 @@ def serve(
     """Apply the migrations, then serve the web application."""
     import uvicorn
 
+    from reservations.base.infra.log_masking import with_masking
+
     settings = _one_key_for_every_worker(settings, demo=demo, workers=workers)
     db_module.upgrade(settings.database_url)
     if demo:
@@ -77,6 +79,7 @@ def serve(
         # (web/client_address.py), so that tests and every ASGI server see the same rule.
         proxy_headers=False,
         access_log=access_log,
+        log_config=with_masking(uvicorn.config.LOGGING_CONFIG),  # no live link in a log line
         log_level="info",
     )
 
@@ -103,7 +106,8 @@ def _one_key_for_every_worker(settings: Settings, *, demo: bool, workers: int) -
         )
     click.echo(
         "Warning: RESERVATIONS_SECRET_KEY is not set; a random key is used until this process "
-        "stops (sessions, forms and idempotent retries do not survive a restart).",
+        "stops (sessions, forms, idempotent retries and the links of queued emails do not "
+        "survive a restart, and `tick` cannot send this process's emails).",
         err=True,
     )
     return settings

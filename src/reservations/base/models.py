@@ -356,6 +356,9 @@ class OutboxMessage(Base):
     html_body: Mapped[str | None] = mapped_column(Text)
     #: [{"filename": ..., "content_type": "text/calendar", "content": "<text>"}]
     attachments: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    #: The secrets of the message's links, sealed (``infra.secret_links``): the texts and
+    #: attachments hold placeholders. Deleted once the message is sent or abandoned.
+    link_secrets: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     send_after: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

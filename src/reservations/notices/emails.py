@@ -26,6 +26,7 @@ from reservations.base.reads.catalogue import SlotDetail
 from reservations.base.rules.booking import BookingView
 from reservations.i18n import N_
 from reservations.notices import calendar, ics
+from reservations.settings import Settings
 from reservations.web.templating import make_environment, render
 
 logger = logging.getLogger(__name__)
@@ -64,9 +65,12 @@ def compose(
     )
 
 
-async def enqueue(session: AsyncSession, key: str, to: str, email: Email) -> bool:
+async def enqueue(
+    session: AsyncSession, key: str, to: str, email: Email, *, secret_key: str | None = None
+) -> bool:
     """Queue ``email`` in the outbox within ``session``'s transaction; False if ``key`` was
-    queued before (someone is never told the same thing twice)."""
+    queued before (someone is never told the same thing twice). An email with a secret link
+    (manage, waiting list) needs ``secret_key``: the outbox keeps that link sealed."""
     return await outbox.enqueue(
         session,
         dedup_key=key,
@@ -75,6 +79,7 @@ async def enqueue(session: AsyncSession, key: str, to: str, email: Email) -> boo
         text=email.text,
         html=email.html,
         attachments=email.attachments,
+        secret_key=secret_key,
     )
 
 
@@ -136,15 +141,21 @@ async def queue_booking_confirmed(
     booking: BookingView,
     slot: SlotDetail,
     manage_url: str,
-    office_phone: str,
+    settings: Settings,
 ) -> bool:
     """Queue the confirmation; False when there is no address or it could not be queued."""
     if not booking.email:
         return False
     try:
-        email = booking_confirmed(environment, booking, slot, manage_url, office_phone)
+        email = booking_confirmed(environment, booking, slot, manage_url, settings.office_phone)
         async with db.writing() as session:
-            return await enqueue(session, f"booking-confirmed:{booking.id}", booking.email, email)
+            return await enqueue(
+                session,
+                f"booking-confirmed:{booking.id}",
+                booking.email,
+                email,
+                secret_key=settings.secret_key,
+            )
     except Exception:
         logger.exception("could not queue the confirmation of booking %s", booking.reference)
         return False

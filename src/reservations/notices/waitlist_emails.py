@@ -57,7 +57,13 @@ def join_notifier(settings: Settings, environment: Environment | None = None) ->
                 entry_url=waitlist_url(settings.public_url, receipt.token),
                 **office_links(settings),
             )
-        await emails.enqueue(session, f"waitlist-joined:{entry.id}", entry.email, email)
+        await emails.enqueue(
+            session,
+            f"waitlist-joined:{entry.id}",
+            entry.email,
+            email,
+            secret_key=settings.secret_key,
+        )
 
     return notify
 
@@ -86,6 +92,8 @@ def offer_notifier(settings: Settings, environment: Environment | None = None) -
                 expires_at=offer.expires_at,
                 **office_links(settings),
             )
-        await emails.enqueue(session, offer.dedup_key, entry.email, email)
+        await emails.enqueue(
+            session, offer.dedup_key, entry.email, email, secret_key=settings.secret_key
+        )
 
     return notify

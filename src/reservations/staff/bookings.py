@@ -198,7 +198,7 @@ class BookingController(Controller):
             receipt.booking,
             slot,
             links.manage_url(settings.public_url, receipt.manage_token),
-            settings.office_phone,
+            settings,
         ):
             done = "booked_emailed"
         return Redirect(booking_path(receipt.booking.id, done), status_code=HTTP_303_SEE_OTHER)

@@ -99,7 +99,7 @@ class VisitController(Controller):
             receipt.booking,
             slot,
             links.manage_url(settings.public_url, receipt.manage_token),
-            settings.office_phone,
+            settings,
         )
         return Redirect(
             links.manage_path(receipt.manage_token) + "/confirmation",

@@ -10,6 +10,13 @@ Message-ID. A failed attempt is retried after 1, 2, 4 ... minutes (at most 6 hou
 ``MAX_ATTEMPTS`` the message stays unsent with its last error, counted as abandoned. When the
 server cannot be reached at all, the run stops at the first message instead of charging an
 attempt to every one.
+
+Links: the outbox holds placeholders for the secrets of its links, sealed beside them
+(``secret_links``). The SMTP transport, made from the settings, holds the secret key and puts the
+links back in each attempt; once the message is sent or abandoned its sealed secrets are deleted.
+The folder of .eml files is a development sink that sits on the disk: it shows the placeholders,
+never a live link (the confirmation page shows the manage link; try an offer's claim link with an
+SMTP catcher such as ``python -m aiosmtpd -n -l 127.0.0.1:1025``).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import aiosmtplib
 from sqlalchemy import func, select, update
 
 from reservations.base import clock
+from reservations.base.infra import secret_links
 from reservations.base.infra.db import Database
 from reservations.base.models import OutboxMessage
 from reservations.settings import Settings
@@ -62,9 +70,11 @@ class TransportUnavailable(Exception):
 
 
 class Transport:
-    """Where messages go. Connects lazily; ``disconnect`` ends a batch (it may send again)."""
+    """Where messages go. Connects lazily; ``disconnect`` ends a batch (it may send again).
+    With a ``secret_key``, messages go with their live links; without, with placeholders."""
 
     mail_from: str
+    secret_key: str | None = None
 
     async def send(self, outgoing: Outgoing) -> None:
         raise NotImplementedError
@@ -80,6 +90,7 @@ class SmtpTransport(Transport):
 
     def __init__(self, settings: Settings, *, timeout: float = SMTP_TIMEOUT_SECONDS) -> None:
         self.mail_from = settings.mail_from
+        self.secret_key = settings.secret_key
         implicit_tls = settings.smtp_port == 465
         self._options: dict[str, Any] = {
             "hostname": settings.smtp_host,
@@ -130,7 +141,8 @@ class FolderTransport(Transport):
     """Each message becomes an RFC 5322 ``.eml`` file in a folder (the default without SMTP).
 
     The name comes from the outbox row, and the file appears whole (written aside, then
-    renamed): sending a message again rewrites the same file."""
+    renamed): sending a message again rewrites the same file. A development sink on the disk:
+    the links show their placeholders (no ``secret_key``), so no file opens a booking."""
 
     def __init__(self, path: Path | str, *, mail_from: str = Settings.mail_from) -> None:
         self.path = Path(path)
@@ -201,7 +213,7 @@ async def deliver_due(
                 if isinstance(error, TransportUnavailable):
                     break  # the others stay due for the next run, their attempts untouched
                 continue
-            await _record_sent(db, message.id, current())
+            await _record_sent(db, message, current())
             sent += 1
     finally:
         await transport.disconnect()
@@ -251,7 +263,9 @@ async def _send(transport: Transport, message: OutboxMessage, now: datetime) -> 
             id=message.id,
             dedup_key=message.dedup_key,
             recipient=message.to_address,
-            message=build_message(message, mail_from=transport.mail_from, now=now),
+            message=build_message(
+                message, mail_from=transport.mail_from, now=now, secret_key=transport.secret_key
+            ),
         )
     )
 
@@ -260,26 +274,45 @@ def _short(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"[:_ERROR_LENGTH]
 
 
-async def _record_sent(db: Database, message_id: int, now: datetime) -> None:
+async def _record_sent(db: Database, message: OutboxMessage, now: datetime) -> None:
+    """Mark it sent and delete its sealed secrets. A message queued before links were sealed
+    (live links in its texts) keeps its placeholders only, from now on."""
+    values: dict[str, Any] = {"sent_at": now, "last_error": None, "link_secrets": None}
+    if message.link_secrets is None:
+        texts, attachments, secrets = secret_links.hide(
+            (message.subject, message.text_body, message.html_body), message.attachments or ()
+        )
+        if secrets:
+            values.update(
+                subject=texts[0], text_body=texts[1], html_body=texts[2], attachments=attachments
+            )
     async with db.writing() as session:
         await session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == message_id, OutboxMessage.sent_at.is_(None))
-            .values(sent_at=now, last_error=None)
+            .where(OutboxMessage.id == message.id, OutboxMessage.sent_at.is_(None))
+            .values(**values)
             .execution_options(synchronize_session=False)
         )
 
 
 async def _record_failure(db: Database, message: OutboxMessage, error: str, now: datetime) -> int:
-    """Keep the error and set the next try; 1 when this was the last attempt."""
+    """Keep the error and set the next try; 1 when this was the last attempt (its sealed links
+    are deleted then: it will not be sent)."""
+    last = message.attempts >= MAX_ATTEMPTS
+    values: dict[str, Any] = {
+        "last_error": error,
+        "send_after": now + retry_delay(message.attempts),
+    }
+    if last:
+        values["link_secrets"] = None
     async with db.writing() as session:
         await session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == message.id, OutboxMessage.sent_at.is_(None))
-            .values(last_error=error, send_after=now + retry_delay(message.attempts))
+            .values(**values)
             .execution_options(synchronize_session=False)
         )
-    if message.attempts >= MAX_ATTEMPTS:
+    if last:
         logger.error(
             "Mail %s (%s) abandoned after %d attempts: %s",
             message.id,
@@ -298,20 +331,37 @@ async def _record_failure(db: Database, message: OutboxMessage, error: str, now:
     return 0
 
 
-def build_message(message: OutboxMessage, *, mail_from: str, now: datetime) -> EmailMessage:
-    """The outbox row as a MIME message: text, an HTML alternative, then the attachments."""
+def build_message(
+    message: OutboxMessage, *, mail_from: str, now: datetime, secret_key: str | None = None
+) -> EmailMessage:
+    """The outbox row as a MIME message: text, an HTML alternative, then the attachments; with
+    ``secret_key``, its links are live (``SealedUnderAnotherKey`` if they cannot be)."""
+    (subject, text, html), attachments = live_parts(message, secret_key)
     mail = EmailMessage(policy=email.policy.SMTP)
     mail["From"] = mail_from
     mail["To"] = message.to_address
-    mail["Subject"] = message.subject
+    mail["Subject"] = subject or ""
     mail["Date"] = format_datetime(now.astimezone(clock.OFFICE_TZ))
     mail["Message-ID"] = _message_id(message, mail_from)
-    mail.set_content(message.text_body)
-    if message.html_body:
-        mail.add_alternative(message.html_body, subtype="html")
-    for attachment in message.attachments or ():
+    mail.set_content(text or "")
+    if html:
+        mail.add_alternative(html, subtype="html")
+    for attachment in attachments:
         _attach(mail, attachment)
     return mail
+
+
+def live_parts(
+    message: OutboxMessage, secret_key: str | None
+) -> tuple[list[str | None], list[dict[str, str]]]:
+    """Subject, text and HTML, and the attachments, with the links put back when ``secret_key``
+    is given and the message still has its sealed secrets."""
+    texts = [message.subject, message.text_body, message.html_body]
+    attachments = list(message.attachments or ())
+    if secret_key is None or not message.link_secrets:
+        return texts, attachments
+    secrets = secret_links.unseal(secret_key, message.link_secrets, message.dedup_key)
+    return secret_links.reveal(texts, attachments, secrets)
 
 
 def _message_id(message: OutboxMessage, mail_from: str) -> str:
