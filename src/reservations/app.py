@@ -28,6 +28,7 @@ from reservations.settings import Settings
 from reservations.staff import auth as staff_auth
 from reservations.visitors import router as visitors_router
 from reservations.web.error_pages import by_audience
+from reservations.web.security_headers import security_headers
 from reservations.web.static import static_router
 from reservations.web.templating import make_environment, template_config
 
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         on_shutdown=[close_database],
         debug=False,
     )
-    # Around the router (the ``middleware`` list runs after it): HEAD must be GET when routed.
-    app.asgi_handler = answer_head_as_get(app.asgi_handler)
+    # Around the router (the ``middleware`` list runs after it): HEAD must be GET when routed,
+    # and every answer, 404s included, gets the security headers.
+    app.asgi_handler = security_headers(answer_head_as_get(app.asgi_handler), settings)
     return app

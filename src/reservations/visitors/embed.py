@@ -21,7 +21,6 @@ from reservations.base.infra.db import Database
 from reservations.base.models import ActivityKind
 from reservations.base.reads import availability
 from reservations.base.reads.availability import SlotFilter, SlotView
-from reservations.settings import Settings
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 92
@@ -77,13 +76,6 @@ def by_day(slots: list[SlotView]) -> list[tuple[date, list[SlotView]]]:
     ]
 
 
-def frame_ancestors(settings: Settings) -> str:
-    """The office's origins may frame the list; with none configured, anyone may (it is public,
-    read-only content)."""
-    sources = " ".join(("'self'", *settings.cors_origins)) if settings.cors_origins else "*"
-    return f"frame-ancestors {sources}"
-
-
 class EmbedController(Controller):
     path = "/embed"
 
@@ -91,7 +83,6 @@ class EmbedController(Controller):
     async def embed(
         self,
         db: NamedDependency[Database],
-        settings: NamedDependency[Settings],
         provider: FromQuery[str | None] = None,
         sector: FromQuery[str | None] = None,
         kind: FromQuery[str | None] = None,
@@ -102,5 +93,4 @@ class EmbedController(Controller):
         return Template(
             template_name="visitors/embed.html",
             context={"days": by_day(slots)},
-            headers={"Content-Security-Policy": frame_ancestors(settings)},
         )
