@@ -171,10 +171,17 @@ async def test_embed_lists_only_slots_to_come(db, client, fixed_now) -> None:
     assert started.id not in linked_slots(response.text)
 
 
+def directive(response, name: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The sources of one directive of the response's Content-Security-Policy."""
+    policy = response.headers["content-security-policy"]
+    [found] = [d.split()[1:] for d in policy.split(";") if d.split()[:1] == [name]]
+    return found
+
+
 async def test_embed_is_framable_by_anyone_without_configured_origins(client) -> None:
     response = await client.get("/embed")
 
-    assert response.headers["content-security-policy"] == "frame-ancestors *"
+    assert directive(response, "frame-ancestors") == ["*"]
     assert "x-frame-options" not in response.headers
 
 
@@ -183,9 +190,8 @@ async def test_embed_is_framable_by_the_offices_origins(db) -> None:
     async with AsyncTestClient(app=create_app(settings, database=db)) as client:
         response = await client.get("/embed")
 
-    policy = response.headers["content-security-policy"]
-    assert policy.startswith("frame-ancestors ")
-    assert set(policy.split()[1:]) == {"'self'", OFFICE, "https://lodging.example"}
+    sources = directive(response, "frame-ancestors")
+    assert set(sources) == {"'self'", OFFICE, "https://lodging.example"}
     assert "x-frame-options" not in response.headers
 
 

@@ -301,12 +301,15 @@ async def test_the_day_sheet_lists_the_days_bookings_with_totals(client, db):
     # The next 14 days with their head counts, from today.
     assert f'href="{farm.path}/{day.isoformat()}"' in answer.text
     assert "2 visits, 9 people" in page and "1 visit, 4 people" in page
-    # Subscribe links, light page, no script, a print stylesheet, not indexed, no referrer.
+    # Subscribe links, light page, no script, a print stylesheet, not indexed, no referrer,
+    # never stored.
     assert f"webcal://visites.example/farm/{farm.secret}/calendar.ics" in answer.text
     assert f"http://visites.example/farm/{farm.secret}/calendar.ics" in answer.text
     assert len(answer.content) < 30_000
-    assert "<script" not in answer.text and "@media print" in answer.text
+    assert "<script" not in answer.text and 'href="/static/farm.css"' in answer.text
+    assert "@media print" in (await client.get("/static/farm.css")).text
     assert answer.headers["referrer-policy"] == "no-referrer"
+    assert answer.headers["cache-control"] == "no-store"  # visitors' names and phones
     assert "noindex" in answer.headers["x-robots-tag"]
 
 

@@ -31,6 +31,7 @@ from reservations.staff import auth as staff_auth
 from reservations.visitors import router as visitors_router
 from reservations.web.client_address import believe_trusted_proxies, parse_networks
 from reservations.web.error_pages import by_audience
+from reservations.web.security_headers import security_headers
 from reservations.web.static import static_router
 from reservations.web.templating import make_environment, template_config
 
@@ -171,8 +172,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         debug=False,
     )
     log_masking.install()  # Litestar's handlers, now configured: no live link in a log line
-    # Around the router (the ``middleware`` list runs after it): HEAD must be GET when routed.
-    app.asgi_handler = answer_head_as_get(app.asgi_handler)
+    # Around the router (the ``middleware`` list runs after it): HEAD must be GET when routed,
+    # and every answer, 404s included, gets the security headers.
+    app.asgi_handler = security_headers(answer_head_as_get(app.asgi_handler), settings)
     # Outermost: the rate limit, the login throttle and the access log read the address it sets.
     app.asgi_handler = believe_trusted_proxies(
         app.asgi_handler, parse_networks(settings.trusted_proxies)

@@ -21,7 +21,6 @@ from reservations.base.infra.db import Database
 from reservations.base.models import ActivityKind
 from reservations.base.reads import availability
 from reservations.base.reads.availability import SlotFilter, SlotView
-from reservations.settings import Settings
 from reservations.web import inputs
 
 DEFAULT_DAYS = 30
@@ -75,13 +74,6 @@ def by_day(slots: list[SlotView]) -> list[tuple[date, list[SlotView]]]:
     return [(day, list(group)) for day, group in groupby(slots, key=lambda slot: slot.starts_on)]
 
 
-def frame_ancestors(settings: Settings) -> str:
-    """The office's origins may frame the list; with none configured, anyone may (it is public,
-    read-only content)."""
-    sources = " ".join(("'self'", *settings.cors_origins)) if settings.cors_origins else "*"
-    return f"frame-ancestors {sources}"
-
-
 class EmbedController(Controller):
     path = "/embed"
 
@@ -89,7 +81,6 @@ class EmbedController(Controller):
     async def embed(
         self,
         db: NamedDependency[Database],
-        settings: NamedDependency[Settings],
         provider: FromQuery[str | None] = None,
         sector: FromQuery[str | None] = None,
         kind: FromQuery[str | None] = None,
@@ -100,5 +91,4 @@ class EmbedController(Controller):
         return Template(
             template_name="visitors/embed.html",
             context={"days": by_day(slots)},
-            headers={"Content-Security-Policy": frame_ancestors(settings)},
         )
