@@ -421,9 +421,36 @@ class StaffUser(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[StaffRole] = mapped_column(_words(StaffRole, "staff_role"))
-    #: Failed logins in a row; reaching the limit locks the account for a while.
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    #: A disabled account cannot log in, and its open sessions end.
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StaffSession(Base):
+    """A logged-in back-office session, so that logging out (or disabling the account) ends it
+    on the server: the cookie carries only a random token, the table only its SHA-256."""
+
+    __tablename__ = "staff_session"
+
+    token_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class LoginThrottle(Base):
+    """Login attempts per (email, client address), counted before the password is checked.
+
+    Keyed by an HMAC of both, so the table holds no email of strangers, and a guesser elsewhere
+    cannot lock out a clerk at the counter; an unknown email is counted like a real one.
+    ``attempts`` counts the attempts since ``expires_at`` was last set; the attempt that reaches
+    the limit sets it again, to the end of the lock."""
+
+    __tablename__ = "login_throttle"
+
+    key_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -1,6 +1,10 @@
 """Staff login with Litestar's built-ins: an encrypted cookie session (``CookieBackendConfig``,
 only under ``/staff``) and ``SessionAuth``'s middleware, which refuses every ``/staff`` route to a
-request without a logged-in account, but the login page. Roles are checked by guards."""
+request without a logged-in account, but the login page. Roles are checked by guards.
+
+The cookie holds only a random session token; the account is found by that token in
+``staff_session`` on every request (one query), so logging out or disabling the account ends the
+session on the server, whichever process of the server answers."""
 
 from __future__ import annotations
 
@@ -20,14 +24,16 @@ from litestar.security.session_auth import SessionAuth
 from litestar.types import ASGIApp
 
 from reservations.base.errors import AdminsOnly
-from reservations.base.rules.accounts import StaffRef, staff_by_id
+from reservations.base.rules.accounts import SESSION_LIFETIME, StaffRef, staff_for_session
 from reservations.settings import Settings
 
 PREFIX = "/staff"
 LOGIN_PATH = f"{PREFIX}/login"
-#: A work day: a session left open on a counter computer ends by itself.
-SESSION_SECONDS = 10 * 3600
-SESSION_KEY = "staff_id"
+SESSION_SECONDS = int(SESSION_LIFETIME.total_seconds())
+#: What the cookie session holds: the token of a row of ``staff_session``.
+SESSION_KEY = "staff_token"
+#: Longer than any token we mint: anything else in a cookie is not looked up.
+_MAX_TOKEN_LENGTH = 100
 
 Handler = Callable[[Request[Any, Any, Any], Any], Response[Any]]
 
@@ -40,10 +46,18 @@ def _session_secret(settings: Settings) -> bytes:
 async def _current_staff(
     session: dict[str, Any], connection: ASGIConnection[Any, Any, Any, Any]
 ) -> StaffRef | None:
-    staff_id = session.get(SESSION_KEY)
-    if not isinstance(staff_id, int):
+    token = session_token(session)
+    if token is None:
         return None
-    return await staff_by_id(connection.app.state.db, staff_id)
+    return await staff_for_session(connection.app.state.db, token)
+
+
+def session_token(session: dict[str, Any]) -> str | None:
+    """The token a cookie session carries, if it carries a plausible one."""
+    token = session.get(SESSION_KEY)
+    if isinstance(token, str) and 0 < len(token) <= _MAX_TOKEN_LENGTH:
+        return token
+    return None
 
 
 def session_middleware(settings: Settings) -> DefineMiddleware:

@@ -1,5 +1,6 @@
 """``/staff/login`` and ``/staff/logout``. A refused login shows the form again with the email
-kept and one message that does not say whether the email has an account."""
+kept and one message that does not say whether the email has an account; failed attempts are
+counted per (email, client address). Logging out ends the session on the server."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 from reservations import i18n
 from reservations.base.errors import AccountLocked, DomainError
 from reservations.base.rules import accounts
-from reservations.staff.auth import LOGIN_PATH, PREFIX, SESSION_KEY
+from reservations.staff.auth import LOGIN_PATH, PREFIX, SESSION_KEY, session_token
 from reservations.web.forms import Form
 from reservations.web.http_status import status_of
 
@@ -26,6 +27,11 @@ def safe_next(target: str | None) -> str:
     if target and (target == PREFIX or target.startswith((f"{PREFIX}/", f"{PREFIX}?"))):
         return target
     return f"{PREFIX}/"
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    """The address failed logins are counted for: the one place that decides it."""
+    return request.client.host if request.client else ""
 
 
 def _login_page(form: Form, next_path: str, status_code: int = 200) -> Template:
@@ -49,9 +55,14 @@ class LoginController(Controller):
         email = str(submitted.get("email") or "").strip()
         next_path = safe_next(str(submitted.get("next_path") or ""))
         form = Form({"email": email})
+        db = request.app.state.db
         try:
             staff = await accounts.authenticate(
-                request.app.state.db, email, str(submitted.get("password") or "")
+                db,
+                email,
+                str(submitted.get("password") or ""),
+                client=client_address(request),
+                secret_key=request.app.state.settings.secret_key,
             )
         except DomainError as exc:
             overrides = (
@@ -61,10 +72,16 @@ class LoginController(Controller):
             )
             form.add_error("", i18n.error_text(exc, **overrides))
             return _login_page(form, next_path, status_of(exc))
-        request.set_session({SESSION_KEY: staff.id})
+        previous = session_token(request.session)
+        if previous is not None:
+            await accounts.end_session(db, previous)
+        request.set_session({SESSION_KEY: await accounts.open_session(db, staff)})
         return Redirect(next_path, status_code=HTTP_303_SEE_OTHER)
 
     @post("/logout", name="staff_logout")
     async def logout(self, request: Request[Any, Any, Any]) -> Redirect:
+        token = session_token(request.session)
+        if token is not None:
+            await accounts.end_session(request.app.state.db, token)
         request.clear_session()
         return Redirect(LOGIN_PATH, status_code=HTTP_303_SEE_OTHER)
