@@ -1,7 +1,7 @@
 """outbox: sealed link secrets; live links masked in the mail already sent
 
 Revision ID: 20261202_s
-Revises: e60f0a254330
+Revises: 6d9e1b7a1c86
 Create Date: 2026-12-02 10:00:00+00:00
 
 The outbox now keeps placeholders for the secrets of its links (``infra.secret_links``). The
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261202_s"
-down_revision: str | None = "e60f0a254330"
+down_revision: str | None = "6d9e1b7a1c86"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -30,7 +30,8 @@ def safe_next(target: str | None) -> str:
 
 
 def client_address(request: Request[Any, Any, Any]) -> str:
-    """The address failed logins are counted for: the one place that decides it."""
+    """The address failed logins are counted for: the client as the trusted proxies saw it
+    (``web/client_address.py`` has already put it in the scope), like the rate limit's."""
     return request.client.host if request.client else ""
 
 
