@@ -395,8 +395,8 @@ async def raw_booking(connection: asyncpg.Connection, slot_id: int, number: int)
         None,
         None,
         "api",
-        clock.now(),
     )
+    params["now"] = params["created_at"] = clock.now()
     params["audit_data"] = json.dumps(params["audit_data"])
     row = await connection.fetchrow(FLOOR_SQL, *(params[name] for name in FLOOR_PARAMETERS))
     return "booked" if row else "full"
