@@ -52,10 +52,12 @@ class Settings:
     max_party_size: int = 15
     #: Connections each server process keeps open to PostgreSQL, and how many more it may open
     #: in a burst: workers x (pool + overflow) + the CLI's one must stay under the server's
-    #: ``max_connections`` (100 by default). A request that waits longer than the timeout for a
+    #: ``max_connections`` (100 by default). Overflow connections are closed as soon as they
+    #: are returned, so a burst above the pool pays PostgreSQL's connection start-up on every
+    #: request (half the booking rate, measured): a pool without overflow is the default. A request that waits longer than the timeout for a
     #: connection gets a 503 "try again" answer.
-    db_pool_size: int = 10
-    db_max_overflow: int = 5
+    db_pool_size: int = 20
+    db_max_overflow: int = 0
     db_pool_timeout_seconds: int = 10
     #: Booking and cancelling requests allowed per client and minute (0: no limit).
     booking_rate_limit: int = 20
