@@ -20,6 +20,7 @@ from reservations.i18n import N_
 from reservations.settings import SUPPORTED_LOCALES
 from reservations.staff.labels import STAFF_CHANNELS
 from reservations.web.forms import Form
+from reservations.web.inputs import whole_number
 
 BOOKING_FIELDS = (
     "slot_id",
@@ -124,7 +125,7 @@ def move_target(submitted: Mapping[str, Any]) -> tuple[Form, int | None]:
     if not chosen:
         form.add_error("target", i18n.gettext(CHOOSE_TARGET))
         return form, None
-    if not chosen.isdigit() or len(chosen) > 9:
+    target = whole_number(chosen)
+    if target is None:
         form.add_error("target", i18n.gettext(NOT_A_VISIT_NUMBER))
-        return form, None
-    return form, int(chosen)
+    return form, target

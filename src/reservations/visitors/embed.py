@@ -22,6 +22,7 @@ from reservations.base.models import ActivityKind
 from reservations.base.reads import availability
 from reservations.base.reads.availability import SlotFilter, SlotView
 from reservations.settings import Settings
+from reservations.web import inputs
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 92
@@ -40,19 +41,26 @@ class EmbedQuery:
         or ``days`` falls back to all kinds and a month."""
         return cls(
             slot_filter=SlotFilter(
-                sector=(sector or "").strip() or None,
+                sector=_text(sector),
                 kind=ActivityKind(kind) if kind in set(ActivityKind) else None,
-                provider=(provider or "").strip() or None,
+                provider=_text(provider),
             ),
             days=_days(days),
         )
 
 
-def _days(text: str | None) -> int:
+def _text(text: str | None) -> str | None:
+    """A filter's text; one no database could hold (a NUL...) is ignored, as an unknown kind
+    is."""
     text = (text or "").strip()
-    if not text.isdigit():
+    return text if text and inputs.is_usable_text(text) else None
+
+
+def _days(text: str | None) -> int:
+    days = inputs.whole_number((text or "").strip())
+    if days is None:
         return DEFAULT_DAYS
-    return min(max(int(text), 1), MAX_DAYS)
+    return min(max(days, 1), MAX_DAYS)
 
 
 async def embedded_slots(db: Database, query: EmbedQuery, *, now: datetime) -> list[SlotView]:
@@ -71,10 +79,7 @@ async def embedded_slots(db: Database, query: EmbedQuery, *, now: datetime) -> l
 
 def by_day(slots: list[SlotView]) -> list[tuple[date, list[SlotView]]]:
     """Slots (in start order) grouped by their local day."""
-    return [
-        (day, list(group))
-        for day, group in groupby(slots, key=lambda slot: slot.starts_on)
-    ]
+    return [(day, list(group)) for day, group in groupby(slots, key=lambda slot: slot.starts_on)]
 
 
 def frame_ancestors(settings: Settings) -> str:

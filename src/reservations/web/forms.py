@@ -11,6 +11,7 @@ from typing import Any
 from reservations import i18n
 from reservations.base.errors import DomainError
 from reservations.i18n import N_
+from reservations.web import inputs
 
 #: Where a domain refusal is shown: beside its field, or above the form ("").
 _FIELD_OF_ERROR = {
@@ -24,17 +25,38 @@ _MAX_LENGTHS = {"name": 200, "email": 320, "phone": 40}
 
 NOT_A_NUMBER = N_("Please enter a whole number, 0 or more.")
 TOO_LONG = N_("This is too long: at most {maximum} characters.")
+UNUSABLE_TEXT = N_(
+    "This contains characters that cannot be used here (invisible control characters or "
+    "garbled letters). They have been removed: please check the text and send it again."
+)
 CONFIRM_CANCEL = N_("Please tick the box to confirm that you want to cancel.")
 
 
 @dataclass
 class Form:
-    """Submitted values as typed, and error messages (already translated) by field."""
+    """Submitted values as typed, and error messages (already translated) by field.
+
+    Every value is checked once, here, when the form is made (``inputs.is_usable_text``): a
+    NUL, a control character or what is left of undecodable bytes is refused beside its field
+    and taken out of the value shown again, so none of it reaches the domain or a database."""
 
     values: dict[str, str]
     errors: dict[str, str] = field(default_factory=dict)
     #: The values read (numbers as ints), once the form is valid.
     cleaned: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, value in self.values.items():
+            self.check(name, value)
+
+    def check(self, name: str, value: str) -> str:
+        """Keep ``value`` as field ``name`` (what a form adds after it is made goes through here
+        too): refused beside the field, without its unusable characters, if it has any."""
+        if not inputs.is_usable_text(value):
+            self.add_error(name, i18n.gettext(UNUSABLE_TEXT))
+            value = inputs.usable_part(value)
+        self.values[name] = value
+        return value
 
     @property
     def valid(self) -> bool:
@@ -52,10 +74,11 @@ class Form:
         text = self.values.get(name, "").strip()
         if text == "":
             return 0
-        if not text.isdigit():
+        number = inputs.whole_number(text)
+        if number is None:
             self.add_error(error_field, i18n.gettext(NOT_A_NUMBER))
             return 0
-        return int(text)
+        return number
 
     def text(self, name: str) -> str:
         value = self.values.get(name, "").strip()
