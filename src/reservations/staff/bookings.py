@@ -186,7 +186,7 @@ class BookingController(Controller):
                 idempotency_key=booking_forms.idempotency_key(form.values["form_key"]),
             )
         except IdempotencyKeyReused as exc:
-            booking_forms.renew_key(form).add_error("", i18n.gettext(booking_forms.FORM_USED))
+            booking_forms.renew_key(form).add_error("", i18n.gettext(forms.FORM_USED))
             return _new_booking_page(slot, form, booking_policy, status_of(exc))
         except DomainError as exc:
             slot = await catalogue.slot_detail(db, slot.id, published_only=False)

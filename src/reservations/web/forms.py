@@ -10,6 +10,7 @@ from typing import Any
 
 from reservations import i18n
 from reservations.base.errors import DomainError
+from reservations.base.infra import tokens
 from reservations.i18n import N_
 from reservations.web import inputs
 
@@ -21,6 +22,10 @@ _FIELD_OF_ERROR = {
     "email": "email",
     "phone": "phone",
 }
+#: The largest body a page's form may send (every audience's router): the longest form, an
+#: activity in four languages at its maximum lengths, is well under it; more is answered 413
+#: (a friendly page) before it is read, let alone parsed.
+MAX_FORM_BODY = 512 * 1024
 _MAX_LENGTHS = {"name": 200, "email": 320, "phone": 40}
 
 NOT_A_NUMBER = N_("Please enter a whole number, 0 or more.")
@@ -29,6 +34,11 @@ UNUSABLE_TEXT = N_(
     "This contains characters that cannot be used here (invisible control characters or "
     "garbled letters). They have been removed: please check the text and send it again."
 )
+FORM_USED = N_(
+    "This form was already used for another booking. Check the details and send it again."
+)
+#: A form key is ours (``tokens.new_token``: 43 characters); anything much longer is not.
+FORM_KEY_MAX = 100
 CONFIRM_CANCEL = N_("Please tick the box to confirm that you want to cancel.")
 
 
@@ -86,6 +96,22 @@ class Form:
         if maximum is not None and len(value) > maximum:
             self.add_error(name, i18n.gettext(TOO_LONG).format(maximum=maximum))
         return value
+
+
+def form_key(form: Form) -> str:
+    """The random key a booking form carries (drawn when the page was made), the idempotency
+    key of the booking it makes: a form sent twice books once. A form without a usable key
+    gets a fresh one (it then books as a new request)."""
+    key = form.values.get("form_key", "")
+    if not key or len(key) > FORM_KEY_MAX or form.errors.pop("form_key", None):
+        key = renew_key(form)
+    return key
+
+
+def renew_key(form: Form) -> str:
+    """A fresh key, for a form to be sent again as a new booking."""
+    form.values["form_key"] = tokens.new_token()
+    return form.values["form_key"]
 
 
 def values_of(submitted: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str]:
