@@ -40,6 +40,7 @@ def booking_request(
 ) -> tuple[Form, BookingRequest | None]:
     """The form as typed, and the request it makes (None while the form has errors)."""
     form = Form(values_of(submitted, BOOKING_FIELDS))
+    forms.form_key(form)  # a hidden field: an unusable key is renewed, never shown as an error
     adults = form.whole_number("adults", "party")
     children = form.whole_number("children", "party")
     name, email, phone = form.text("name"), form.text("email"), form.text("phone")
