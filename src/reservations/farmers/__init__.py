@@ -13,6 +13,7 @@ from litestar.di import Provide
 from reservations.farmers.access import PRIVATE_HEADERS, provide_farm
 from reservations.farmers.day_sheet import DaySheetController
 from reservations.farmers.feed import FeedController
+from reservations.web.forms import MAX_FORM_BODY
 from reservations.web.links import PREFIX
 from reservations.web.locale import LocaleMiddleware
 
@@ -20,6 +21,7 @@ from reservations.web.locale import LocaleMiddleware
 def router() -> Router:
     return Router(
         path=PREFIX + "/{secret:str}",
+        request_max_body_size=MAX_FORM_BODY,
         route_handlers=[DaySheetController, FeedController],
         dependencies={"farm": Provide(provide_farm)},
         middleware=[LocaleMiddleware()],

@@ -53,7 +53,7 @@ def attendance_submitted(
     for booking in slot.live_bookings:
         came, adults, children = attendance_fields(booking.id)
         for name in (came, adults, children):
-            form.values[name] = str(submitted.get(name) or "").strip()
+            form.check(name, str(submitted.get(name) or "").strip())
         if form.values[came] == "no":
             present[booking.id] = Presence(0, 0)
             continue

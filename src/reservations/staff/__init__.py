@@ -19,12 +19,14 @@ from reservations.staff.planning import PlanningController
 from reservations.staff.programme import PrintedProgrammeController
 from reservations.staff.reports import ReportsController
 from reservations.staff.slots import SlotController
+from reservations.web.forms import MAX_FORM_BODY
 from reservations.web.locale import LocaleMiddleware
 
 
 def router(settings: Settings) -> Router:
     return Router(
         path=PREFIX,
+        request_max_body_size=MAX_FORM_BODY,
         route_handlers=[
             LoginController,
             HomeController,

@@ -19,7 +19,9 @@ from reservations.base.rules.booking import BookingRequest
 from reservations.i18n import N_
 from reservations.settings import SUPPORTED_LOCALES
 from reservations.staff.labels import STAFF_CHANNELS
+from reservations.web import forms
 from reservations.web.forms import Form
+from reservations.web.inputs import whole_number
 
 BOOKING_FIELDS = (
     "slot_id",
@@ -34,15 +36,10 @@ BOOKING_FIELDS = (
     "notes",
 )
 NOTES_MAX = 2000
-#: A form key is ours (``tokens.new_token``: 43 characters); anything much longer is not.
-FORM_KEY_MAX = 100
 
 CHOOSE_CHANNEL = N_("Please choose how the booking came in: at the counter or on the phone.")
 CHOOSE_LANGUAGE = N_("Please choose the language of the emails.")
 NOTES_TOO_LONG = N_("The notes are too long: at most {maximum} characters.")
-FORM_USED = N_(
-    "This form was already used for another booking. Check the details and send it again."
-)
 CHOOSE_TARGET = N_("Please choose the visit to move the booking to.")
 NOT_A_VISIT_NUMBER = N_("Please enter the number of a visit, such as 42.")
 
@@ -71,7 +68,7 @@ def blank_booking_form(slot_id: int, locale: str) -> Form:
 
 def renew_key(form: Form) -> Form:
     """A fresh key, for a form to be sent again as a new booking."""
-    form.values["form_key"] = tokens.new_token()
+    forms.renew_key(form)
     return form
 
 
@@ -81,8 +78,7 @@ def booking_request(
     """The form as typed and the request it makes (None while the form has problems)."""
     form = Form({name: str(submitted.get(name) or "").strip() for name in BOOKING_FIELDS})
     form.values["slot_id"] = str(slot_id)
-    if not form.values["form_key"] or len(form.values["form_key"]) > FORM_KEY_MAX:
-        renew_key(form)
+    forms.form_key(form)
     adults = form.whole_number("adults", "party")
     children = form.whole_number("children", "party")
     name, email, phone = form.text("name"), form.text("email"), form.text("phone")
@@ -124,7 +120,7 @@ def move_target(submitted: Mapping[str, Any]) -> tuple[Form, int | None]:
     if not chosen:
         form.add_error("target", i18n.gettext(CHOOSE_TARGET))
         return form, None
-    if not chosen.isdigit() or len(chosen) > 9:
+    target = whole_number(chosen)
+    if target is None:
         form.add_error("target", i18n.gettext(NOT_A_VISIT_NUMBER))
-        return form, None
-    return form, int(chosen)
+    return form, target

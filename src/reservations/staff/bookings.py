@@ -38,6 +38,7 @@ from reservations.staff.inputs import form_of, whole
 from reservations.web import forms, links
 from reservations.web.forms import Form
 from reservations.web.http_status import status_of
+from reservations.web.inputs import whole_number
 
 DONE_MESSAGES = {
     "booked": N_("Booked."),
@@ -152,10 +153,10 @@ class BookingController(Controller):
         booking_policy: NamedDependency[BookingPolicy],
     ) -> Template:
         """The booking form for ``?slot_id=``, or the slot picker without it."""
-        slot_id = request.query_params.get("slot_id", "")
-        if not slot_id.isdigit():
+        slot_id = whole_number(request.query_params.get("slot_id", ""))
+        if slot_id is None:
             return await _picker_page(db, request.query_params)
-        slot = await catalogue.slot_detail(db, int(slot_id), published_only=False)
+        slot = await catalogue.slot_detail(db, slot_id, published_only=False)
         form = booking_forms.blank_booking_form(slot.id, i18n.current())
         return _new_booking_page(slot, form, booking_policy)
 
@@ -169,10 +170,10 @@ class BookingController(Controller):
         jinja: NamedDependency[Environment],
     ) -> Template | Redirect:
         submitted = await request.form()
-        slot_id = str(submitted.get("slot_id") or "")
-        if not slot_id.isdigit():
+        slot_id = whole_number(str(submitted.get("slot_id") or ""))
+        if slot_id is None:
             return await _picker_page(db, {})
-        slot = await catalogue.slot_detail(db, int(slot_id), published_only=False)
+        slot = await catalogue.slot_detail(db, slot_id, published_only=False)
         form, booking_request = booking_forms.booking_request(submitted, slot.id)
         if booking_request is None:
             return _new_booking_page(slot, form, booking_policy, HTTP_422_UNPROCESSABLE_ENTITY)
@@ -185,7 +186,7 @@ class BookingController(Controller):
                 idempotency_key=booking_forms.idempotency_key(form.values["form_key"]),
             )
         except IdempotencyKeyReused as exc:
-            booking_forms.renew_key(form).add_error("", i18n.gettext(booking_forms.FORM_USED))
+            booking_forms.renew_key(form).add_error("", i18n.gettext(forms.FORM_USED))
             return _new_booking_page(slot, form, booking_policy, status_of(exc))
         except DomainError as exc:
             slot = await catalogue.slot_detail(db, slot.id, published_only=False)

@@ -12,6 +12,7 @@ from typing import Any
 from reservations import i18n
 from reservations.base.errors import DomainError
 from reservations.i18n import N_
+from reservations.web import inputs
 from reservations.web.forms import NOT_A_NUMBER, Form
 
 NOT_A_DATE = N_("Please enter a date (day, month and year).")
@@ -19,8 +20,9 @@ NOT_A_TIME = N_("Please enter a time such as 10:00.")
 NOT_A_DECIMAL = N_("Please enter a number such as 44.35 or -3,87.")
 REQUIRED = N_("Please fill in this field.")
 
-_TIME = re.compile(r"^(\d{1,2})[:hH.](\d{2})$")
-_DECIMAL = re.compile(r"^-?\d{1,3}(?:[.,]\d{1,8})?$")
+#: ASCII digits only (``\d`` is any script's digits).
+_TIME = re.compile(r"^([0-9]{1,2})[:hH.]([0-9]{2})$")
+_DECIMAL = re.compile(r"^-?[0-9]{1,3}(?:[.,][0-9]{1,8})?$")
 
 
 def form_of(submitted: Any, names: tuple[str, ...], multi: tuple[str, ...] = ()) -> Form:
@@ -45,10 +47,10 @@ def whole(form: Form, name: str, *, optional: bool = False) -> int | None:
         if not optional:
             required(form, name)
         return None
-    if not text.isdigit() or len(text) > 9:
+    number = inputs.whole_number(text)
+    if number is None:
         form.add_error(name, i18n.gettext(NOT_A_NUMBER))
-        return None
-    return int(text)
+    return number
 
 
 def decimal(form: Form, name: str) -> float | None:
@@ -63,17 +65,17 @@ def decimal(form: Form, name: str) -> float | None:
 
 
 def day(form: Form, name: str, *, optional: bool = False) -> date | None:
-    """A date as a date input sends it (YYYY-MM-DD)."""
+    """A date as a date input sends it (YYYY-MM-DD), within the calendar the application reads
+    (``inputs.day``: 9999-12-31 is refused here, not overflowed later)."""
     text = form.values.get(name, "")
     if text == "":
         if not optional:
             required(form, name)
         return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
+    found = inputs.day(text)
+    if found is None:
         form.add_error(name, i18n.gettext(NOT_A_DATE))
-        return None
+    return found
 
 
 def clock_time(form: Form, name: str) -> time | None:

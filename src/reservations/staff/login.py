@@ -9,7 +9,7 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
-from litestar.status_codes import HTTP_303_SEE_OTHER
+from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_422_UNPROCESSABLE_ENTITY
 
 from reservations import i18n
 from reservations.base.errors import AccountLocked, DomainError
@@ -56,6 +56,8 @@ class LoginController(Controller):
         email = str(submitted.get("email") or "").strip()
         next_path = safe_next(str(submitted.get("next_path") or ""))
         form = Form({"email": email})
+        if not form.valid:  # unusable text (a NUL...): refused beside the field, never queried
+            return _login_page(form, next_path, HTTP_422_UNPROCESSABLE_ENTITY)
         db = request.app.state.db
         try:
             staff = await accounts.authenticate(

@@ -39,6 +39,7 @@ from reservations.staff import inputs
 from reservations.staff.auth import PREFIX
 from reservations.web.forms import CONFIRM_CANCEL, TOO_LONG, Form
 from reservations.web.http_status import status_of
+from reservations.web.inputs import whole_number
 
 SLOTS_PATH = f"{PREFIX}/planning/slots"
 PLAN_FIELDS = (
@@ -327,8 +328,9 @@ def _counts(query: Any) -> dict[str, int]:
     found = {}
     for name in COUNTED:
         value = str(query.get(name) or "")
-        if value.isdigit():
-            found[name] = int(value)
+        number = whole_number(value)
+        if number is not None:
+            found[name] = number
     return found
 
 
@@ -342,7 +344,7 @@ class PlanningController(Controller):
         activity_id = str(request.query_params.get("activity_id") or "")
         return _plan_page(
             await catalogue_pages.activity_choices(db),
-            blank_plan_form(activity_id if activity_id.isdigit() else "", clock.today()),
+            blank_plan_form(activity_id if whole_number(activity_id) else "", clock.today()),
         )
 
     @post("/", name="staff_planning_generate")
@@ -402,7 +404,9 @@ class PlanningController(Controller):
         submitted = await request.form()
         filter_form, chosen = slot_filter(submitted, clock.today())
         form = inputs.form_of(submitted, BULK_FIELDS, multi=("slot_ids",))
-        slot_ids = [int(v) for v in inputs.ticked(form, "slot_ids") if v.isdigit() and len(v) < 10]
+        slot_ids = [
+            n for v in inputs.ticked(form, "slot_ids") if (n := whole_number(v)) is not None
+        ]
         if not slot_ids:
             inputs.refused(form, season.NoSlotSelected(field="slot_ids"))
         actor = request.user.actor

@@ -34,6 +34,7 @@ from reservations.i18n import N_
 from reservations.settings import Settings
 from reservations.staff.programme_pdf import render_pdf
 from reservations.staff.programme_sheet import DAYS, Sheet, build_sheet
+from reservations.web import inputs
 from reservations.web.forms import Form
 
 LISTED = (SlotStatus.SCHEDULED, SlotStatus.CONFIRMED, SlotStatus.HELD)
@@ -58,10 +59,11 @@ def read_query(
         form.add_error("sector", i18n.gettext(BAD_SECTOR))
     first_day = today
     if form.values["from"]:
-        try:
-            first_day = date.fromisoformat(form.values["from"])
-        except ValueError:
+        found = inputs.day(form.values["from"])
+        if found is None:
             form.add_error("from", i18n.gettext(BAD_DATE))
+        else:
+            first_day = found
     form.values["sector"], form.values["from"] = chosen, form.values["from"] or today.isoformat()
     return form, ProgrammeQuery(chosen, first_day)
 

@@ -38,6 +38,7 @@ from reservations.notices import words
 from reservations.settings import Settings
 from reservations.staff.charts import BarChart, Series, render
 from reservations.web.forms import Form
+from reservations.web.inputs import whole_number
 
 FIRST_SEASON, LAST_SEASON = 1990, 2200
 BAD_SEASON = N_("Please choose a season: a year such as 2022.")
@@ -124,8 +125,9 @@ def read_query(
     year = default_season
     if form.values["season"]:
         text = form.values["season"]
-        if text.isdigit() and FIRST_SEASON <= int(text) <= LAST_SEASON:
-            year = int(text)
+        number = whole_number(text)
+        if number is not None and FIRST_SEASON <= number <= LAST_SEASON:
+            year = number
         else:
             form.add_error("season", i18n.gettext(BAD_SEASON))
     chosen_kind = None

@@ -17,12 +17,14 @@ from reservations.visitors.manage import ManageController
 from reservations.visitors.programme import ProgrammeController
 from reservations.visitors.visits import VisitController
 from reservations.visitors.waitlist import WaitlistController
+from reservations.web.forms import MAX_FORM_BODY
 from reservations.web.locale import LocaleMiddleware
 
 
 def router() -> Router:
     return Router(
         path="/",
+        request_max_body_size=MAX_FORM_BODY,
         route_handlers=[
             ProgrammeController,
             VisitController,

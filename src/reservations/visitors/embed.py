@@ -40,19 +40,26 @@ class EmbedQuery:
         or ``days`` falls back to all kinds and a month."""
         return cls(
             slot_filter=SlotFilter(
-                sector=(sector or "").strip() or None,
+                sector=_text(sector),
                 kind=ActivityKind(kind) if kind in set(ActivityKind) else None,
-                provider=inputs.id_or_name(provider or ""),
+                provider=inputs.id_or_name(_text(provider) or ""),
             ),
             days=_days(days),
         )
 
 
-def _days(text: str | None) -> int:
+def _text(text: str | None) -> str | None:
+    """A filter's text; one no database could hold (a NUL...) is ignored, as an unknown kind
+    is."""
     text = (text or "").strip()
-    if not text.isdigit():
+    return text if text and inputs.is_usable_text(text) else None
+
+
+def _days(text: str | None) -> int:
+    days = inputs.whole_number((text or "").strip())
+    if days is None:
         return DEFAULT_DAYS
-    return min(max(int(text), 1), MAX_DAYS)
+    return min(max(days, 1), MAX_DAYS)
 
 
 async def embedded_slots(db: Database, query: EmbedQuery, *, now: datetime) -> list[SlotView]:

@@ -11,6 +11,7 @@ from reservations.base.errors import MissingName
 from reservations.base.models import Channel
 from reservations.base.rules.booking import BookingRequest
 from reservations.i18n import N_
+from reservations.web import forms
 from reservations.web.forms import Form, values_of
 
 EMAIL_NEEDED = N_(
@@ -19,11 +20,19 @@ EMAIL_NEEDED = N_(
 )
 
 
-BOOKING_FIELDS = ("adults", "children", "name", "email", "phone")
+BOOKING_FIELDS = ("adults", "children", "name", "email", "phone", "form_key")
 
 
 def blank_booking_form() -> Form:
-    return Form({"adults": "1", "children": "0", "name": "", "email": "", "phone": ""})
+    """The form as a visit's page shows it, with a fresh key (``web.forms.form_key``)."""
+    form = Form({"adults": "1", "children": "0", "name": "", "email": "", "phone": ""})
+    forms.renew_key(form)
+    return form
+
+
+def idempotency_key(form: Form) -> str:
+    """The booking's idempotency key: distinct from the office's forms and any API client's."""
+    return f"visit-form:{forms.form_key(form)}"
 
 
 def booking_request(
@@ -31,6 +40,7 @@ def booking_request(
 ) -> tuple[Form, BookingRequest | None]:
     """The form as typed, and the request it makes (None while the form has errors)."""
     form = Form(values_of(submitted, BOOKING_FIELDS))
+    forms.form_key(form)  # a hidden field: an unusable key is renewed, never shown as an error
     adults = form.whole_number("adults", "party")
     children = form.whole_number("children", "party")
     name, email, phone = form.text("name"), form.text("email"), form.text("phone")

@@ -22,6 +22,7 @@ from reservations.base.models import ActivityKind
 from reservations.base.reads import availability, catalogue
 from reservations.base.reads.availability import SlotFilter, SlotView
 from reservations.settings import Settings
+from reservations.web import inputs
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 92
@@ -67,17 +68,13 @@ class ProgrammeQuery:
 
 
 def _date(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat((text or "").strip())
-    except ValueError:
-        return None
+    return inputs.day((text or "").strip())
 
 
 def _number(text: str | None, low: int, high: int | None) -> int | None:
-    text = (text or "").strip()
-    if not text.isdigit():
+    value = inputs.whole_number((text or "").strip())
+    if value is None:
         return None
-    value = int(text)
     return value if value >= low and (high is None or value <= high) else None
 
 

@@ -16,6 +16,7 @@ from litestar.status_codes import (
     HTTP_403_FORBIDDEN,
     HTTP_404_NOT_FOUND,
     HTTP_405_METHOD_NOT_ALLOWED,
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     HTTP_429_TOO_MANY_REQUESTS,
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
@@ -54,6 +55,13 @@ _PAGES: dict[int, tuple[str, str]] = {
     HTTP_405_METHOD_NOT_ALLOWED: (
         N_("Page not found"),
         N_("This page cannot be used this way. Please start again from the programme."),
+    ),
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE: (
+        N_("This form is too long"),
+        N_(
+            "What was sent is much longer than this form takes, and nothing was changed. "
+            "Please go back, shorten the text and send the form again."
+        ),
     ),
     HTTP_429_TOO_MANY_REQUESTS: (
         N_("Too many attempts"),

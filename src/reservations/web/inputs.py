@@ -24,10 +24,11 @@ LAST_DAY = date(2199, 12, 31)
 _WHOLE = re.compile(r"[0-9]{1,10}")
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 #: C0 controls but tab, line feed and carriage return; DEL; lone surrogates (what a decoder
-#: leaves of invalid UTF-8 with ``surrogateescape``).
-_UNUSABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+#: leaves of invalid UTF-8 with ``surrogateescape``); U+FFFD, the replacement character (what
+#: Litestar's form parser leaves of invalid UTF-8: nobody types it).
+_UNUSABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffd]")
 #: The same as a JSON-schema pattern for the API's strings (documented in the OpenAPI).
-USABLE_TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$"
+USABLE_TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f\\ufffd]*$"
 
 
 def whole_number(text: str, *, maximum: int = MAX_INTEGER) -> int | None:
@@ -41,6 +42,11 @@ def whole_number(text: str, *, maximum: int = MAX_INTEGER) -> int | None:
 def is_usable_text(text: str) -> bool:
     """No NUL, no control character a person cannot type, no undecodable byte."""
     return _UNUSABLE.search(text) is None
+
+
+def usable_part(text: str) -> str:
+    """``text`` without what ``is_usable_text`` refuses: what a refused form shows again."""
+    return _UNUSABLE.sub("", text)
 
 
 def day(text: str) -> date | None:
