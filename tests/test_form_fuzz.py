@@ -426,3 +426,18 @@ def test_hostile_values_are_what_they_say() -> None:
     assert not "²".isascii() and "²".isdigit()
     assert int(HOSTILE["2**31"][0]) == 2**31
     assert date.max.year == 9999 and re.fullmatch("[0-9]{5000}", HOSTILE["5,000 digits"][0])
+
+
+@pytest.mark.parametrize("path", ["/visits/2147483648", "/visits/99999999999999999999"])
+async def test_an_id_in_a_path_beyond_the_database_is_not_found(db, path: str) -> None:
+    """``{slot_id:int}`` takes any whole number; one PostgreSQL's integer cannot hold names
+    nothing (a 404 page), never a refused query (a 500)."""
+    async with AsyncTestClient(app=create_app(site_settings(db), database=db)) as client:
+        answer = await client.get(path)
+    assert answer.status_code == 404
+
+
+async def test_a_staff_path_id_beyond_the_database_is_not_found(staff) -> None:
+    client, _ = staff
+    for path in ("/staff/bookings/2147483648", "/staff/slots/99999999999"):
+        assert (await client.get(path)).status_code == 404, path

@@ -11,7 +11,7 @@ from litestar.config.cors import CORSConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.exceptions import HTTPException, NotAuthorizedException
+from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
 from litestar.logging import LoggingConfig
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
@@ -29,6 +29,7 @@ from reservations.base.rules.booking import BookingPolicy
 from reservations.settings import Settings
 from reservations.staff import auth as staff_auth
 from reservations.visitors import router as visitors_router
+from reservations.web import inputs
 from reservations.web.client_address import believe_trusted_proxies, parse_networks
 from reservations.web.error_pages import by_audience
 from reservations.web.security_headers import security_headers
@@ -111,6 +112,14 @@ def _exception_handlers() -> dict[Any, Any]:
     return handlers
 
 
+async def no_id_beyond_the_database(request: Request[Any, Any, Any]) -> None:
+    """A whole number in a path (``/visits/{slot_id:int}``...) beyond the columns' range names
+    nothing: a 404 like any unknown record, before a query PostgreSQL would refuse."""
+    for value in request.path_params.values():
+        if isinstance(value, int) and not 0 <= value <= inputs.MAX_INTEGER:
+            raise NotFoundException()
+
+
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     db = database or Database(
@@ -168,6 +177,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             root={"level": "INFO", "handlers": ["queue_listener"]},
             log_exceptions="never",  # unexpected errors are logged once, by the 500 handler
         ),
+        before_request=no_id_beyond_the_database,
         on_shutdown=[close_database],
         debug=False,
     )
