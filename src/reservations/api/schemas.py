@@ -10,6 +10,7 @@ import msgspec
 from reservations.base.clock import OFFICE_TZ
 from reservations.base.reads.availability import SlotView
 from reservations.base.rules.booking import BookingView
+from reservations.base.rules.contacts import MAX_EMAIL_LENGTH
 from reservations.web.inputs import FILLED_TEXT_PATTERN, MAX_INTEGER
 
 #: What the API takes as an email address, documented and enforced on the request body: a
@@ -64,7 +65,7 @@ class BookingIn(msgspec.Struct, forbid_unknown_fields=True):
     email: Annotated[
         str,
         msgspec.Meta(
-            max_length=254,
+            max_length=MAX_EMAIL_LENGTH,
             pattern=EMAIL_PATTERN,
             description="Where the confirmation and the manage link are sent: name@domain.tld",
         ),
