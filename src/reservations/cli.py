@@ -258,11 +258,14 @@ async def tick_before_mail(database: Database, settings: Settings) -> tuple[Any,
     """The go/no-go decisions and what follows them, then the waiting list: the people of every
     cancelled slot not told yet are told (once each, even after a crash between the decision and
     the email), expired offers end, free places are offered; after the morning hour, each
-    provider with visitors today gets its day sheet (once)."""
+    provider with visitors today gets its day sheet (once). Lapsed place holds are tidied first
+    (they stopped counting at their end already: this only marks them expired)."""
+    from reservations.base.rules import holds
     from reservations.base.rules.slots import decide_due_slots
     from reservations.notices import followups
     from reservations.notices.morning import queue_morning_emails
 
+    await holds.tidy(database)
     decisions = await decide_due_slots(database, actor="tick")
     offers = await followups.catch_up(database, settings)
     return decisions, offers, await queue_morning_emails(database, settings)

@@ -82,6 +82,18 @@ class Settings:
     waitlist_offer_minutes: int = 720
     #: From this local (Paris) hour, ``tick`` sends each provider with visitors its day sheet.
     morning_email_hour: int = 7
+    #: How long an online booking of a paid visit holds its places while the visitor pays.
+    payment_hold_minutes: int = 15
+    #: Stripe: without a secret key, paid visits are paid on site. The webhook secret checks
+    #: the signature of Stripe's events; the API base is Stripe's unless a test server's.
+    stripe_secret_key: str = field(default="", repr=False)
+    stripe_webhook_secret: str = field(default="", repr=False)
+    stripe_api_base: str = "https://api.stripe.com"
+
+    @property
+    def payments_online(self) -> bool:
+        """Paid visits are paid online when booked online (else on site)."""
+        return bool(self.stripe_secret_key)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -118,6 +130,14 @@ class Settings:
             morning_email_hour=_hour(
                 "RESERVATIONS_MORNING_EMAIL_HOUR", defaults.morning_email_hour
             ),
+            payment_hold_minutes=_int(
+                "RESERVATIONS_PAYMENT_HOLD_MINUTES", defaults.payment_hold_minutes
+            ),
+            stripe_secret_key=env("RESERVATIONS_STRIPE_SECRET_KEY") or "",
+            stripe_webhook_secret=env("RESERVATIONS_STRIPE_WEBHOOK_SECRET") or "",
+            stripe_api_base=(
+                env("RESERVATIONS_STRIPE_API_BASE") or defaults.stripe_api_base
+            ).rstrip("/"),
         )
 
 

@@ -1,9 +1,10 @@
 """The data model: providers offer activities, activities have dated slots, visitors book slots.
 
 Conventions: datetimes are time-zone aware and stored in UTC (``UTCDateTime``), money is in
-integer cents, statuses are readable words. ``Slot.booked`` is a counter of the people on live
-bookings; a CHECK keeps it between 0 and the capacity, and the booking service only changes it
-with one conditional UPDATE, so no concurrency can oversell a slot.
+integer cents, statuses are readable words. ``Slot.booked`` counts the people on confirmed
+bookings and ``Slot.held`` the people on holds (unpaid online bookings) not yet released; a
+CHECK keeps both within the capacity, and only the statements of ``rules.places`` and
+``rules.holds`` change them, by conditional UPDATEs, so no concurrency can oversell a slot.
 """
 
 from __future__ import annotations
@@ -121,6 +122,11 @@ class BookingStatus(enum.StrEnum):
     EXPIRED = "expired"
 
 
+#: Bookings that hold places only until their ``hold_expires_at``: past it they stop counting
+#: by themselves (``rules.holds``). The distribution channel's reseller holds join them.
+HOLD_STATUSES = (BookingStatus.PENDING_PAYMENT,)
+
+
 class CancelledBy(enum.StrEnum):
     """Who ended a booking: a booking ended with its slot still counts as demand in reports."""
 
@@ -188,6 +194,9 @@ class Activity(Base):
         CheckConstraint("default_capacity > 0", name="capacity_positive"),
         CheckConstraint("default_min_participants >= 0", name="minimum_not_negative"),
         CheckConstraint("price_adult_cents >= 0 AND price_child_cents >= 0", name="prices"),
+        CheckConstraint(
+            "late_refund_percent >= 0 AND late_refund_percent <= 100", name="late_refund_percent"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -210,6 +219,9 @@ class Activity(Base):
     price_child_cents: Mapped[int] = mapped_column(Integer, default=0)
     #: Bookings close this many minutes before the start.
     cutoff_minutes: Mapped[int] = mapped_column(Integer, default=120)
+    #: Share of the price refunded when a paid booking is cancelled at the visitor's request
+    #: after the cut-off (before it: all of it; a cancelled slot: all of it).
+    late_refund_percent: Mapped[int] = mapped_column(Integer, default=0)
     #: Go/no-go is decided this many days before the start day, at this local time.
     decision_days_before: Mapped[int] = mapped_column(Integer, default=1)
     decision_time: Mapped[time] = mapped_column(Time, default=time(18, 0))
@@ -229,11 +241,13 @@ class Slot(Base, Places):
     __table_args__ = (
         CheckConstraint("capacity >= 0", name="capacity_not_negative"),
         CheckConstraint("booked >= 0 AND booked <= capacity", name="booked_within_capacity"),
+        CheckConstraint("held >= 0 AND booked + held <= capacity", name="held_within_capacity"),
         CheckConstraint("min_participants >= 0", name="minimum_not_negative"),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         UniqueConstraint("activity_id", "starts_at"),
         Index("ix_slot_starts_on_status", "starts_on", "status"),
         Index("ix_slot_decision_due", "status", "decision_at"),
+        Index("ix_slot_holds_expire_at", "holds_expire_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -246,6 +260,11 @@ class Slot(Base, Places):
     min_participants: Mapped[int] = mapped_column(Integer, default=0)
     #: People (adults + children) on confirmed bookings; see the module docstring.
     booked: Mapped[int] = mapped_column(Integer, default=0)
+    #: People on holds not released yet, lapsed or not (``rules.holds``).
+    held: Mapped[int] = mapped_column(Integer, default=0)
+    #: The earliest end of the holds counted in ``held`` (NULL: none): from then on, the next
+    #: taker of places releases the lapsed ones first.
+    holds_expire_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     booking_cutoff_at: Mapped[datetime] = mapped_column(UTCDateTime)
     decision_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[SlotStatus] = mapped_column(
@@ -287,6 +306,8 @@ class Booking(Base):
         _words(BookingStatus, "booking_status"), default=BookingStatus.CONFIRMED
     )
     notes: Mapped[str | None] = mapped_column(Text)
+    #: A hold (``HOLD_STATUSES``) holds its places until then; kept afterwards as a record.
+    hold_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: SHA-256 of the secret manage token; the token itself is never stored.
     manage_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     #: SHA-256 of the client's Idempotency-Key, and of the request it came with.
@@ -302,6 +323,92 @@ class Booking(Base):
     @property
     def people(self) -> int:
         return self.adults + self.children
+
+
+class PaymentMethod(enum.StrEnum):
+    STRIPE = "stripe"  # online, Stripe Checkout
+    CASH = "cash"
+    CHEQUE = "cheque"
+    CARD_TERMINAL = "card_terminal"
+    ON_SITE = "on_site"  # to be paid to the farmer on the day
+
+
+class PaymentStatus(enum.StrEnum):
+    OPEN = "open"  # a checkout waiting for the visitor, or money due on site
+    PAID = "paid"
+    FAILED = "failed"  # the payment was declined (asynchronous methods)
+    EXPIRED = "expired"  # the checkout ran out unpaid
+
+
+class Payment(Base):
+    """Money for a booking: a Stripe Checkout Session, or what staff recorded at the counter."""
+
+    __tablename__ = "payment"
+    __table_args__ = (CheckConstraint("amount_cents >= 0", name="amount_not_negative"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("booking.id"), index=True)
+    method: Mapped[PaymentMethod] = mapped_column(_words(PaymentMethod, "payment_method"))
+    status: Mapped[PaymentStatus] = mapped_column(_words(PaymentStatus, "payment_status"))
+    #: What is to be paid (a checkout's total) or was paid, in euro cents.
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3), default="eur")
+    stripe_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_payment_intent: Mapped[str | None] = mapped_column(String(255), index=True)
+    #: Where the visitor pays (Stripe's hosted page), while the checkout is open.
+    checkout_url: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: "visitor", "staff:<email>"...
+    recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class RefundStatus(enum.StrEnum):
+    PENDING = "pending"  # to be sent to Stripe (again, while it is unreachable)
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # refused by Stripe: staff must look
+
+
+class RefundReason(enum.StrEnum):
+    VISITOR_CANCELLED = "visitor_cancelled"
+    SLOT_CANCELLED = "slot_cancelled"
+    STAFF = "staff"  # a refund staff decided (partial or not)
+    NO_PLACES = "no_places"  # paid after the hold ran out, and the places were gone
+
+
+class Refund(Base):
+    """Money given back for a payment, sent to Stripe with its own idempotency key."""
+
+    __tablename__ = "refund"
+    __table_args__ = (CheckConstraint("amount_cents > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("booking.id"), index=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id"), index=True)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    status: Mapped[RefundStatus] = mapped_column(_words(RefundStatus, "refund_status"))
+    reason: Mapped[RefundReason] = mapped_column(_words(RefundReason, "refund_reason"))
+    #: Sent with every attempt, so that a retry never refunds twice.
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    requested_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StripeEvent(Base):
+    """A webhook event already processed: a replay of its id is answered without effect."""
+
+    __tablename__ = "stripe_event"
+
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("booking.id"))
 
 
 class Attendance(Base):

@@ -40,6 +40,7 @@ from reservations.base.errors import (
 from reservations.base.infra import tokens
 from reservations.base.infra.db import Database
 from reservations.base.models import (
+    HOLD_STATUSES,
     Activity,
     Booking,
     BookingStatus,
@@ -48,7 +49,7 @@ from reservations.base.models import (
     Slot,
     SlotStatus,
 )
-from reservations.base.rules import audit, contacts, places, room
+from reservations.base.rules import audit, contacts, holds, places, room
 from reservations.settings import SUPPORTED_LOCALES
 
 
@@ -99,6 +100,8 @@ class BookingView:
     channel: Channel
     created_at: datetime
     cancelled_at: datetime | None
+    #: A hold (``pending_payment``) holds its places until then.
+    hold_expires_at: datetime | None
     starts_at: datetime
     ends_at: datetime
     booking_cutoff_at: datetime
@@ -134,6 +137,7 @@ class BookingView:
             channel=booking.channel,
             created_at=booking.created_at,
             cancelled_at=booking.cancelled_at,
+            hold_expires_at=booking.hold_expires_at,
             starts_at=slot.starts_at,
             ends_at=slot.ends_at,
             booking_cutoff_at=slot.booking_cutoff_at,
@@ -186,9 +190,12 @@ async def book(
     actor: str,
     idempotency_key: str | None = None,
     now: clock.At = None,
+    hold_minutes: int | None = None,
 ) -> BookingReceipt:
     """Book places on a slot, or raise a ``DomainError`` saying why not. The cut-off is checked
-    against the time read when the places are taken (``places.take_places``)."""
+    against the time read when the places are taken (``places.take_places``). With
+    ``hold_minutes`` the booking is a hold (``pending_payment``) of that long, which its
+    payment confirms (``places.confirm_hold``)."""
     check_request(request, policy)
     read_clock = clock.reader(now)
     key_hash = fingerprint = None
@@ -204,10 +211,13 @@ async def book(
     for _attempt in range(3):
         reference = tokens.new_reference()
         params = _statement_params(request, reference, token, key_hash, fingerprint, actor)
+        if hold_minutes is not None:
+            _as_hold(params, hold_minutes)
         try:
             taken = await places.take_places(db, params, read_clock)
             if taken is not None:
-                return BookingReceipt(_view_of_new(request, reference, taken), token)
+                view = _view_of_new(request, reference, taken, params["hold_until"])
+                return BookingReceipt(view, token)
         except IntegrityError:
             # A concurrent retry with the same key won, the slot does not exist, or (once in
             # 10^12) the reference collided: find out which.
@@ -258,11 +268,22 @@ def _statement_params(
     }
 
 
-def _view_of_new(request: BookingRequest, reference: str, taken: places.TakenPlaces) -> BookingView:
+def _as_hold(params: dict[str, Any], minutes: int) -> None:
+    status = BookingStatus.PENDING_PAYMENT.value
+    params["hold_minutes"] = minutes
+    params["booking_status"] = params["audit_data"]["after"]["status"] = status
+
+
+def _view_of_new(
+    request: BookingRequest,
+    reference: str,
+    taken: places.TakenPlaces,
+    hold_until: datetime | None,
+) -> BookingView:
     return BookingView(
         id=taken.booking_id,
         reference=reference,
-        status=BookingStatus.CONFIRMED,
+        status=BookingStatus.CONFIRMED if hold_until is None else BookingStatus.PENDING_PAYMENT,
         slot_id=request.slot_id,
         adults=request.adults,
         children=request.children,
@@ -273,6 +294,7 @@ def _view_of_new(request: BookingRequest, reference: str, taken: places.TakenPla
         channel=request.channel,
         created_at=taken.at,
         cancelled_at=None,
+        hold_expires_at=hold_until,
         starts_at=taken.starts_at,
         ends_at=taken.ends_at,
         booking_cutoff_at=taken.booking_cutoff_at,
@@ -498,31 +520,40 @@ async def _cancel_on_its_slot(
         # Read again under the lock: a move (which locks this slot too) cannot happen now.
         current = (
             await session.execute(
-                select(Booking.slot_id, Booking.status).where(Booking.id == booking_id)
+                select(Booking.slot_id, Booking.status, Booking.hold_expires_at).where(
+                    Booking.id == booking_id
+                )
             )
         ).one()
         if current.slot_id != slot_id:
             return False
-        if current.status != BookingStatus.CONFIRMED:
+        status = BookingStatus(current.status)
+        if status in HOLD_STATUSES and current.hold_expires_at <= now:
+            await holds.release_lapsed(session, slot_id, now)  # it ended by itself
+            raise AlreadyCancelled()
+        if status != BookingStatus.CONFIRMED and status not in HOLD_STATUSES:
             raise AlreadyCancelled()
         if until_cutoff and not room.before_cutoff(slot.booking_cutoff_at, now):
             raise CancellationClosed(cutoff=clock.display(slot.booking_cutoff_at))
         ended = await session.execute(
             update(Booking)
-            .where(Booking.id == booking_id, Booking.status == BookingStatus.CONFIRMED)
+            .where(Booking.id == booking_id, Booking.status == status)
             .values(status=BookingStatus.CANCELLED, cancelled_at=now, cancelled_by=cancelled_by)
             .returning(Booking.adults, Booking.children)
             .execution_options(synchronize_session=False)
         )
         row = ended.one()  # live under its slot's lock
-        await places.give_back(session, slot_id, row.adults + row.children, now)
+        if status in HOLD_STATUSES:
+            await holds.end_hold(session, slot_id, row.adults + row.children, now)
+        else:
+            await places.give_back(session, slot_id, row.adults + row.children, now)
         audit.record(
             session,
             actor,
             "booking.cancelled",
             slot_id=slot_id,
             booking_id=booking_id,
-            before={"status": "confirmed"},
+            before={"status": status.value},
             after={"status": "cancelled", "cancelled_by": cancelled_by.value},
         )
     return True

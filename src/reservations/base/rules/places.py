@@ -11,8 +11,15 @@ rule: still open, ``booked + n <= capacity``, within the provider's daily cap):
   lock. SQLite: the same three statements one after another inside a ``BEGIN IMMEDIATE``
   transaction, which holds the database's single write lock. Both return the row that answers
   the booker (slot times, titles), so nothing is read again;
-- more places for a booking that exists (a larger party, a move), inside the caller's
-  transaction (``take_more``).
+- more places for a booking that exists (a larger party, a move, a hold paid after it
+  lapsed), inside the caller's transaction (``take_more``).
+
+A booking that is a hold (``hold_minutes``: an online booking waiting for its payment) is the
+same statement: its people go to the slot's ``held`` counter instead of ``booked``, and the
+slot's ``holds_expire_at`` moves to its end if that is earlier. When the slot counts a lapsed
+hold the statement refuses; the taker then releases the lapsed holds (``holds``) under the
+slot's lock and takes again, in one short transaction. A hold's payment moves its people from
+``held`` to ``booked`` (``confirm_hold``).
 
 Giving places back (a cancellation, a smaller party, a move away) is ``give_back``: the same
 counter, so that every write of it by a booking is in this module. (Cancelling a whole slot
@@ -27,8 +34,9 @@ single writer serialises everything anyway.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -36,6 +44,7 @@ from sqlalchemy import (
     Integer,
     String,
     bindparam,
+    case,
     insert,
     literal_column,
     select,
@@ -47,14 +56,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from reservations.base import clock
 from reservations.base.infra.db import Database
 from reservations.base.models import (
+    HOLD_STATUSES,
     Activity,
     AuditEntry,
     Booking,
+    BookingStatus,
     Provider,
     Slot,
     UTCDateTime,
 )
-from reservations.base.rules import room
+from reservations.base.rules import audit, holds, room
 
 _slot = Slot.__table__
 _booking = Booking.__table__
@@ -81,6 +92,7 @@ _BOOKING_FIELDS: dict[str, Any] = {
     "manage_token_hash": String(),
     "idempotency_key_hash": String(),
     "request_fingerprint": String(),
+    "hold_expires_at": UTCDateTime(),
 }
 
 
@@ -106,6 +118,9 @@ def _param(name: str, type_: Any) -> Any:
 
 _NOW = _param("now", UTCDateTime())
 _PEOPLE = _param("people", Integer())
+#: The people of a hold (0 for a confirmed booking), and its end (NULL for a confirmed one).
+_HELD = _param("held", Integer())
+_HOLD_UNTIL = _param("hold_until", UTCDateTime())
 
 
 async def lock_capped_provider(connection: AsyncConnection | AsyncSession, slot_id: int) -> bool:
@@ -122,7 +137,8 @@ async def lock_capped_provider(connection: AsyncConnection | AsyncSession, slot_
 
 
 def _adding(slot_id: Any, people: Any, now: Any, *, uncapped_only: bool = False) -> Any:
-    """The conditional UPDATE that adds ``people`` to a slot: every addition is this statement."""
+    """The conditional UPDATE that adds ``people`` to a booking already on the slot, under the
+    same rule as a new booking's (``_take_slot``)."""
     return (
         update(_slot)
         .where(_slot.c.id == slot_id, room.fits(people, now, uncapped_only=uncapped_only))
@@ -131,9 +147,28 @@ def _adding(slot_id: Any, people: Any, now: Any, *, uncapped_only: bool = False)
 
 
 def _take_slot(*, capped: bool) -> Any:
-    """A booking's UPDATE. Without ``capped`` it refuses the slots of providers with a daily
-    cap (they take the locked path)."""
-    return _adding(_param("slot_id", Integer()), _PEOPLE, _NOW, uncapped_only=not capped).returning(
+    """A booking's UPDATE, for a confirmed booking or a hold (``held`` of its ``people`` go
+    to the holds' counter, and ``hold_until`` may become the slot's earliest end of a hold).
+    Without ``capped`` it refuses the slots of providers with a daily cap (they take the
+    locked path)."""
+    earliest = _slot.c.holds_expire_at
+    return (
+        update(_slot)
+        .where(
+            _slot.c.id == _param("slot_id", Integer()),
+            room.fits(_PEOPLE, _NOW, uncapped_only=not capped),
+        )
+        .values(
+            booked=_slot.c.booked + _PEOPLE - _HELD,
+            held=_slot.c.held + _HELD,
+            holds_expire_at=case(
+                (_HOLD_UNTIL.is_(None), earliest),
+                (earliest.is_(None) | (earliest > _HOLD_UNTIL), _HOLD_UNTIL),
+                else_=earliest,
+            ),
+            updated_at=_NOW,
+        )
+    ).returning(
         _slot.c.id,
         _slot.c.activity_id,
         _slot.c.starts_at,
@@ -223,8 +258,13 @@ _INSERT_AUDIT = insert(_audit).from_select(
     select(*_audit_values(_param("slot_id", Integer()), _param("booking_id", Integer()))),
 )
 _TITLES = _titles(_param("activity_id", Integer()))
-_SLOT_OF_CAPPED_FARM = (
-    select(_provider.c.daily_cap.is_not(None))
+#: Why the one statement may have refused where the locked path would not: a capped farm's
+#: slot, or a lapsed hold to release first.
+_LOCKED_PATH_NEEDED = (
+    select(
+        _provider.c.daily_cap.is_not(None).label("capped"),
+        holds.has_lapsed(_slot, _NOW).label("lapsed"),
+    )
     .select_from(_SLOT_TO_PROVIDER)
     .where(_slot.c.id == _param("slot_id", Integer()))
 )
@@ -235,43 +275,63 @@ async def take_places(
 ) -> TakenPlaces | None:
     """Write the booking and take its places, or return None when the slot refuses them.
 
-    ``params``: ``booking_<column>`` for each of ``_BOOKING_FIELDS``, ``slot_id``, ``people``,
-    ``actor`` and ``audit_data``; ``now`` and ``created_at`` are read from ``read_clock`` once
-    the statement's locks are taken (SQLite: the write lock; a capped farm: its row), or just
-    before the one statement that takes its own. Raises IntegrityError on a duplicate
-    reference or idempotency key (nothing is written then).
+    ``params``: ``booking_<column>`` for each of ``_BOOKING_FIELDS`` but ``hold_expires_at``,
+    ``slot_id``, ``people``, ``actor``, ``audit_data`` and ``hold_minutes`` (None: a confirmed
+    booking; else a hold of that long); ``now``, ``created_at`` and the hold's end are read
+    from ``read_clock`` once the statement's locks are taken (SQLite: the write lock; a capped
+    farm: its row), or just before the one statement that takes its own. Raises
+    IntegrityError on a duplicate reference or idempotency key (nothing is written then).
     """
     if db.is_sqlite:
         return await _take_places_in_steps(db, params, read_clock)
     async with db.autocommit() as connection:
         row = (await connection.execute(_POSTGRES_STATEMENT, _at(params, read_clock))).first()
-        # Refused: full or closed (the usual case, one more read), or a capped farm's slot,
-        # which takes the locked path.
-        capped = row is None and bool(
-            await connection.scalar(_SLOT_OF_CAPPED_FARM, {"slot_id": params["slot_id"]})
-        )
-    if capped:
+        # Refused: full or closed (the usual case, one more read), a capped farm's slot or a
+        # slot with a lapsed hold, which take the locked path.
+        locked_path = None
+        if row is None:
+            locked_path = (await connection.execute(_LOCKED_PATH_NEEDED, params)).first()
+    if locked_path is not None and (locked_path.capped or locked_path.lapsed):
         async with db.writing_connection() as connection:
-            if await lock_capped_provider(connection, params["slot_id"]):
-                statement_params = _at(params, read_clock)
-                row = (
-                    await connection.execute(_POSTGRES_CAPPED_STATEMENT, statement_params)
-                ).first()
+            await lock_capped_provider(connection, params["slot_id"])
+            _at(params, read_clock)
+            if locked_path.lapsed:
+                await holds.release_lapsed(connection, params["slot_id"], params["now"])
+            row = (await connection.execute(_POSTGRES_CAPPED_STATEMENT, params)).first()
     return _taken(row, params["now"]) if row else None
 
 
 def _at(params: dict[str, Any], read_clock: clock.Clock) -> dict[str, Any]:
-    """Stamp the statement's parameters with the time read now (``params`` keeps it too)."""
-    params["now"] = params["created_at"] = read_clock()
+    """Stamp the statement's parameters with the time read now (``params`` keeps it too), and
+    a hold's end from it."""
+    now = params["now"] = params["created_at"] = read_clock()
+    minutes = params.get("hold_minutes")
+    hold_until = None if minutes is None else now + timedelta(minutes=minutes)
+    params["hold_until"] = params["booking_hold_expires_at"] = hold_until
+    params["held"] = 0 if minutes is None else params["people"]
     return params
 
 
 async def take_more(session: AsyncSession, slot_id: int, people: int, now: datetime) -> int | None:
     """Add ``people`` to the slot inside the caller's transaction, which has called
     ``lock_capped_provider`` first; the people on it now, or None when they do not fit
-    (``room.refusal`` says why)."""
-    taken = await session.execute(_adding(slot_id, people, now).returning(_slot.c.booked))
-    return taken.scalar()
+    (``room.refusal`` says why). A lapsed hold on the slot is released first."""
+    adding = _adding(slot_id, people, now).returning(_slot.c.booked)
+    booked = (await session.execute(adding)).scalar()
+    if booked is None and await _released_lapsed(session, slot_id, now):
+        booked = (await session.execute(adding)).scalar()
+    return booked
+
+
+async def _released_lapsed(
+    executor: AsyncConnection | AsyncSession, slot_id: int, now: datetime
+) -> bool:
+    """Release the slot's lapsed holds if it counts any (under the caller's locks); True if
+    it did, so that a refused UPDATE is worth trying again."""
+    if not await executor.scalar(select(holds.has_lapsed(_slot, now)).where(_slot.c.id == slot_id)):
+        return False
+    await holds.release_lapsed(executor, slot_id, now)
+    return True
 
 
 async def give_back(session: AsyncSession, slot_id: int, people: int, now: datetime) -> int:
@@ -291,11 +351,14 @@ async def _take_places_in_steps(
 ) -> TakenPlaces | None:
     async with db.writing_connection() as connection:  # BEGIN IMMEDIATE: the write lock is held
         _at(params, read_clock)
-        slot = (
-            await connection.execute(_TAKE_SLOT, _only(params, "slot_id", "people", "now"))
-        ).first()
+        slot_params = _only(params, "slot_id", "people", "now", "held", "hold_until")
+        slot = (await connection.execute(_TAKE_SLOT, slot_params)).first()
         if slot is None:
-            return None
+            if not await _released_lapsed(connection, params["slot_id"], params["now"]):
+                return None
+            slot = (await connection.execute(_TAKE_SLOT, slot_params)).first()
+            if slot is None:
+                return None
         booking_id = (await connection.execute(_INSERT_BOOKING, params)).scalar_one()
         await connection.execute(_INSERT_AUDIT, {**params, "booking_id": booking_id})
         titles = (await connection.execute(_TITLES, {"activity_id": slot.activity_id})).one()
@@ -328,3 +391,66 @@ def _taken(row: Row[Any], at: datetime) -> TakenPlaces:
         activity_name=row.name,
         provider_name=row.provider_name,
     )
+
+
+class Confirmation(enum.StrEnum):
+    """What ``confirm_hold`` did with a booking."""
+
+    CONFIRMED = "confirmed"
+    ALREADY_CONFIRMED = "already_confirmed"
+    #: The hold lapsed and its places went to others meanwhile (or the slot closed): unchanged.
+    NO_PLACES = "no_places"
+    #: The booking was cancelled (by the visitor, staff or its slot): unchanged.
+    ENDED = "ended"
+
+
+async def confirm_hold(
+    session: AsyncSession, booking_id: int, now: datetime, *, actor: str
+) -> Confirmation:
+    """A hold is paid: make it a confirmed booking, in the caller's transaction. Its capped
+    farm's row and its slot's are locked first, then the booking is read. A running hold's
+    people move from ``held`` to ``booked``; a lapsed one's take their places again through
+    the same rule as a new booking (still open, room left)."""
+    slot_id = await session.scalar(select(_booking.c.slot_id).where(_booking.c.id == booking_id))
+    await lock_capped_provider(session, slot_id)
+    await holds.lock_slot_row(session, slot_id)
+    booking = (
+        await session.execute(
+            select(
+                _booking.c.status,
+                _booking.c.adults,
+                _booking.c.children,
+                _booking.c.hold_expires_at,
+            ).where(_booking.c.id == booking_id)
+        )
+    ).one()
+    status = BookingStatus(booking.status)
+    if status == BookingStatus.CONFIRMED:
+        return Confirmation.ALREADY_CONFIRMED
+    if status == BookingStatus.CANCELLED:
+        return Confirmation.ENDED
+    people = booking.adults + booking.children
+    running = status in HOLD_STATUSES and booking.hold_expires_at > now
+    if not running:
+        if status in HOLD_STATUSES:  # lapsed, not released yet: release it with the others
+            await holds.release_lapsed(session, slot_id, now)
+        if await take_more(session, slot_id, people, now) is None:
+            return Confirmation.NO_PLACES
+    await session.execute(
+        update(_booking)
+        .where(_booking.c.id == booking_id)
+        .values(status=BookingStatus.CONFIRMED.value)
+    )
+    if running:
+        await holds.end_hold(session, slot_id, people, now, into_booked=True)
+    audit.record(
+        session,
+        actor,
+        "booking.confirmed",
+        slot_id=slot_id,
+        booking_id=booking_id,
+        before={"status": status.value},
+        after={"status": "confirmed"},
+        hold_had_lapsed=not running,
+    )
+    return Confirmation.CONFIRMED

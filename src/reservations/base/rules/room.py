@@ -7,12 +7,14 @@ n more people fit on a slot at ``now`` when
 - its provider has no daily cap, or the places taken on the provider's slots that local day,
   plus n, stay within the cap.
 
-"The places taken" are ``_taken``: today the slot's counter of people on live bookings. Places
-held but not yet booked (payment holds, reseller holds) will be one more term of ``_taken`` and
-nowhere else: the UPDATE that takes places (``fits``), the reads that count what is left
-(``places_left``, ``has_places``: the daily cap included, so a screen never offers places the
-UPDATE would refuse) and the explanation of a refusal (``refusal``) all count
-through it.
+"The places taken" are ``_taken``: the people on confirmed bookings (``booked``) and on holds
+that still run (``held``, minus the lapsed holds not released yet: ``holds``). The UPDATE that
+takes places (``fits``), the reads that count what is left (``places_left``, ``has_places``:
+the daily cap included, so a screen never offers places the UPDATE would refuse) and the
+explanation of a refusal (``refusal``) all count through it. The UPDATE itself reads its own
+slot's row only: it refuses while that slot counts a lapsed hold, and the taker releases it
+first (``places.take_places``), so that a concurrent taker's re-check on PostgreSQL sees all
+it decides on.
 
 Everything here is SQL over the ``slot`` table, for Core and ORM statements alike (an UPDATE or
 a SELECT of ``slot``); the explanation reads the same expressions and only words what they say.
@@ -58,6 +60,7 @@ from reservations.base.models import (
     SlotStatus,
     UTCDateTime,
 )
+from reservations.base.rules import holds
 
 _slot = Slot.__table__
 _activity = Activity.__table__
@@ -66,20 +69,23 @@ _provider = Provider.__table__
 _BOOKABLE_WORDS = [literal_column(f"'{status.value}'") for status in BOOKABLE_STATUSES]
 
 
-def _taken(slot: FromClause) -> ColumnElement[int]:
-    """The places of ``slot`` nobody else can have: the people on its live bookings."""
-    return slot.c.booked
+def _taken(slot: FromClause, now: Any) -> ColumnElement[int]:
+    """The places of ``slot`` nobody else can have at ``now``: the people on its confirmed
+    bookings and on its holds still running."""
+    return slot.c.booked + slot.c.held - holds.lapsed_people(slot, now)
 
 
-def _left_on_slot() -> ColumnElement[int]:
-    return _slot.c.capacity - _taken(_slot)
+def _left_on_slot(now: Any) -> ColumnElement[int]:
+    return _slot.c.capacity - _taken(_slot, now)
 
 
-def places_left() -> ColumnElement[int]:
+def places_left(now: Any = None) -> ColumnElement[int]:
     """The places that can really be booked on the slot, for reads that count them: its
     capacity minus the places taken, and no more than its farm's daily cap still allows that
-    day (may be negative when a capacity or cap was lowered below what is taken)."""
-    on_slot, that_day = _left_on_slot(), _daily_cap() - _taken_that_day()
+    day (may be negative when a capacity or cap was lowered below what is taken). ``now``
+    (a value or parameter) judges the holds; by default the database's clock."""
+    now = holds.database_now() if now is None else now
+    on_slot, that_day = _left_on_slot(now), _daily_cap() - _taken_that_day(now)
     return case(
         (_daily_cap().is_(None), on_slot),
         (on_slot <= that_day, on_slot),
@@ -87,9 +93,10 @@ def places_left() -> ColumnElement[int]:
     )
 
 
-def has_places(people: Any) -> ColumnElement[bool]:
+def has_places(people: Any, now: Any = None) -> ColumnElement[bool]:
     """``people`` more fit in the slot's places: its capacity and its farm's daily cap."""
-    return and_(_taken(_slot) + people <= _slot.c.capacity, _within_daily_cap(people))
+    now = holds.database_now() if now is None else now
+    return and_(_taken(_slot, now) + people <= _slot.c.capacity, _within_daily_cap(people, now))
 
 
 def is_open(status: SlotStatus, booking_cutoff_at: datetime, now: datetime) -> bool:
@@ -116,8 +123,9 @@ def fits(people: Any, now: Any, *, uncapped_only: bool = False) -> ColumnElement
     refused instead (the one-statement booking path, which holds no lock on the provider)."""
     return and_(
         open_for_booking(now),
-        _taken(_slot) + people <= _slot.c.capacity,
-        _daily_cap().is_(None) if uncapped_only else _within_daily_cap(people),
+        holds.no_lapsed_hold(now),
+        _slot.c.booked + _slot.c.held + people <= _slot.c.capacity,
+        _daily_cap().is_(None) if uncapped_only else _within_daily_cap(people, now),
     )
 
 
@@ -133,7 +141,7 @@ def _daily_cap() -> Any:
     )
 
 
-def _taken_that_day() -> Any:
+def _taken_that_day(now: Any) -> Any:
     """The places taken on the slots of the same provider and local day as the slot (a
     cancelled slot holds nobody)."""
     own, other, other_activity = (
@@ -143,7 +151,7 @@ def _taken_that_day() -> Any:
     )
     provider_id = select(own.c.provider_id).where(own.c.id == _slot.c.activity_id).correlate(_slot)
     return (
-        select(func.coalesce(func.sum(_taken(other)), 0))
+        select(func.coalesce(func.sum(_taken(other, now)), 0))
         .select_from(other.join(other_activity, other_activity.c.id == other.c.activity_id))
         .where(
             other_activity.c.provider_id == provider_id.scalar_subquery(),
@@ -154,18 +162,21 @@ def _taken_that_day() -> Any:
     )
 
 
-def _within_daily_cap(people: Any) -> ColumnElement[bool]:
+def _within_daily_cap(people: Any, now: Any) -> ColumnElement[bool]:
+    """Summed over rows other than the slot's own: race-free under the capped farm's lock, whose
+    holders read after each other's commits (a lapsed hold there counts as free at once)."""
     cap = _daily_cap()
-    return or_(cap.is_(None), _taken_that_day() + people <= cap)
+    return or_(cap.is_(None), _taken_that_day(now) + people <= cap)
 
 
 #: What a refusal is explained from, by the same expressions as ``fits``.
+_NOW = bindparam("now", type_=UTCDateTime())
 _ROOM_NOW = select(
     _slot.c.status,
     _slot.c.booking_cutoff_at,
-    open_for_booking(bindparam("now", type_=UTCDateTime())).label("is_open"),
-    _left_on_slot().label("on_slot"),
-    (_daily_cap() - _taken_that_day()).label("that_day"),  # NULL: no daily cap
+    open_for_booking(_NOW).label("is_open"),
+    _left_on_slot(_NOW).label("on_slot"),
+    (_daily_cap() - _taken_that_day(_NOW)).label("that_day"),  # NULL: no daily cap
 ).where(_slot.c.id == bindparam("slot_id"))
 
 
@@ -178,7 +189,8 @@ async def refusal(
     field: str = "adults",
     party: int | None = None,
 ) -> DomainError | None:
-    """Why ``people`` more do not fit on the slot at ``now``, or None when they do (one read).
+    """Why ``people`` more do not fit on the slot at ``now``, or None when they do (one read;
+    a lapsed hold counts as free: the taker releases it before it takes again).
 
     Worded for a booking or a move, ``field`` naming the input blamed when places are short;
     with ``party`` (the people of a booking asking for ``people`` more), for a larger party."""

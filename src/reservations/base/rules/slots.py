@@ -23,6 +23,7 @@ from reservations.base.errors import (
 )
 from reservations.base.infra.db import Database
 from reservations.base.models import (
+    HOLD_STATUSES,
     Attendance,
     Booking,
     BookingStatus,
@@ -151,7 +152,10 @@ async def _cancel_bookings_of(
     """End the live bookings of a slot being cancelled (its row already locked or updated)."""
     ended = await session.execute(
         update(Booking)
-        .where(Booking.slot_id == slot_id, Booking.status == BookingStatus.CONFIRMED)
+        .where(
+            Booking.slot_id == slot_id,
+            Booking.status.in_([BookingStatus.CONFIRMED, *HOLD_STATUSES]),
+        )
         .values(status=BookingStatus.CANCELLED, cancelled_at=now, cancelled_by=CancelledBy.SLOT)
         .returning(Booking.id)
         .execution_options(synchronize_session=False)
@@ -160,7 +164,7 @@ async def _cancel_bookings_of(
     await session.execute(
         update(Slot)
         .where(Slot.id == slot_id)
-        .values(booked=0)
+        .values(booked=0, held=0, holds_expire_at=None)
         .execution_options(synchronize_session=False)
     )
     for booking_id in booking_ids:
