@@ -225,9 +225,11 @@ async def book(
                 earlier = await _replay(db, idempotency_key, key_hash, fingerprint, policy)
                 if earlier:
                     return earlier
-        # Raises if the slot's state refuses the booking now; else (a collision, or places freed
-        # since the UPDATE) try again.
-        await _raise_refusal(db, request.slot_id, request.people, read_clock())
+        # Raises if the slot's state refuses the booking at the attempt's time; else (a
+        # collision, or places given back since the UPDATE) try again. At the attempt's time,
+        # not later: a hold that ends after the attempt has not freed what it refused.
+        at = params.get("now") or read_clock()
+        await _raise_refusal(db, request.slot_id, request.people, at)
     raise RuntimeError("could not store the booking after 3 attempts")  # pragma: no cover
 
 
