@@ -34,11 +34,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.live_server: the helper that runs a real server process
 
 import asyncpg  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
@@ -58,6 +60,10 @@ from tests.live_server import (  # noqa: E402
 )
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+POLICY = booking_service.BookingPolicy(secret_key="bench")
+#: Statements per path of the service, counted once in a run (``statements_per_path``).
+ROUND_TRIPS: dict[str, int] = {}
+HOLD_MINUTES = 15  # the holds the benchmark makes never end during a run
 BIG_CAPACITY = 1_000_000  # never the limit: the benchmark measures taking places, not refusals
 WINDOW_DAYS = 30
 
@@ -90,6 +96,8 @@ class Programme:
     spread_slots: list[int]
     window: tuple[date, date]
     slots_in_window: int
+    #: Where the service's statements are counted (kept out of the counters' check).
+    counted_slot: int
 
 
 async def seed(db: Database, spread: int, programme_slots: int, programme_days: int) -> Programme:
@@ -123,11 +131,17 @@ async def seed(db: Database, spread: int, programme_slots: int, programme_days: 
         capped_hot = new_slot(
             capped, clock.local_datetime(far, clock_time(10)), capacity=BIG_CAPACITY
         )
-        session.add_all([hot, capped_hot, *spread_slots])
+        counted = new_slot(bench, clock.local_datetime(far, clock_time(17)), capacity=BIG_CAPACITY)
+        session.add_all([hot, capped_hot, counted, *spread_slots])
     first, last = today + timedelta(days=1), today + timedelta(days=WINDOW_DAYS)
     in_window = sum(1 for day in starts_on if first <= day <= last)
     return Programme(
-        hot.id, capped_hot.id, [slot.id for slot in spread_slots], (first, last), in_window
+        hot.id,
+        capped_hot.id,
+        [slot.id for slot in spread_slots],
+        (first, last),
+        in_window,
+        counted.id,
     )
 
 
@@ -335,7 +349,10 @@ async def http_phases(
         await drive(args.concurrency, args.warmup, book_on(lambda n: spread[n % len(spread)]))
         await drive(args.concurrency, args.warmup, read)
 
-        hot = book_on(lambda n: programme.hot_slot)
+        def hot_slot(number: int) -> int:
+            return programme.hot_slot
+
+        hot = book_on(hot_slot)
         capped_hot = book_on(lambda n: programme.capped_hot_slot)
         spreading = book_on(lambda n: spread[n % len(spread)])
         return [
@@ -378,8 +395,11 @@ def _floor_statement() -> tuple[str, list[str]]:
 FLOOR_SQL, FLOOR_PARAMETERS = _floor_statement()
 
 
-async def raw_booking(connection: asyncpg.Connection, slot_id: int, number: int) -> str:
-    """One booking as ``booking.book`` makes it: the same parameters, one autocommit statement."""
+async def raw_booking(
+    connection: asyncpg.Connection, slot_id: int, number: int, *, hold: bool = False
+) -> str:
+    """One booking as ``booking.book`` makes it: the same parameters, one autocommit statement.
+    With ``hold``, a place hold of 15 minutes (an unpaid online booking): the same statement."""
     request = BookingRequest(
         slot_id=slot_id,
         adults=1,
@@ -396,7 +416,9 @@ async def raw_booking(connection: asyncpg.Connection, slot_id: int, number: int)
         None,
         "api",
     )
-    params["now"] = params["created_at"] = clock.now()
+    if hold:
+        booking_service._as_hold(params, HOLD_MINUTES)
+    places._at(params, clock.now)
     params["audit_data"] = json.dumps(params["audit_data"])
     row = await connection.fetchrow(FLOOR_SQL, *(params[name] for name in FLOOR_PARAMETERS))
     return "booked" if row else "full"
@@ -408,16 +430,22 @@ async def raw_phases(
     size = args.concurrency
     async with asyncpg.create_pool(dsn, min_size=size, max_size=size) as pool:
 
-        def book_on(slot_of: Callable[[int], int]) -> Callable[[int], Awaitable[str]]:
+        def book_on(
+            slot_of: Callable[[int], int], *, hold: bool = False
+        ) -> Callable[[int], Awaitable[str]]:
             async def call(number: int) -> str:
                 async with pool.acquire() as connection:
-                    return await raw_booking(connection, slot_of(number), number)
+                    return await raw_booking(connection, slot_of(number), number, hold=hold)
 
             return call
 
         spread = programme.spread_slots
         await drive(args.concurrency, args.warmup, book_on(lambda n: spread[n % len(spread)]))
-        hot = book_on(lambda n: programme.hot_slot)
+
+        def hot_slot(number: int) -> int:
+            return programme.hot_slot
+
+        hot = book_on(hot_slot)
         spreading = book_on(lambda n: spread[n % len(spread)])
         return [
             await meter.measure(
@@ -430,7 +458,56 @@ async def raw_phases(
                 args.requests,
                 lambda: drive(args.concurrency, args.requests, spreading),
             ),
+            await meter.measure(
+                "asyncpg hold, hot slot",
+                args.requests,
+                lambda: drive(args.concurrency, args.requests, book_on(hot_slot, hold=True)),
+            ),
         ]
+
+
+# --- round trips of the service's paths --------------------------------------------------------
+
+
+async def statements_per_path(db: Database, slot_id: int) -> dict[str, int]:
+    """The statements ``booking.book`` sends for a booking, a hold, and the first booking after
+    a hold lapsed (which releases it): counted at the driver, BEGIN and COMMIT included."""
+    sent: list[str] = []
+
+    def count(*_args: object) -> None:
+        sent.append("statement")
+
+    listened = db.engine.sync_engine
+    event.listen(listened, "before_cursor_execute", count)
+    event.listen(listened, "begin", count)
+    event.listen(listened, "commit", count)
+
+    async def statements(**options: Any) -> int:
+        sent.clear()
+        request = BookingRequest(
+            slot_id=slot_id,
+            adults=1,
+            children=1,
+            name="Compte",
+            email=None,
+            phone="+33 4 66 00 00 00",
+        )
+        await booking_service.book(db, request, POLICY, actor="bench", **options)
+        return len(sent)
+
+    try:
+        lapsed_at = clock.now() - timedelta(minutes=HOLD_MINUTES, seconds=1)
+        return {
+            "booking": await statements(),
+            "hold": await statements(hold_minutes=HOLD_MINUTES),
+            "lapsed hold made": await statements(hold_minutes=HOLD_MINUTES, now=lapsed_at),
+            "first booking after a lapse": await statements(),
+            "booking again": await statements(),
+        }
+    finally:
+        event.remove(listened, "before_cursor_execute", count)
+        event.remove(listened, "begin", count)
+        event.remove(listened, "commit", count)
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -456,6 +533,7 @@ async def run(args: argparse.Namespace) -> list[Result]:
         database = Database(url)
         try:
             programme = await seed(database, args.spread, args.programme_slots, args.programme_days)
+            ROUND_TRIPS.update(await statements_per_path(database, programme.counted_slot))
         finally:
             await database.dispose()
         results = await raw_phases(
@@ -476,9 +554,11 @@ async def check_counters(dsn: str, args: argparse.Namespace) -> None:
     """Every request booked 2 people: the slots' counters must say so, to the person."""
     connection = await asyncpg.connect(dsn)
     try:
-        booked, people = await connection.fetchrow(
+        booked, people, held, holding = await connection.fetchrow(
             "SELECT (SELECT sum(booked) FROM slot), "
-            "(SELECT sum(adults + children) FROM booking WHERE status = 'confirmed')"
+            "(SELECT sum(adults + children) FROM booking WHERE status = 'confirmed'), "
+            "(SELECT sum(held) FROM slot), "
+            "(SELECT sum(adults + children) FROM booking WHERE status = 'pending_payment')"
         )
     finally:
         await connection.close()
@@ -486,11 +566,14 @@ async def check_counters(dsn: str, args: argparse.Namespace) -> None:
     # capped farm's hot slot.
     floor = args.warmup + 2 * args.requests
     per_server = args.warmup + 3 * args.requests
-    expected = 2 * (floor + len(args.workers) * per_server)
+    # and ``statements_per_path`` made three bookings and one hold that still runs.
+    expected = 2 * (floor + len(args.workers) * per_server + 3)
     if not booked == people == expected:
         raise SystemExit(
             f"counters disagree: slot.booked {booked}, bookings {people}, expected {expected}"
         )
+    if not held == holding == 2 * (args.requests + 1):
+        raise SystemExit(f"holds disagree: slot.held {held}, holds {holding}")
 
 
 # --- the report -----------------------------------------------------------------------------
@@ -554,6 +637,10 @@ def report(results: list[Result], args: argparse.Namespace, postgres_version: st
     def ratio(http: str, floor: str) -> float:
         return by_name[http].rate / by_name[floor].rate
 
+    hold_ratio = (
+        "a hold/a booking, both through asyncpg on the hot slot (the same one statement): "
+        f"{ratio('asyncpg hold, hot slot', 'asyncpg book, hot slot'):.2f}"
+    )
     ratios = [
         f"HTTP ({workers} worker{'s' if workers > 1 else ''})/asyncpg: hot slot "
         f"{ratio(f'HTTP book, hot slot, {workers}w', 'asyncpg book, hot slot'):.2f}, {spread} "
@@ -568,6 +655,7 @@ def report(results: list[Result], args: argparse.Namespace, postgres_version: st
             *rows,
             "",
             *ratios,
+            hold_ratio,
             "",
             f"{args.concurrency} client connections at once (asyncpg: a pool of "
             f"{args.concurrency}); a booking is 1 adult + 1 child.",
@@ -577,6 +665,8 @@ def report(results: list[Result], args: argparse.Namespace, postgres_version: st
             "PostgreSQL ('pg': the",
             "benchmark database's backends alive at the end of a phase). 'busy %' is the whole",
             "machine; 'new pg conns' are PostgreSQL sessions opened during the phase.",
+            "Statements sent per booking by the service (round trips, BEGIN/COMMIT included): "
+            + ", ".join(f"{path} {count}" for path, count in ROUND_TRIPS.items()),
             "Unexpected answers: " + ("; ".join(problems) if problems else "none"),
             f"PostgreSQL {postgres_version}; " + machine_description(),
         ]
