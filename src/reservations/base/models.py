@@ -85,16 +85,18 @@ BOOKABLE_STATUSES = (SlotStatus.SCHEDULED, SlotStatus.CONFIRMED)
 
 
 class Places:
-    """A slot's places: its capacity and the people booked on it. ``remaining`` is what the
-    slot itself has left; the read models of a slot (``reads.slot_facts``) say what can really
-    be booked, its farm's daily cap included (``rules.room.places_left``)."""
+    """A slot's places: its capacity, the people booked on it and those on holds not released
+    yet. ``remaining`` is what the slot itself has left as read (a hold that lapsed since still
+    counts); the read models of a slot (``reads.slot_facts``) say what can really be booked,
+    lapsed holds and its farm's daily cap included (``rules.room.places_left``)."""
 
     capacity: int
     booked: int
+    held: int = 0
 
     @property
     def remaining(self) -> int:
-        return max(self.capacity - self.booked, 0)
+        return max(self.capacity - self.booked - self.held, 0)
 
 
 class CancelReason(enum.StrEnum):

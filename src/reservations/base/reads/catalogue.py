@@ -16,6 +16,7 @@ from reservations.base.infra.db import Database
 from reservations.base.models import Activity, ActivityKind, Provider, Slot
 from reservations.base.reads import slot_facts
 from reservations.base.reads.slot_facts import SlotFacts
+from reservations.base.rules import prices
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,15 @@ class SlotDetail(SlotFacts):
 
     def total_cents(self, adults: int, children: int) -> int:
         """What a party of ``adults`` and ``children`` pays for this visit."""
-        return adults * self.price_adult_cents + children * self.price_child_cents
+        return self.price_of(adults, children).total_cents
+
+    def price_of(self, adults: int, children: int) -> prices.Price:
+        return prices.price_of(
+            adults,
+            children,
+            adult_cents=self.price_adult_cents,
+            child_cents=self.price_child_cents,
+        )
 
     @property
     def decided_day_before(self) -> bool:
