@@ -180,23 +180,38 @@ def demo(settings: Settings) -> None:
 @main.command()
 @click.option("--season", required=True, type=int, help="A calendar year, e.g. 2022.")
 @click.option("--kind", type=click.Choice(["farm_visit", "animation"]), default=None)
-@click.option("--format", "output", type=click.Choice(["table", "json", "csv"]), default="table")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["table", "json", "csv", "revenue-csv"]),
+    default="table",
+    help="csv: the season's groups; revenue-csv: its money by channel and provider (cents).",
+)
 @click.pass_obj
 def report(settings: Settings, season: int, kind: str | None, output: str) -> None:
-    """The season report: planned, held, cancelled, fill and attendance, by group."""
+    """The season report: planned, held, cancelled, fill and attendance, by group; then the
+    revenue, refunds and unpaid holds, by channel and provider."""
     from reservations.base.models import ActivityKind
     from reservations.base.reads.reports import report_as_csv, report_as_table, season_report
+    from reservations.base.reads.revenue import revenue_as_csv, revenue_as_table, revenue_report
 
-    figures = _run(
-        lambda database: season_report(database, season, kind=ActivityKind(kind) if kind else None),
-        settings,
-    )
+    chosen = ActivityKind(kind) if kind else None
+
+    async def work(database: Database) -> tuple[dict[str, Any], dict[str, Any]]:
+        return (
+            await season_report(database, season, kind=chosen),
+            await revenue_report(database, season, kind=chosen),
+        )
+
+    figures, money = _run(work, settings)
     if output == "json":
-        click.echo(json.dumps(figures, indent=2, ensure_ascii=False))
+        click.echo(json.dumps({**figures, "revenue": money}, indent=2, ensure_ascii=False))
     elif output == "csv":
         click.echo(report_as_csv(figures), nl=False)
+    elif output == "revenue-csv":
+        click.echo(revenue_as_csv(money), nl=False)
     else:
-        click.echo(report_as_table(figures))
+        click.echo(report_as_table(figures) + "\n" + revenue_as_table(money))
 
 
 @main.group()

@@ -1,6 +1,7 @@
 """``/staff/reports``: the season report as a page (key figures, tables and SVG charts, compared
 with the previous season), the planning advice by weekday × sector (``/staff/reports/advice``),
-and every table as CSV (``/staff/reports/{table}.csv``).
+and every table as CSV (``/staff/reports/{table}.csv``); its "Revenue" section is
+``staff.revenue``'s.
 
 The figures are ``reports.season_report``'s and ``advice.planning_advice``'s, computed by the
 database; this module only names, formats and draws them. CSV files are the CLI's
@@ -31,11 +32,12 @@ from reservations.base import clock
 from reservations.base.infra.db import Database
 from reservations.base.models import ActivityKind, CancelReason, Channel
 from reservations.base.reads import advice as advice_service
-from reservations.base.reads import reports
+from reservations.base.reads import reports, revenue
 from reservations.base.reads.advice import Advice
 from reservations.i18n import N_
 from reservations.notices import words
 from reservations.settings import Settings
+from reservations.staff import revenue as revenue_section
 from reservations.staff.charts import BarChart, Series, render
 from reservations.web.forms import Form
 from reservations.web.inputs import whole_number
@@ -68,6 +70,8 @@ REPORT_TABLES: dict[str, tuple[str, ...] | None] = {
     "all": None,
 }
 ADVICE_TABLES = ("advice", "weak_slots")
+#: Tables of their own columns (not rows of ``report_as_csv``).
+OWN_TABLES = (revenue_section.TABLE,)
 #: Litestar adds ``; charset=utf-8`` to text/* types.
 CSV_MEDIA_TYPE = "text/csv"
 
@@ -346,6 +350,11 @@ def report_table_csv(report: dict[str, Any], table: str) -> bytes:
     return _csv(header, rows)
 
 
+def revenue_table_csv(figures: Mapping[str, Any]) -> bytes:
+    reader = csv.reader(io.StringIO(revenue_section.revenue_csv(figures)))
+    return _csv(next(reader), list(reader))
+
+
 def _rate_cell(rate: float | None) -> str:
     return "" if rate is None else repr(rate)
 
@@ -426,7 +435,15 @@ class ReportsController(Controller):
                 status_code=HTTP_422_UNPROCESSABLE_ENTITY,
             )
         report = await reports.season_report(db, query.season, kind=query.kind)
-        return Template("staff/report.html", context={**context, **report_context(report)})
+        money = await revenue.revenue_report(db, query.season, kind=query.kind)
+        return Template(
+            "staff/report.html",
+            context={
+                **context,
+                **report_context(report),
+                **revenue_section.revenue_context(money),
+            },
+        )
 
     @get("/advice", name="staff_report_advice")
     async def advice(
@@ -461,7 +478,11 @@ class ReportsController(Controller):
         kind: FromQuery[str | None] = None,
     ) -> Response[bytes]:
         table, dot, extension = filename.rpartition(".")
-        if extension != "csv" or not dot or table not in (*REPORT_TABLES, *ADVICE_TABLES):
+        if (
+            extension != "csv"
+            or not dot
+            or table not in (*REPORT_TABLES, *ADVICE_TABLES, *OWN_TABLES)
+        ):
             raise NotFoundException()
         is_advice = table in ADVICE_TABLES
         default = await (
@@ -483,6 +504,9 @@ class ReportsController(Controller):
                 db, query.season, kind=query.kind, locale=i18n.current()
             )
             return _csv_response(advice_csv(found, table), name)
+        if table == revenue_section.TABLE:
+            money = await revenue.revenue_report(db, query.season, kind=query.kind)
+            return _csv_response(revenue_table_csv(money), name)
         report = await reports.season_report(db, query.season, kind=query.kind)
         return _csv_response(report_table_csv(report, table), name)
 
