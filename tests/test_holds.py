@@ -13,7 +13,13 @@ import pytest
 from sqlalchemy import func, select, update
 
 from reservations.base import clock
-from reservations.base.errors import DailyCapReached, DomainError, NotEnoughPlaces, SlotFull
+from reservations.base.errors import (
+    AwaitingPayment,
+    DailyCapReached,
+    DomainError,
+    NotEnoughPlaces,
+    SlotFull,
+)
 from reservations.base.models import AuditEntry, Booking, BookingStatus, Provider, Slot
 from reservations.base.rules import booking as booking_service
 from reservations.base.rules import holds, places, room
@@ -235,3 +241,12 @@ async def test_a_crowd_racing_unpaid_holds_that_lapse_during_the_race_never_over
         assert (await booking_service.find_by_token(db, holder.manage_token)).status == "expired"
         assert await expiries(db, holder.booking.id) == 1
     assert await holds.tidy(db) == 0
+
+
+async def test_a_hold_cannot_change_its_party_before_it_is_paid(db):
+    slot = await make_slot(db, capacity=10)
+    receipt = await hold(db, slot.id, 2)
+    with pytest.raises(AwaitingPayment):
+        await booking_service.change_party(db, receipt.manage_token, 3, 0, POLICY)
+    slot_now = await counters_agree(db, slot.id)
+    assert (slot_now.booked, slot_now.held) == (0, 2)

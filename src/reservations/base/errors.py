@@ -136,6 +136,16 @@ class AlreadyCancelled(DomainError):
     message = N_("This booking is already cancelled.")
 
 
+class AwaitingPayment(DomainError):
+    kind = ErrorKind.CONFLICT
+    code = "awaiting_payment"
+    title = N_("Waiting for its payment")
+    message = N_(
+        "This booking is waiting for its payment. Once it is paid it can be changed; "
+        "or cancel it and book again."
+    )
+
+
 class IdempotencyKeyReused(DomainError):
     kind = ErrorKind.CONFLICT
     code = "idempotency_key_reused"

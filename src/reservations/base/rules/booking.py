@@ -25,6 +25,7 @@ from sqlalchemy.orm import joinedload
 from reservations.base import clock
 from reservations.base.errors import (
     AlreadyCancelled,
+    AwaitingPayment,
     BookingNotFound,
     CancellationClosed,
     ChangesClosed,
@@ -406,6 +407,8 @@ async def _change_on_its_slot(
         ).first()
         if booking is None:
             raise BookingNotFound(field="manage_token")
+        if booking.status in HOLD_STATUSES:
+            raise AwaitingPayment()
         if booking.status != BookingStatus.CONFIRMED:
             raise AlreadyCancelled()  # final: a cancelled booking never comes back
         if (adults, children) == (booking.adults, booking.children):

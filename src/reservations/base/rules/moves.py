@@ -30,6 +30,7 @@ from reservations.base import clock
 from reservations.base.errors import (
     N_,
     AlreadyCancelled,
+    AwaitingPayment,
     BookingNotFound,
     DomainError,
     ErrorKind,
@@ -37,6 +38,7 @@ from reservations.base.errors import (
 )
 from reservations.base.infra.db import Database
 from reservations.base.models import (
+    HOLD_STATUSES,
     Booking,
     BookingStatus,
     SlotStatus,
@@ -140,6 +142,8 @@ async def _move(
     now = read_clock()
     if booking.slot_id != source_id:
         raise _ChangedMeanwhile()
+    if booking.status in HOLD_STATUSES:
+        raise AwaitingPayment()  # its places are held, not booked: pay or cancel first
     if booking.status != BookingStatus.CONFIRMED:
         raise AlreadyCancelled()
     if source.status == SlotStatus.HELD:
