@@ -214,3 +214,15 @@ def site(database_url: str, smtp):  # type: ignore[no-untyped-def]
     ]
     with live_server(database_url, env=smtp.environment(), command=command) as server:
         yield server
+
+
+# --- a fake Stripe on loopback ----------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_stripe():  # type: ignore[no-untyped-def]
+    """Stripe's API as ``tests/fake_stripe.py`` fakes it, on 127.0.0.1, for one test."""
+    from tests.fake_stripe import RunningFake
+
+    with RunningFake() as fake:
+        yield fake
