@@ -38,9 +38,6 @@ from reservations.base.reads.revenue import revenue_as_csv, revenue_as_table, re
 from tests.factories import make_activity, make_slot
 from tests.live_server import server_environment
 
-#: The report's time; holds are set around it. The real clock's second (the staff page reads
-#: the real clock a moment later, and must see the same holds running).
-NOW = clock.now().replace(microsecond=0)
 AMANDIERS, PIC = "Ferme des Amandiers", "Bergerie du Pic"
 WEB, COUNTER, PHONE, RESELLER = Channel.WEB, Channel.COUNTER, Channel.PHONE, Channel.RESELLER
 CONFIRMED, CANCELLED = BookingStatus.CONFIRMED, BookingStatus.CANCELLED
@@ -85,7 +82,7 @@ async def _booking(
                 status=state,
                 amount_cents=cents,
                 recorded_by="test",
-                paid_at=NOW if state is PAID else None,
+                paid_at=clock.now() if state is PAID else None,
             )
             for method, state, cents in payments
         ]
@@ -119,7 +116,15 @@ async def _priced_activity(
 
 
 @pytest.fixture
-async def money(db: Database) -> Database:
+def now() -> datetime:
+    """The report's time, taken when each test starts (holds are set around it): the real
+    clock's second, since the staff page reads the real clock a moment later and must see
+    the same holds running. Taken at import, it went stale in a long run."""
+    return clock.now().replace(microsecond=0)
+
+
+@pytest.fixture
+async def money(db: Database, now: datetime) -> Database:
     """Two farms in 2030 (one visit each), one of them also in 2029. Prices: Amandiers 5 € an
     adult, 3 € a child (a farm visit); Pic 8 € and 4 € (an animation)."""
     amandiers = await _priced_activity(db, AMANDIERS, ActivityKind.FARM_VISIT, 500, 300)
@@ -129,7 +134,7 @@ async def money(db: Database) -> Database:
     old = (
         await make_slot(db, activity=amandiers, starts_at=datetime(2029, 7, 10, 8, tzinfo=UTC))
     ).id
-    soon, later = NOW + timedelta(minutes=10), NOW + timedelta(hours=1)
+    soon, later = now + timedelta(minutes=10), now + timedelta(hours=1)
 
     # Amandiers, 2030
     await _booking(  # web: 13 € paid, 3 € refunded
@@ -158,10 +163,10 @@ async def money(db: Database) -> Database:
         WEB,
         PENDING,
         2,
-        hold_ends=NOW - timedelta(minutes=1),
+        hold_ends=now - timedelta(minutes=1),
         payments=[(STRIPE, OPEN, 1000)],
     )
-    await _booking(db, a, WEB, PENDING, 1, hold_ends=NOW)  # ends at the report's time: lapsed
+    await _booking(db, a, WEB, PENDING, 1, hold_ends=now)  # ends at the report's time: lapsed
     await _booking(db, a, RESELLER, PENDING, 1, 1, hold_ends=later)  # running: 2 people, 8 €
     # Pic, 2030
     await _booking(  # phone: 24 € on the card terminal, 8 € refund pending
@@ -182,7 +187,7 @@ async def money(db: Database) -> Database:
         WEB,
         EXPIRED,
         2,
-        hold_ends=NOW - timedelta(hours=1),
+        hold_ends=now - timedelta(hours=1),
         payments=[(STRIPE, PaymentStatus.EXPIRED, 1600)],
     )
     await _booking(  # web: a failed payment, then 8 € paid; a failed refund counts nowhere
@@ -243,15 +248,15 @@ EXPECTED_2030 = {
 }
 
 
-async def test_the_money_of_a_season_by_channel_and_by_farm(money):
-    report = await revenue_report(money, 2030, now=NOW)
-    assert report == {"season": 2030, "kind": None, "at": NOW.isoformat(), **EXPECTED_2030}
+async def test_the_money_of_a_season_by_channel_and_by_farm(money, now):
+    report = await revenue_report(money, 2030, now=now)
+    assert report == {"season": 2030, "kind": None, "at": now.isoformat(), **EXPECTED_2030}
     assert list(report["by_channel"]) == ["web", "counter", "phone", "reseller"]
     assert list(report["by_provider"]) == [PIC, AMANDIERS]  # code-point order
     assert all(type(v) is int for v in report["revenue_by_method"].values())
     assert json.loads(json.dumps(report)) == report
 
-    earlier = await revenue_report(money, 2029, now=NOW)
+    earlier = await revenue_report(money, 2029, now=now)
     assert {k: earlier[k] for k in EXPECTED_2030} == {
         **figures({STRIPE: 9999}, 111, 0, (1, 1, 500)),
         "by_channel": {"web": figures({STRIPE: 9999}, 111, 0, (1, 1, 500))},
@@ -259,36 +264,36 @@ async def test_the_money_of_a_season_by_channel_and_by_farm(money):
     }
 
 
-async def test_a_hold_holds_only_until_its_end(money):
+async def test_a_hold_holds_only_until_its_end(money, now):
     """Half an hour before, the hold that lapsed a minute ago and the one ending at the
     report's time were running (2 adults, 10 €; 1 adult, 5 €); two hours after, none is."""
-    before = await revenue_report(money, 2030, now=NOW - timedelta(minutes=30))
+    before = await revenue_report(money, 2030, now=now - timedelta(minutes=30))
     assert before["unpaid_holds"] == {"bookings": 4, "people": 8, "amount_cents": 3900}
     assert before["by_provider"][AMANDIERS]["unpaid_holds"] == {
         "bookings": 3,
         "people": 5,
         "amount_cents": 2300,
     }
-    after = await revenue_report(money, 2030, now=NOW + timedelta(hours=2))
+    after = await revenue_report(money, 2030, now=now + timedelta(hours=2))
     assert after["unpaid_holds"] == {"bookings": 0, "people": 0, "amount_cents": 0}
     assert "reseller" not in after["by_channel"]  # it had a hold only
     assert after["revenue_cents"] == EXPECTED_2030["revenue_cents"]
 
 
-async def test_the_kind_filter_keeps_the_farm_visits(money):
-    report = await revenue_report(money, 2030, kind=ActivityKind.FARM_VISIT, now=NOW)
+async def test_the_kind_filter_keeps_the_farm_visits(money, now):
+    report = await revenue_report(money, 2030, kind=ActivityKind.FARM_VISIT, now=now)
     assert report["by_provider"] == {AMANDIERS: EXPECTED_2030["by_provider"][AMANDIERS]}
     assert report["revenue_cents"] == 2800 and report["net_cents"] == 1500
     assert list(report["by_channel"]) == ["web", "counter", "reseller"]
 
 
-async def test_an_empty_season_is_zeros(db):
-    report = await revenue_report(db, 2031, now=NOW)
+async def test_an_empty_season_is_zeros(db, now):
+    report = await revenue_report(db, 2031, now=now)
     assert report["revenue_cents"] == report["net_cents"] == 0
     assert report["by_channel"] == report["by_provider"] == {}
 
 
-async def test_the_statements_do_not_grow_with_the_bookings(money):
+async def test_the_statements_do_not_grow_with_the_bookings(money, now):
     seen: list[str] = []
 
     @event.listens_for(money.engine.sync_engine, "before_cursor_execute")
@@ -296,7 +301,7 @@ async def test_the_statements_do_not_grow_with_the_bookings(money):
         if statement.lstrip().upper().startswith("SELECT"):
             seen.append(statement)
 
-    await revenue_report(money, 2030, now=NOW)
+    await revenue_report(money, 2030, now=now)
     assert len(seen) == 3  # payments, refunds, holds
 
 
@@ -370,8 +375,8 @@ async def test_an_empty_revenue_section_says_so(staff):
     assert text.count("Nothing to show.") >= 2
 
 
-async def test_the_plain_renderings(money):
-    report = await revenue_report(money, 2030, now=NOW)
+async def test_the_plain_renderings(money, now):
+    report = await revenue_report(money, 2030, now=now)
     table = revenue_as_table(report)
     assert "Paid 76.00 · refunded 13.00 · refunds pending 8.00 · net 63.00" in table
     assert "stripe 31.00 · cash 5.00 · cheque 0.00 · card terminal 24.00 · on site 16.00" in table
