@@ -40,7 +40,7 @@ from reservations.base.rules import booking as booking_service
 from reservations.base.rules.booking import BookingPolicy, BookingRequest
 from reservations.base.rules.provider_links import issue_link, provider_for_token
 from reservations.base.rules.slots import Presence, record_attendance
-from reservations.cli import tick_before_mail
+from reservations.due_work import tick_before_mail
 from tests.factories import fetch_slot, make_activity, make_slot
 from tests.test_visitors import CSRF, site_settings, text_of
 

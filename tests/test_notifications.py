@@ -23,7 +23,7 @@ from reservations.base.rules import booking as booking_service
 from reservations.base.rules import slots as slot_service
 from reservations.base.rules import waitlist
 from reservations.base.rules.booking import BookingPolicy, BookingRequest
-from reservations.cli import tick_before_mail
+from reservations.due_work import tick_before_mail
 from reservations.notices import cancellation_emails, waitlist_emails
 from tests.factories import fetch_slot, make_activity, make_slot
 from tests.outbox_support import as_sent

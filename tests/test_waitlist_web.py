@@ -21,7 +21,7 @@ from reservations.base import clock
 from reservations.base.models import OutboxMessage, WaitlistEntry, WaitlistStatus
 from reservations.base.rules import waitlist
 from reservations.base.rules.booking import BookingPolicy
-from reservations.cli import tick_before_mail
+from reservations.due_work import tick_before_mail
 from tests.factories import fetch_slot, make_slot
 from tests.outbox_support import as_sent
 from tests.test_visitors import (

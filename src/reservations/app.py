@@ -29,6 +29,7 @@ from reservations.base.infra.db import Database
 from reservations.base.infra.stripe_gateway import StripeGateway, gateway_for
 from reservations.base.rules.booking import BookingPolicy
 from reservations.base.rules.payments import PaymentSettings
+from reservations.scheduler import Scheduler
 from reservations.settings import Settings
 from reservations.staff import auth as staff_auth
 from reservations.visitors import router as visitors_router
@@ -149,6 +150,14 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
     policy = BookingPolicy(secret_key=settings.secret_key, max_party_size=settings.max_party_size)
 
+    scheduler = Scheduler(db, settings)
+
+    async def start_scheduler() -> None:
+        scheduler.start()
+
+    async def stop_scheduler() -> None:
+        await scheduler.stop()
+
     async def close_database() -> None:
         if database is None:  # the caller owns a database it passed in
             await db.dispose()
@@ -171,6 +180,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 "booking_policy": policy,
                 "settings": settings,
                 "jinja": jinja,
+                "scheduler": scheduler,
                 "stripe_gateway": gateway_for(settings),
                 "payment_settings": PaymentSettings(
                     online=settings.payments_online,
@@ -213,7 +223,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             log_exceptions="never",  # unexpected errors are logged once, by the 500 handler
         ),
         before_request=no_id_beyond_the_database,
-        on_shutdown=[close_database],
+        on_startup=[start_scheduler],
+        # The due work finishes its run before the database closes.
+        on_shutdown=[stop_scheduler, close_database],
         debug=False,
     )
     log_masking.install()  # Litestar's handlers, now configured: no live link in a log line

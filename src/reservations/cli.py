@@ -269,54 +269,19 @@ def staff_add(settings: Settings, email: str, admin: bool, password: str) -> Non
     )
 
 
-async def tick_before_mail(database: Database, settings: Settings) -> tuple[Any, Any, int]:
-    """The go/no-go decisions and what follows them, then the waiting list: the people of every
-    cancelled slot not told yet are told (once each, even after a crash between the decision and
-    the email), expired offers end, free places are offered; after the morning hour, each
-    provider with visitors today gets its day sheet (once). Lapsed place holds are tidied first
-    (they stopped counting at their end already: this only marks them expired)."""
-    from reservations.base.rules import holds
-    from reservations.base.rules.slots import decide_due_slots
-    from reservations.notices import followups
-    from reservations.notices.morning import queue_morning_emails
-
-    await holds.tidy(database)
-    decisions = await decide_due_slots(database, actor="tick")
-    offers = await followups.catch_up(database, settings)
-    return decisions, offers, await queue_morning_emails(database, settings)
-
-
-async def tick_payments(database: Database, settings: Settings) -> tuple[int, int]:
-    """With Stripe configured: send the refunds still pending (Stripe was unreachable), end
-    the checkouts of holds that are over, and tell the visitors whose late payment was
-    refunded (once each). The refunds sent and the checkouts ended."""
-    from reservations.base.infra.stripe_gateway import gateway_for
-    from reservations.base.rules import payments, refunds
-    from reservations.notices import refund_emails
-
-    gateway = gateway_for(settings)
-    if gateway is None:
-        return 0, 0
-    sent = await refunds.settle(database, gateway)
-    ended = await payments.expire_checkouts(database, gateway)
-    for booking_id in await refunds.recent_late_payment_refunds(database):
-        await refund_emails.queue_late_payment_refunded(database, booking_id, settings)
-    return sent, ended
-
-
 @main.command()
 @click.pass_obj
 def tick(settings: Settings) -> None:
-    """Run what is due: go/no-go decisions, then the outgoing mail (safe to run every minute)."""
-    from reservations.base.infra.mailer import deliver_due, transport_for
+    """Run what is due: go/no-go decisions, then the outgoing mail (safe to run every minute;
+    ``serve`` runs it by itself every RESERVATIONS_TICK_SECONDS unless that is 0)."""
+    from reservations.due_work import run_due_work
 
     async def work(database: Database) -> Any:
-        decisions, offers, day_sheets = await tick_before_mail(database, settings)
-        money = await tick_payments(database, settings)
-        delivery = await deliver_due(database, transport_for(settings))
-        return decisions, offers, day_sheets, money, delivery
+        return await run_due_work(database, settings)
 
-    decisions, offers, day_sheets, money, delivery = _run(work, settings)
+    done = _run(work, settings)
+    decisions, offers, delivery = done.decisions, done.offers, done.delivery
+    day_sheets, money = done.day_sheets, (done.refunds_sent, done.checkouts_ended)
     click.echo(
         f"go/no-go: {len(decisions.confirmed)} confirmed, {len(decisions.cancelled)} cancelled "
         f"({len(decisions.bookings_cancelled)} bookings cancelled with them)"

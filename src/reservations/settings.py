@@ -23,6 +23,17 @@ def _int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, not {raw!r}") from None
 
 
+#: How often ``serve`` runs the due work, unless RESERVATIONS_TICK_SECONDS says otherwise.
+DEFAULT_TICK_SECONDS = 60
+
+
+def _seconds(name: str, default: int) -> int:
+    seconds = _int(name, default)
+    if seconds < 0:
+        raise SystemExit(f"{name} must be 0 (off) or a number of seconds, not {seconds}")
+    return seconds
+
+
 def _hour(name: str, default: int) -> int:
     hour = _int(name, default)
     if not 0 <= hour <= 23:
@@ -89,6 +100,10 @@ class Settings:
     stripe_secret_key: str = field(default="", repr=False)
     stripe_webhook_secret: str = field(default="", repr=False)
     stripe_api_base: str = "https://api.stripe.com"
+    #: The server runs the due work (``tick``) by itself this often, one process at a time;
+    #: 0: never (cron or the systemd timer runs ``reservations tick``). Read from the
+    #: environment it is 60; a ``Settings`` built in code (the tests') runs nothing by itself.
+    tick_seconds: int = 0
 
     @property
     def payments_online(self) -> bool:
@@ -133,6 +148,7 @@ class Settings:
             payment_hold_minutes=_int(
                 "RESERVATIONS_PAYMENT_HOLD_MINUTES", defaults.payment_hold_minutes
             ),
+            tick_seconds=_seconds("RESERVATIONS_TICK_SECONDS", DEFAULT_TICK_SECONDS),
             stripe_secret_key=env("RESERVATIONS_STRIPE_SECRET_KEY") or "",
             stripe_webhook_secret=env("RESERVATIONS_STRIPE_WEBHOOK_SECRET") or "",
             stripe_api_base=(

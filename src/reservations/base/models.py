@@ -402,6 +402,17 @@ class Refund(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class SchedulerLease(Base):
+    """Who runs the due work now: one server process at a time holds the lease until it ends,
+    so two workers never send the same mail or decide the same slot together."""
+
+    __tablename__ = "scheduler_lease"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class StripeEvent(Base):
     """A webhook event already processed: a replay of its id is answered without effect."""
 
