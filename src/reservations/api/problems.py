@@ -1,6 +1,8 @@
 """Every error of the API as an RFC 9457 problem (``application/problem+json``), with a message a
-person understands; an unexpected failure is logged and answered with a plain 500 problem,
-never a stack trace."""
+person understands, in the asker's language (``Accept-Language``: French, English, German or
+Dutch; English when it names none of them); an unexpected failure is logged and answered with a
+plain 500 problem, never a stack trace. ``code`` and ``field`` stay the same in every language:
+programs read those."""
 
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ from litestar.status_codes import (
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 
+from reservations import i18n
 from reservations.base.errors import DomainError
+from reservations.i18n import N_
 from reservations.base.infra.unavailable import is_database_unavailable
 from reservations.web.http_status import status_of
 
@@ -82,21 +86,28 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
 
 #: What each field of a request should hold, said plainly (for body and query validation).
 FIELD_HINTS = {
-    "slot_id": "the number of a visit",
-    "adults": "a whole number, 0 or more",
-    "children": "a whole number, 0 or more",
-    "name": "the name the booking is made for",
-    "email": "an email address",
-    "phone": "a phone number (at most 40 characters)",
-    "locale": "one of fr, en, de, nl",
-    "from": "a date written YYYY-MM-DD, from 2000-01-01 to 2199-12-31",
-    "to": "a date written YYYY-MM-DD, from 2000-01-01 to 2199-12-31, not before from",
-    "kind": "farm_visit or animation",
-    "provider": "a provider's number or exact name (at most 200 characters, no control characters)",
-    "sector": "a sector's exact name (at most 200 characters, no control characters)",
-    "lang": "fr, en, de or nl",
-    "Idempotency-Key": "at most 200 characters",
+    "slot_id": N_("the number of a visit"),
+    "adults": N_("a whole number, 0 or more"),
+    "children": N_("a whole number, 0 or more"),
+    "name": N_("the name the booking is made for"),
+    "email": N_("an email address"),
+    "phone": N_("a phone number (at most 40 characters)"),
+    "locale": N_("one of fr, en, de, nl"),
+    "from": N_("a date written YYYY-MM-DD, from 2000-01-01 to 2199-12-31"),
+    "to": N_("a date written YYYY-MM-DD, from 2000-01-01 to 2199-12-31, not before from"),
+    "kind": N_("farm_visit or animation"),
+    "provider": N_(
+        "a provider's number or exact name (at most 200 characters, no control characters)"
+    ),
+    "sector": N_("a sector's exact name (at most 200 characters, no control characters)"),
+    "lang": N_("fr, en, de or nl"),
+    "Idempotency-Key": N_("at most 200 characters"),
 }
+
+
+def asker_locale(request: Request[Any, Any, Any]) -> str:
+    """The language the problem is written in: the first of ours ``Accept-Language`` names."""
+    return i18n.from_accept_language(request.headers.get("accept-language")) or "en"
 
 
 def problem(
@@ -109,7 +120,12 @@ def problem(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> Response[dict[str, Any]]:
-    return ProblemDetailsException(
+    """``title`` and ``detail`` are English messages (msgids), written here in the asker's
+    language; ``detail`` may name ``{parameters}`` filled from ``detail_params``."""
+    params = extra.pop("detail_params", {})
+    with i18n.use_locale(asker_locale(request)):
+        title, detail = i18n.gettext(title), i18n.gettext(detail).format(**params)
+    response = ProblemDetailsException(
         status_code=status,
         title=title,
         detail=detail,
@@ -118,6 +134,9 @@ def problem(
         headers=headers,
         extra={"code": code, **extra},
     ).to_response(request)
+    response.headers["Content-Language"] = asker_locale(request)
+    response.headers["Vary"] = "Accept-Language"
+    return response
 
 
 def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
@@ -126,8 +145,9 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> R
         request,
         status_of(exc),
         exc.title,
-        exc.text,
+        exc.message,
         code=exc.code,
+        detail_params=exc.params,
         **extra,
         **exc.params,
     )
@@ -136,45 +156,64 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> R
 def validation_error_handler(
     request: Request[Any, Any, Any], exc: ValidationException
 ) -> Response[Any]:
-    fields = _invalid_fields(exc.extra)
+    with i18n.use_locale(asker_locale(request)):
+        fields = [(name, _said(hint)) for name, hint in _invalid_fields(exc.extra)]
     hints = "; ".join(f"{name}: {expected}" for name, expected in fields)
     return problem(
         request,
         HTTP_422_UNPROCESSABLE_ENTITY,
-        "Invalid request",
-        f"Please check: {hints}.",
+        N_("Invalid request"),
+        N_("Please check: {hints}."),
         code="invalid_request",
+        detail_params={"hints": hints},
         errors=[{"field": name, "expected": expected} for name, expected in fields],
     )
+
+
+def _said(hint: str | tuple[str, int]) -> str:
+    """A hint in the current language (a length limit carries its number)."""
+    if isinstance(hint, tuple):
+        return i18n.gettext(hint[0]).format(maximum=hint[1])
+    return i18n.gettext(hint)
 
 
 #: Handler argument names that differ from the query parameter people send.
 _QUERY_NAMES = {"first_day": "from", "last_day": "to"}
 
 
-def _invalid_fields(extra: Any) -> list[tuple[str, str]]:
-    """(field, what it should hold) from Litestar's validation details."""
-    fields: list[tuple[str, str]] = []
+TOO_LONG = N_("at most {maximum} characters")
+
+
+def _invalid_fields(extra: Any) -> list[tuple[str, str | tuple[str, int]]]:
+    """(field, what it should hold: a msgid) from Litestar's validation details."""
+    fields: list[tuple[str, str | tuple[str, int]]] = []
     for item in extra if isinstance(extra, list) else []:
         key, message = str(item.get("key", "")), str(item.get("message", ""))
+        longest = re.search(r"length <= (\d+)", message)
         if key == "data":  # the body as a whole: the message names the field, if any
-            named = re.search(r"field `([^`]+)`", message)
-            if named is None:
-                fields.append(("body", "a JSON object"))
+            named = re.search(r"field `([^`]+)`|at `\$\.([A-Za-z_]+)`", message)
+            name = named and (named.group(1) or named.group(2))
+            if not name:
+                fields.append(("body", N_("a JSON object")))
             elif "unknown field" in message:
-                fields.append((named.group(1), "nothing: this field is not known"))
+                fields.append((name, N_("nothing: this field is not known")))
+            elif longest:
+                fields.append((name, (TOO_LONG, int(longest.group(1)))))
             else:
-                fields.append((named.group(1), FIELD_HINTS.get(named.group(1), "a value")))
+                fields.append((name, FIELD_HINTS.get(name, N_("a value"))))
         else:
             name = _QUERY_NAMES.get(key, key)
-            fields.append((name, FIELD_HINTS.get(name, "a valid value")))
-    return fields or [("request", "a valid request")]
+            if longest:
+                fields.append((name, (TOO_LONG, int(longest.group(1)))))
+            else:
+                fields.append((name, FIELD_HINTS.get(name, N_("a valid value"))))
+    return fields or [("request", N_("a valid request"))]
 
 
 _PLAIN_HTTP_DETAILS = {
-    404: "Nothing here: check the address.",
-    405: "This method is not allowed here.",
-    429: "Too many requests: please wait a minute and try again.",
+    404: N_("Nothing here: check the address."),
+    405: N_("This method is not allowed here."),
+    429: N_("Too many requests: please wait a minute and try again."),
 }
 
 
@@ -183,8 +222,8 @@ def malformed_body_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     return problem(
         request,
         HTTP_400_BAD_REQUEST,
-        "Malformed request",
-        "The request body could not be read (it is not UTF-8 text): send a JSON object.",
+        N_("Malformed request"),
+        N_("The request body could not be read (it is not UTF-8 text): send a JSON object."),
         code="malformed_request",
     )
 
@@ -193,10 +232,13 @@ def database_unavailable(request: Request[Any, Any, Any]) -> Response[Any]:
     return problem(
         request,
         HTTP_503_SERVICE_UNAVAILABLE,
-        "Service unavailable",
-        "The service cannot reach its database for a moment; nothing was changed. Please "
-        f"try again in {RETRY_AFTER_SECONDS} seconds.",
+        N_("Service unavailable"),
+        N_(
+            "The service cannot reach its database for a moment; nothing was changed. Please "
+            "try again in {seconds} seconds."
+        ),
         code="unavailable",
+        detail_params={"seconds": RETRY_AFTER_SECONDS},
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
@@ -206,14 +248,20 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
         return problem(
             request,
             HTTP_400_BAD_REQUEST,
-            "Malformed request",
-            f"The request body could not be read ({exc.detail}): send a JSON object.",
+            N_("Malformed request"),
+            N_("The request body could not be read ({reason}): send a JSON object."),
             code="malformed_request",
+            detail_params={"reason": exc.detail},
         )
     title = exc.detail or "Error"
     detail = _PLAIN_HTTP_DETAILS.get(exc.status_code, title)
     return problem(
-        request, exc.status_code, title, detail, code=f"http_{exc.status_code}", headers=exc.headers
+        request,
+        exc.status_code,
+        title,
+        detail.replace("{", "{{").replace("}", "}}"),
+        code=f"http_{exc.status_code}",
+        headers=exc.headers,
     )
 
 
@@ -225,8 +273,8 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
     return problem(
         request,
         HTTP_500_INTERNAL_SERVER_ERROR,
-        "Internal error",
-        "Something went wrong on our side; nothing was changed. Please try again later.",
+        N_("Internal error"),
+        N_("Something went wrong on our side; nothing was changed. Please try again later."),
         code="internal_error",
     )
 
