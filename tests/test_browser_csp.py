@@ -251,3 +251,16 @@ async def test_the_back_office_raises_no_violation(
             await visit(page, watch, site.url(path))
         await visit(page, watch, site.url("/staff/reports"))
         assert await page.locator("svg[role=img]").count() >= 1  # the charts are drawn
+
+
+async def test_the_api_reference_works_offline(browser: Any, site: LiveServer) -> None:
+    """``/schema`` in Chromium: the reference shows the API's operations, from the app's own
+    files only (every request Chromium makes goes to the site's origin), with no violation."""
+    async with watched(browser, "en") as (page, watch):
+        asked: list[str] = []
+        page.on("request", lambda request: asked.append(request.url))
+        await visit(page, watch, site.url("/schema"))
+        await page.get_by_role("heading", name="Book places on a slot").first.wait_for()
+        assert watch.take() == []
+        own = (site.base_url, f"blob:{site.base_url}")  # its search runs in a worker of a blob
+        assert asked and all(url.startswith(own) for url in asked), asked

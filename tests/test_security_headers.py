@@ -245,7 +245,7 @@ async def test_the_api_gets_the_headers_and_bookings_are_never_stored(client, db
     assert_private(unknown)
 
 
-async def test_the_api_documentation_may_load_its_viewer_and_nothing_frames_it(client) -> None:
+async def test_the_api_documentation_loads_its_own_viewer_and_nothing_frames_it(client) -> None:
     page = await client.get("/schema")
     document = await client.get("/schema/openapi.json")
 
@@ -255,9 +255,11 @@ async def test_the_api_documentation_may_load_its_viewer_and_nothing_frames_it(c
         assert response.headers.get_list("x-frame-options") == ["DENY"]
         directives = policy(response)
         assert directives["frame-ancestors"] == ["'none'"]
-        assert "'unsafe-inline'" not in directives["script-src"]
-        assert "https://cdn.jsdelivr.net" in directives["script-src"]
-    assert "https://cdn.jsdelivr.net" in page.text  # where the viewer comes from
+        assert directives["script-src"] == ["'self'"]  # no inline script, no other origin
+    assert "/static/vendor/redoc-2.5.4.standalone.js" in page.text  # the app's own copy
+    assert "https://" not in page.text and "http://" not in page.text
+    viewer = await client.get("/static/vendor/redoc-2.5.4.standalone.js")
+    assert viewer.status_code == 200 and b"Redoc" in viewer.content
 
 
 # --- static files, errors, HEAD, https ---------------------------------------------------------

@@ -15,13 +15,12 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundE
 from litestar.logging import LoggingConfig
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from reservations import __version__, farmers, staff
 from reservations.api.availability import AvailabilityController
 from reservations.api.bookings import BookingController
-from reservations.api.openapi import CompletedJsonRenderPlugin
+from reservations.api.openapi import CompletedJsonRenderPlugin, OfflineRedocRenderPlugin
 from reservations.api.problems import EXCEPTION_HANDLERS
 from reservations.api.stripe_webhook import StripeWebhookController
 from reservations.base.infra import log_masking
@@ -214,7 +213,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             ),
             path="/schema",
             render_plugins=[
-                ScalarRenderPlugin(),
+                OfflineRedocRenderPlugin(),
                 CompletedJsonRenderPlugin(settings.max_party_size),
             ],
         ),

@@ -9,7 +9,7 @@ import copy
 from typing import Any
 
 from litestar import Request
-from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin, RedocRenderPlugin
 
 BOOKING_IN = "BookingIn"
 
@@ -105,3 +105,25 @@ class CompletedJsonRenderPlugin(JsonRenderPlugin):
                 request, complete(openapi_schema, self.max_party_size)
             )
         return self._rendered
+
+
+#: Redoc, shipped in ``static/vendor`` (see its README): the reference works offline.
+REDOC_JS = "/static/vendor/redoc-2.5.4.standalone.js"
+
+
+class OfflineRedocRenderPlugin(RedocRenderPlugin):
+    """The API reference from the app's own files: Redoc reads ``/schema/openapi.json`` by
+    itself (no inline script, no web font, nothing from another origin)."""
+
+    def __init__(self) -> None:
+        super().__init__(js_url=REDOC_JS, google_fonts=False, path="/redoc")
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        title = openapi_schema["info"]["title"]
+        return (
+            "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
+            '<meta name=viewport content="width=device-width, initial-scale=1">'
+            f"<title>{title}</title></head><body>"
+            '<redoc spec-url="/schema/openapi.json" hide-download-button></redoc>'
+            f'<script src="{REDOC_JS}"></script></body></html>'
+        ).encode()

@@ -24,8 +24,8 @@ from litestar.status_codes import (
 
 from reservations import i18n
 from reservations.base.errors import DomainError
-from reservations.i18n import N_
 from reservations.base.infra.unavailable import is_database_unavailable
+from reservations.i18n import N_
 from reservations.web.http_status import status_of
 
 logger = logging.getLogger(__name__)
