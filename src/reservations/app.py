@@ -25,7 +25,9 @@ from reservations.api.openapi import CompletedJsonRenderPlugin
 from reservations.api.problems import EXCEPTION_HANDLERS
 from reservations.base.infra import log_masking
 from reservations.base.infra.db import Database
+from reservations.base.infra.stripe_gateway import StripeGateway, gateway_for
 from reservations.base.rules.booking import BookingPolicy
+from reservations.base.rules.payments import PaymentSettings
 from reservations.settings import Settings
 from reservations.staff import auth as staff_auth
 from reservations.visitors import router as visitors_router
@@ -53,6 +55,15 @@ def provide_settings(state: State) -> Settings:
 
 def provide_jinja(state: State) -> Environment:
     return state.jinja
+
+
+def provide_payment_settings(state: State) -> PaymentSettings:
+    return state.payment_settings
+
+
+def provide_stripe_gateway(state: State) -> StripeGateway | None:
+    """The site's Stripe account, or None when Stripe is not configured (paid on site)."""
+    return state.stripe_gateway
 
 
 def _rate_limit(settings: Settings) -> RateLimitConfig | None:
@@ -129,6 +140,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         pool_timeout_seconds=settings.db_pool_timeout_seconds,
     )
     policy = BookingPolicy(secret_key=settings.secret_key, max_party_size=settings.max_party_size)
+    payment = PaymentSettings(
+        online=settings.payments_online,
+        hold_minutes=settings.payment_hold_minutes,
+        public_url=settings.public_url,
+    )
 
     async def close_database() -> None:
         if database is None:  # the caller owns a database it passed in
@@ -145,12 +161,23 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             staff.router(settings),
             static_router(),
         ],
-        state=State({"db": db, "booking_policy": policy, "settings": settings, "jinja": jinja}),
+        state=State(
+            {
+                "db": db,
+                "booking_policy": policy,
+                "settings": settings,
+                "jinja": jinja,
+                "payment_settings": payment,
+                "stripe_gateway": gateway_for(settings),
+            }
+        ),
         dependencies={
             "db": Provide(provide_db, sync_to_thread=False),
             "booking_policy": Provide(provide_booking_policy, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),
             "jinja": Provide(provide_jinja, sync_to_thread=False),
+            "payment_settings": Provide(provide_payment_settings, sync_to_thread=False),
+            "stripe_gateway": Provide(provide_stripe_gateway, sync_to_thread=False),
         },
         # Problem details under /api and /schema; friendly pages in the visitor's language
         # everywhere else.
