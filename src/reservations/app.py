@@ -23,6 +23,7 @@ from reservations.api.availability import AvailabilityController
 from reservations.api.bookings import BookingController
 from reservations.api.openapi import CompletedJsonRenderPlugin
 from reservations.api.problems import EXCEPTION_HANDLERS
+from reservations.api.stripe_webhook import StripeWebhookController
 from reservations.base.infra import log_masking
 from reservations.base.infra.db import Database
 from reservations.base.infra.stripe_gateway import StripeGateway, gateway_for
@@ -57,13 +58,12 @@ def provide_jinja(state: State) -> Environment:
     return state.jinja
 
 
+def provide_stripe_gateway(state: State) -> StripeGateway | None:
+    return state.stripe_gateway
+
+
 def provide_payment_settings(state: State) -> PaymentSettings:
     return state.payment_settings
-
-
-def provide_stripe_gateway(state: State) -> StripeGateway | None:
-    """The site's Stripe account, or None when Stripe is not configured (paid on site)."""
-    return state.stripe_gateway
 
 
 def _rate_limit(settings: Settings) -> RateLimitConfig | None:
@@ -89,7 +89,15 @@ def _csrf(settings: Settings) -> CSRFConfig:
         cookie_httponly=True,
         cookie_samesite="lax",
         # No forms there, so no cookie: the API, the embed and kiosk pages, calendar feeds.
-        exclude=["^/api/", "^/schema", "^/embed", "^/kiosk", r"\.ics$"],
+        # Stripe's webhook is signed by Stripe instead.
+        exclude=[
+            "^/api/",
+            "^/schema",
+            "^/embed",
+            "^/kiosk",
+            r"\.ics$",
+            "^/payments/stripe/webhook",
+        ],
     )
 
 
@@ -140,11 +148,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         pool_timeout_seconds=settings.db_pool_timeout_seconds,
     )
     policy = BookingPolicy(secret_key=settings.secret_key, max_party_size=settings.max_party_size)
-    payment = PaymentSettings(
-        online=settings.payments_online,
-        hold_minutes=settings.payment_hold_minutes,
-        public_url=settings.public_url,
-    )
 
     async def close_database() -> None:
         if database is None:  # the caller owns a database it passed in
@@ -160,6 +163,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             farmers.router(),
             staff.router(settings),
             static_router(),
+            StripeWebhookController,
         ],
         state=State(
             {
@@ -167,8 +171,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 "booking_policy": policy,
                 "settings": settings,
                 "jinja": jinja,
-                "payment_settings": payment,
                 "stripe_gateway": gateway_for(settings),
+                "payment_settings": PaymentSettings(
+                    online=settings.payments_online,
+                    hold_minutes=settings.payment_hold_minutes,
+                    public_url=settings.public_url,
+                ),
             }
         ),
         dependencies={
@@ -176,8 +184,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             "booking_policy": Provide(provide_booking_policy, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),
             "jinja": Provide(provide_jinja, sync_to_thread=False),
-            "payment_settings": Provide(provide_payment_settings, sync_to_thread=False),
             "stripe_gateway": Provide(provide_stripe_gateway, sync_to_thread=False),
+            "payment_settings": Provide(provide_payment_settings, sync_to_thread=False),
         },
         # Problem details under /api and /schema; friendly pages in the visitor's language
         # everywhere else.
