@@ -27,7 +27,12 @@ from litestar.status_codes import (
 )
 
 from reservations import i18n
-from reservations.base.errors import BookingClosed, DomainError, IdempotencyKeyReused
+from reservations.base.errors import (
+    BookingClosed,
+    DomainError,
+    IdempotencyKeyReused,
+    PaymentUnavailable,
+)
 from reservations.base.infra.db import Database
 from reservations.base.infra.stripe_gateway import StripeGateway
 from reservations.base.models import BookingStatus
@@ -89,13 +94,9 @@ def return_cookie(manage_token: str, settings: Settings) -> Cookie:
 async def queue_confirmation(
     db: Database, jinja: Environment, receipt: BookingReceipt, slot: SlotDetail, settings: Settings
 ) -> None:
-    """The confirmation email of a confirmed booking. A hold's waits for its payment: the
-    domain sends it when Stripe confirms the payment."""
+    """The confirmation email: sent at once for a confirmed booking; a hold's is parked, and
+    its payment releases it (an unpaid end drops it)."""
     if receipt.replayed:  # a form sent again is answered with its first booking
-        return
-    if receipt.booking.status != BookingStatus.CONFIRMED:
-        # TODO(payments): queue it parked, ``emails.queue_booking_confirmed(..., parked=True)``,
-        # once the lead's keyword lands; until then a hold's confirmation is not queued here.
         return
     await emails.queue_booking_confirmed(
         db,
@@ -104,6 +105,7 @@ async def queue_confirmation(
         slot,
         links.manage_url(settings.public_url, receipt.manage_token),
         settings,
+        parked=receipt.booking.status != BookingStatus.CONFIRMED,
     )
 
 
@@ -190,6 +192,6 @@ class VisitController(Controller):
 def status_of_refusal(exc: DomainError) -> int:
     """A payment service that cannot be reached is the site's trouble, not the visitor's: 503
     (try again later); every other refusal of the form, 422."""
-    if type(exc).__name__ == "PaymentUnavailable":
+    if isinstance(exc, PaymentUnavailable):
         return HTTP_503_SERVICE_UNAVAILABLE
     return HTTP_422_UNPROCESSABLE_ENTITY
