@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,37 +24,40 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from reservations.app import create_app
-from reservations.base import clock
 from reservations.base.infra.db import Database
 from reservations.base.infra.mailer import FolderTransport, deliver_due
 from reservations.base.infra.stripe_gateway import StripeGateway
 from reservations.base.models import Booking, BookingStatus
 from reservations.base.rules import booking as booking_service
-from reservations.base.rules import payments, refunds
-from reservations.base.rules.booking import BookingPolicy, BookingRequest
-from reservations.base.rules.payments import PaymentSettings
+from reservations.base.rules import refunds
+from reservations.base.rules.booking import BookingRequest
 from reservations.settings import Settings
 from reservations.visitors import visits
 from tests.factories import fetch_slot, make_slot
-from tests.fake_stripe import TEST_SECRET_KEY, TEST_WEBHOOK_SECRET, FakeStripe
+from tests.fake_stripe import TEST_SECRET_KEY, FakeStripe
+from tests.payment_support import (
+    ADULT_CENTS,
+    CHILD_CENTS,
+    POLICY,
+    lapsed_hold,
+    pay,
+    priced_slot,
+    return_path,
+    session_of,
+    stripe_settings,
+)
 from tests.test_accessibility import Document
 from tests.test_visitors import (
-    MAX_PARTY,
     PUBLIC_URL,
     form_token,
-    set_activity,
     site_settings,
     text_of,
     upcoming,
 )
 
-ADULT_CENTS, CHILD_CENTS = 500, 300
 #: 2 adults and 1 child at those prices, as each language writes it.
 TOTAL_EN = "€13.00"
-HOLD_MINUTES = 15
-WEBHOOK = "/payments/stripe/webhook"
 PARIS = ZoneInfo("Europe/Paris")
-POLICY = BookingPolicy(secret_key="test", max_party_size=MAX_PARTY)
 PARTY = {"adults": "2", "children": "1", "name": "Anne Martin", "email": "anne@example.org"}
 
 ONLINE_TERMS = (
@@ -67,17 +69,6 @@ CONFIRMED = "Thank you: your payment is received and your booking is confirmed."
 ENDED = "Your payment was not received in time, so your places were released"
 REFUNDED = "Your payment arrived after the time to pay had run out"
 MANAGE_LINK = "See or manage my booking"
-
-
-def stripe_settings(db: Database, fake: FakeStripe, **changes: object) -> Settings:
-    return site_settings(
-        db,
-        stripe_secret_key=TEST_SECRET_KEY,
-        stripe_webhook_secret=TEST_WEBHOOK_SECRET,
-        stripe_api_base=fake.base_url,
-        payment_hold_minutes=HOLD_MINUTES,
-        **changes,
-    )
 
 
 @pytest.fixture
@@ -97,14 +88,6 @@ async def on_site(db) -> AsyncIterator[AsyncTestClient]:  # type: ignore[no-unty
         yield client
 
 
-async def priced_slot(db: Database, capacity: int = 10):  # type: ignore[no-untyped-def]
-    slot = await make_slot(db, capacity=capacity, starts_at=upcoming())
-    await set_activity(
-        db, slot.activity_id, price_adult_cents=ADULT_CENTS, price_child_cents=CHILD_CENTS
-    )
-    return slot
-
-
 async def post_booking(client: AsyncTestClient, slot_id: int, **fields: str) -> Any:
     token = await form_token(client, f"/visits/{slot_id}?lang=en")
     data = {**PARTY, "phone": "", **fields, "_csrf_token": token}
@@ -115,30 +98,6 @@ async def the_booking(db: Database, slot_id: int) -> Booking:
     async with db.reading() as session:
         [booking] = (await session.scalars(select(Booking).where(Booking.slot_id == slot_id))).all()
     return booking
-
-
-def session_of(fake: FakeStripe, reference: str) -> dict[str, Any]:
-    return fake.session_by_reference(reference)
-
-
-def return_path(reference: str, session_id: str) -> str:
-    return f"/payments/return/{reference}?session_id={session_id}"
-
-
-async def deliver_webhook(client: AsyncTestClient, fake: FakeStripe, event: dict) -> None:
-    """Stripe's delivery of ``event`` to the site, signed with the endpoint's secret."""
-    payload, signature = fake.signed(event)
-    answer = await client.post(
-        WEBHOOK,
-        content=payload,
-        headers={"Stripe-Signature": signature, "Content-Type": "application/json"},
-    )
-    assert answer.status_code == 200, answer.text[:500]
-
-
-async def pay(client: AsyncTestClient, fake: FakeStripe, session_id: str) -> None:
-    """The visitor pays on the checkout page; Stripe tells the site."""
-    await deliver_webhook(client, fake, fake.pay(session_id, deliver=False))
 
 
 async def emails_sent(db: Database, folder: Path) -> list[str]:
@@ -335,26 +294,6 @@ async def book_paid_again(paying, fake_stripe, db, slot_id: int):  # type: ignor
         )
     assert booking is not None
     return answer, booking, session_of(fake_stripe, booking.reference)
-
-
-async def lapsed_hold(db: Database, fake: FakeStripe, slot_id: int) -> Any:
-    """An online booking of a paid visit made a hold's length and a minute ago: its time to pay
-    is over (nothing moved the clock: it was made in the past)."""
-    payment = PaymentSettings(online=True, hold_minutes=HOLD_MINUTES, public_url=PUBLIC_URL)
-    gateway = StripeGateway(TEST_SECRET_KEY, fake.base_url)
-    made = await payments.book_online(
-        db,
-        BookingRequest(
-            slot_id=slot_id, adults=2, children=1, name="Anne", email="anne@example.org"
-        ),
-        POLICY,
-        payment,
-        gateway,
-        actor="visitor",
-        now=clock.now() - timedelta(minutes=HOLD_MINUTES + 1),
-    )
-    assert made.checkout_url
-    return made.receipt
 
 
 async def test_the_return_page_says_when_the_hold_ran_out(paying, db, fake_stripe) -> None:

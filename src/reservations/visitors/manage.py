@@ -88,6 +88,10 @@ def manage_page(
             # A hold that ran out unpaid (tidied up or not yet).
             "lapsed": booking.status == BookingStatus.EXPIRED
             or (booking.status == BookingStatus.PENDING_PAYMENT and not holding),
+            # Confirmed and owing, with a payment link the office sent: it can be paid here.
+            "payable": live
+            and money.checkout_url is not None
+            and money.paid_cents < money.due_cents,
             "open": live and before_cutoff,
             "cancellable": (live or holding) and before_cutoff,
             "most_people": min(booking.people + slot.remaining, policy.max_party_size),
