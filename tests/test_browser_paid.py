@@ -31,7 +31,7 @@ from tests.fake_stripe import TEST_SECRET_KEY, TEST_WEBHOOK_SECRET, FakeStripe
 from tests.live_server import HOST, LiveServer, live_server, server_environment
 from tests.payment_support import ADULT_CENTS, CHILD_CENTS, priced_slot
 from tests.smtp_server import SmtpServer
-from tests.test_browser import phone, plain
+from tests.test_browser import phone, plain, small_targets
 
 SCREENSHOT = "/tmp/browser-paid-return.png"
 CAPACITY = 10
@@ -105,6 +105,7 @@ async def test_a_paid_visit_booked_paid_confirmed_cancelled_and_refunded(
         facts = plain(await page.locator(".facts").inner_text())
         assert "Adults €5.00, children €3.00" in facts
         assert "Paid online by card when you book" in facts
+        assert await small_targets(page) == []  # every touch target 44px at least
 
         await page.locator("#adults").fill("2")
         await page.locator("#children").fill("1")
@@ -128,6 +129,7 @@ async def test_a_paid_visit_booked_paid_confirmed_cancelled_and_refunded(
         assert "your payment is received and your booking is confirmed" in text
         assert booking_row["client_reference_id"] in text
         await page.screenshot(path=SCREENSHOT, full_page=True)
+        assert await small_targets(page) == []
         [(event, status)] = fake_stripe.delivered
         assert (event["type"], status) == ("checkout.session.completed", 200)
         slot_now = await fetch_slot(db, slot.id)
@@ -140,6 +142,7 @@ async def test_a_paid_visit_booked_paid_confirmed_cancelled_and_refunded(
         assert booking.status == BookingStatus.CONFIRMED
         assert booking.reference == booking_row["client_reference_id"]
         assert f"Paid {TOTAL}, by card, online" in (await main_text(page)).replace("\n", " ")
+        assert await small_targets(page) == []
 
         # Stripe does not answer the refund the cancellation sends: it waits for ``tick``.
         fake_stripe.fail_next("/v1/refunds", times=1, status=503)
