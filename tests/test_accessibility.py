@@ -368,6 +368,7 @@ EMAIL_KEYS = {
     "waitlist-offer:": "waitlist_offer.html",
     "slot-cancelled:": "slot_cancelled.html",
     "late-payment-refunded:": "late_payment_refunded.html",
+    "booking-cancelled-by-visitor:": "slot_cancelled.html",
 }
 
 

@@ -140,6 +140,22 @@ async def notify_booking_cancelled_by_office(
     )
 
 
+async def notify_booking_cancelled_by_visitor(
+    db: Database,
+    slot_id: int,
+    booking_id: int,
+    settings: Settings,
+    *,
+    environment: Environment | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Confirm to visitors that the booking they cancelled is cancelled (with the other dates
+    open, should they want another); 1 when queued, 0 without an email or when already told."""
+    return await _tell_cancelled(
+        db, slot_id, [booking_id], settings, _VISITOR_CANCELLED, environment=environment, now=now
+    )
+
+
 @dataclass(frozen=True)
 class _Cancellation:
     """What kind of cancellation an email tells: its dedup key, subject, headline and reason."""
@@ -161,6 +177,15 @@ _BOOKING_OFF = _Cancellation(
     N_("Booking cancelled: {title}, {day}"),
     N_("We are sorry: the tourist office has cancelled your booking."),
     N_("Your booking was cancelled by the tourist office. Please call us with any question."),
+)
+_VISITOR_CANCELLED = _Cancellation(
+    "booking-cancelled-by-visitor",
+    N_("Cancellation confirmed: {title}, {day}"),
+    N_("Your booking is cancelled, as you asked."),
+    N_(
+        "You cancelled it yourself. If you paid online, what is refunded goes back to the "
+        "card you paid with."
+    ),
 )
 
 

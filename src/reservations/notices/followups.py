@@ -69,15 +69,17 @@ async def booking_cancelled(
     )
     if slot_id is None:
         return
-    if by_office:
-        await _logged(
-            cancellation_emails.notify_booking_cancelled_by_office(
-                db, slot_id, booking_id, settings, environment=environment
-            ),
-            0,
-            "could not queue the cancellation email of booking %s",
-            booking_id,
-        )
+    tell = (
+        cancellation_emails.notify_booking_cancelled_by_office
+        if by_office
+        else cancellation_emails.notify_booking_cancelled_by_visitor
+    )
+    await _logged(
+        tell(db, slot_id, booking_id, settings, environment=environment),
+        0,
+        "could not queue the cancellation email of booking %s",
+        booking_id,
+    )
     await send_refunds(db, settings)
     await offer_freed_places(db, slot_id, settings, environment=environment)
 
