@@ -1,0 +1,52 @@
+"""A visit under its minimum says, on the programme and on its page, how many more people it
+needs and when it is decided, in the reader's language; those who booked it are asked to pass
+it on (its page's address). Once the minimum is reached, nothing of it is said."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from zoneinfo import ZoneInfo
+
+import pytest
+from babel.dates import format_date, format_time
+from litestar.testing import AsyncTestClient
+
+from reservations.app import create_app
+from tests.factories import make_slot
+from tests.test_visitors import PUBLIC_URL, book_directly, site_settings
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@pytest.fixture
+async def client(db) -> AsyncIterator[AsyncTestClient]:  # type: ignore[no-untyped-def]
+    async with AsyncTestClient(app=create_app(site_settings(db), database=db)) as test_client:
+        yield test_client
+
+
+def text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace("\u202f", " ")
+
+
+async def test_a_visit_under_its_minimum_asks_for_help(db, client):
+    slot = await make_slot(db, capacity=12, min_participants=5)
+    receipt = await book_directly(db, slot.id)  # 2 adults + 1 child: 3 of the 5 needed
+    decided = slot.decision_at.astimezone(PARIS)
+    day = format_date(decided.date(), "EEEE, MMMM d", locale="en")
+    hour = format_time(decided, "short", locale="en").replace("\u202f", " ")
+    english = f"2 more people and it takes place; decided {day} at {hour}."
+    for page in ("/", f"/visits/{slot.id}", f"/manage/{receipt.manage_token}"):
+        shown = text((await client.get(page, params={"lang": "en"})).text)
+        assert english in shown, page
+    german = text((await client.get(f"/visits/{slot.id}", params={"lang": "de"})).text)
+    assert "Noch 2 Personen, und er findet statt" in german
+    manage = (await client.get(f"/manage/{receipt.manage_token}", params={"lang": "en"})).text
+    assert "Help this visit happen" in manage
+    assert f'href="{PUBLIC_URL}/visits/{slot.id}"' in manage
+
+    await book_directly(db, slot.id)  # 6 of 5: it will take place
+    for page in ("/", f"/visits/{slot.id}", f"/manage/{receipt.manage_token}"):
+        shown = text((await client.get(page, params={"lang": "en"})).text)
+        assert "more people and it takes place" not in shown, page
+        assert "Help this visit happen" not in shown, page
