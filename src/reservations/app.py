@@ -35,6 +35,7 @@ from reservations.visitors import router as visitors_router
 from reservations.web import inputs
 from reservations.web.client_address import believe_trusted_proxies, parse_networks
 from reservations.web.error_pages import by_audience
+from reservations.web.rate_limit import ForgivingRateLimitMiddleware
 from reservations.web.security_headers import security_headers
 from reservations.web.static import static_router
 from reservations.web.templating import make_environment, template_config
@@ -67,7 +68,8 @@ def provide_payment_settings(state: State) -> PaymentSettings:
 
 
 def _rate_limit(settings: Settings) -> RateLimitConfig | None:
-    """Per-client limit on the handlers marked ``rate_limited`` (booking, cancelling)."""
+    """Per-client limit on the handlers marked ``rate_limited`` (booking, cancelling, the staff
+    login), one bucket per kind (``web/rate_limit.py``)."""
     if settings.booking_rate_limit <= 0:
         return None
 
@@ -77,6 +79,8 @@ def _rate_limit(settings: Settings) -> RateLimitConfig | None:
     return RateLimitConfig(
         rate_limit=("minute", settings.booking_rate_limit),
         check_throttle_handler=only_marked_handlers,
+        middleware_class=ForgivingRateLimitMiddleware,
+        set_rate_limit_headers=False,
     )
 
 

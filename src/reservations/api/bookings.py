@@ -21,9 +21,10 @@ from reservations.base.rules.booking import BookingPolicy, BookingRequest
 from reservations.base.rules.payments import PaymentSettings
 from reservations.notices import followups
 from reservations.settings import Settings
+from reservations.web import rate_limit
 
 #: Handlers carrying this option are rate-limited per client (see app.py).
-RATE_LIMITED = {"rate_limited": True}
+RATE_LIMITED = rate_limit.bucket("api")
 
 
 class BookingController(Controller):

@@ -15,11 +15,12 @@ from reservations import i18n
 from reservations.base.errors import AccountLocked, DomainError
 from reservations.base.rules import accounts
 from reservations.staff.auth import LOGIN_PATH, PREFIX, SESSION_KEY, session_token
+from reservations.web import rate_limit
 from reservations.web.forms import Form
 from reservations.web.http_status import status_of
 
 #: The login is rate-limited per client like booking (the app's RateLimitConfig).
-RATE_LIMITED = {"rate_limited": True}
+RATE_LIMITED = rate_limit.bucket("staff-login")
 
 
 def safe_next(target: str | None) -> str:

@@ -23,6 +23,7 @@ from litestar.status_codes import (
     HTTP_303_SEE_OTHER,
     HTTP_409_CONFLICT,
     HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_429_TOO_MANY_REQUESTS,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 
@@ -44,11 +45,13 @@ from reservations.base.rules.payments import PaymentSettings
 from reservations.notices import emails
 from reservations.settings import Settings
 from reservations.visitors import forms
-from reservations.web import links
-from reservations.web.forms import FORM_USED, Form, renew_key
+from reservations.web import links, rate_limit
+from reservations.web.forms import FORM_USED, TOO_MANY_TRIES, Form, renew_key
 
 #: Handlers with this option are rate-limited per client (the app's RateLimitConfig).
-RATE_LIMITED = {"rate_limited": True}
+RATE_LIMITED = rate_limit.bucket("visitors", forgiving=True)
+#: The forms with much typed in them: over the limit, shown again with it (``TOO_MANY_TRIES``).
+RATE_LIMITED_FORM = rate_limit.bucket("visitors", keeps_form=True)
 #: The manage token of the booking just sent to Stripe, for the return page only.
 RETURN_COOKIE = "payment_return"
 RETURN_COOKIE_PATH = "/payments"
@@ -133,7 +136,7 @@ class VisitController(Controller):
             slot, forms.blank_booking_form(), booking_policy, settings, payment_settings
         )
 
-    @post("/{slot_id:int}", opt=RATE_LIMITED, name="book")
+    @post("/{slot_id:int}", opt=RATE_LIMITED_FORM, name="book")
     async def book(
         self,
         request: Request[Any, Any, Any],
@@ -151,6 +154,10 @@ class VisitController(Controller):
 
         def again(status: int) -> Template:
             return slot_page(slot, form, booking_policy, settings, payment_settings, status)
+
+        if rate_limit.over_limit(request):
+            form.add_error("", i18n.gettext(TOO_MANY_TRIES))
+            return again(HTTP_429_TOO_MANY_REQUESTS)
 
         if booking_request is None:
             return again(HTTP_422_UNPROCESSABLE_ENTITY)

@@ -18,6 +18,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import (
     HTTP_303_SEE_OTHER,
     HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_429_TOO_MANY_REQUESTS,
 )
 
 from reservations import i18n
@@ -36,9 +37,9 @@ from reservations.notices.calendar import party_text
 from reservations.settings import Settings
 from reservations.visitors import forms
 from reservations.visitors.manage import PRIVATE
-from reservations.visitors.visits import RATE_LIMITED, slot_page
-from reservations.web import links
-from reservations.web.forms import Form
+from reservations.visitors.visits import RATE_LIMITED, RATE_LIMITED_FORM, slot_page
+from reservations.web import links, rate_limit
+from reservations.web.forms import TOO_MANY_TRIES, Form
 from reservations.web.http_status import status_of
 
 JOIN_FIELDS = ("adults", "children", "name", "email")
@@ -114,7 +115,7 @@ async def _load(db: Database, token: str) -> tuple[WaitlistView, SlotDetail]:
 
 
 class WaitlistController(Controller):
-    @post("/waitlist/join/{slot_id:int}", opt=RATE_LIMITED, name="waitlist-join")
+    @post("/waitlist/join/{slot_id:int}", opt=RATE_LIMITED_FORM, name="waitlist-join")
     async def join(
         self,
         request: Request[Any, Any, Any],
@@ -127,7 +128,11 @@ class WaitlistController(Controller):
     ) -> Template | Redirect:
         slot = await catalogue.slot_detail(db, slot_id)
         form = read_join_form(await request.form())
-        if form.valid:
+        status = HTTP_422_UNPROCESSABLE_ENTITY
+        if rate_limit.over_limit(request):
+            form.add_error("", i18n.gettext(TOO_MANY_TRIES))
+            status = HTTP_429_TOO_MANY_REQUESTS
+        elif form.valid:
             try:
                 receipt = await waitlist_service.join(
                     db,
@@ -148,9 +153,7 @@ class WaitlistController(Controller):
                     f"/waitlist/{receipt.token}?done=joined", status_code=HTTP_303_SEE_OTHER
                 )
         blank = forms.blank_booking_form()
-        page = slot_page(
-            slot, blank, booking_policy, settings, payment_settings, HTTP_422_UNPROCESSABLE_ENTITY
-        )
+        page = slot_page(slot, blank, booking_policy, settings, payment_settings, status)
         page.context["waitlist_form"] = form
         return page
 

@@ -34,6 +34,10 @@ UNUSABLE_TEXT = N_(
     "This contains characters that cannot be used here (invisible control characters or "
     "garbled letters). They have been removed: please check the text and send it again."
 )
+TOO_MANY_TRIES = N_(
+    "Too many tries from your connection in a minute. Wait a minute, then send this form "
+    "again: what you typed is kept."
+)
 FORM_USED = N_(
     "This form was already used for another booking. Check the details and send it again."
 )
