@@ -203,6 +203,20 @@ def moment(instant: datetime) -> str:
     return f"{full_day(instant)}, {clock_time(instant)}"
 
 
+def month_year(value: date) -> str:
+    """A month as a calendar's caption: "août 2026", "August 2026"."""
+    return format_date(value, "LLLL y", locale=babel_locale())
+
+
+def weekday_initials() -> list[tuple[str, str]]:
+    """Monday to Sunday: (short name, full name) in the current language."""
+    names = babel_locale().days
+    return [
+        (names["stand-alone"]["abbreviated"][day], names["stand-alone"]["wide"][day])
+        for day in range(7)
+    ]
+
+
 def money(cents: int) -> str:
     return format_currency(Decimal(cents) / 100, CURRENCY, locale=babel_locale())
 
@@ -234,6 +248,7 @@ FILTERS = {
     "full_day": full_day,
     "clock": clock_time,
     "moment": moment,
+    "month_year": month_year,
     "money": money,
     "language_list": language_list,
     "localized": localized,
@@ -247,6 +262,7 @@ def install(environment: Any) -> None:
     environment.filters.update(FILTERS)
     environment.globals.update(
         current_locale=current,
+        weekday_initials=weekday_initials,
         language_names=LANGUAGE_NAMES,
         supported_locales=SUPPORTED_LOCALES,
     )

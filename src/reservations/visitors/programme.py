@@ -1,14 +1,18 @@
-"""``/``: the programme of upcoming visits and animations, filtered by dates, sector, kind,
-provider and children's age. Filters come from a plain GET form, so it works without scripts;
-anything unreadable in the query is ignored rather than refused."""
+"""``/``: the programme of upcoming visits and animations, filtered by dates (or a shortcut:
+this week, this weekend, next week), sector, kind, provider, children's age, a language the
+farmer speaks and free visits only, with a month calendar of the days that have visits and
+places. Filters come from a plain GET form and links, so it works without scripts; anything
+unreadable in the query is ignored rather than refused."""
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from itertools import groupby
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
@@ -21,7 +25,7 @@ from reservations.base.infra.db import Database
 from reservations.base.models import ActivityKind
 from reservations.base.reads import availability, catalogue
 from reservations.base.reads.availability import SlotFilter, SlotView
-from reservations.settings import Settings
+from reservations.settings import SUPPORTED_LOCALES, Settings
 from reservations.web import inputs
 
 DEFAULT_DAYS = 30
@@ -38,6 +42,28 @@ class ProgrammeQuery:
     provider: int | None
     #: The youngest child's age: only activities open to that age are shown.
     age: int | None
+    #: A language the farmer speaks ("de"...), and free visits only.
+    spoken: str | None = None
+    free: bool = False
+
+    @property
+    def filtered(self) -> bool:
+        return any((self.sector, self.kind, self.provider, self.age is not None, self.spoken))
+
+    def link(self, **changes: Any) -> str:
+        """The programme's address with these filters (and ``changes``)."""
+        query = replace(self, **changes)
+        pairs = {
+            "from": query.first_day.isoformat(),
+            "to": query.last_day.isoformat(),
+            "sector": query.sector,
+            "kind": query.kind.value if query.kind else None,
+            "provider": query.provider,
+            "age": query.age,
+            "spoken": query.spoken,
+            "free": "1" if query.free else None,
+        }
+        return "/?" + urlencode({k: v for k, v in pairs.items() if v is not None})
 
     @classmethod
     def read(
@@ -51,6 +77,8 @@ class ProgrammeQuery:
         kind: str | None,
         provider: str | None,
         age: str | None,
+        spoken: str | None = None,
+        free: str | None = None,
     ) -> ProgrammeQuery:
         first_day = max(_date(first) or today, today)
         last_day = _date(last)
@@ -64,6 +92,8 @@ class ProgrammeQuery:
             kind=ActivityKind(kind) if kind in set(ActivityKind) else None,
             provider=_number(provider, 1, None),
             age=_number(age, 0, MAX_CHILD_AGE),
+            spoken=spoken if spoken in SUPPORTED_LOCALES else None,
+            free=free == "1",
         )
 
 
@@ -76,6 +106,55 @@ def _number(text: str | None, low: int, high: int | None) -> int | None:
     if value is None:
         return None
     return value if value >= low and (high is None or value <= high) else None
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    name: str  # "this_week", "this_weekend", "next_week"
+    first_day: date
+    last_day: date
+
+
+def shortcuts(today: date) -> list[Shortcut]:
+    """This week (today to Sunday), this weekend (Saturday and Sunday; today if it is Sunday),
+    next week (Monday to Sunday)."""
+    sunday = today + timedelta(days=6 - today.weekday())
+    saturday = max(sunday - timedelta(days=1), today)
+    return [
+        Shortcut("this_week", today, sunday),
+        Shortcut("this_weekend", saturday, sunday),
+        Shortcut("next_week", sunday + timedelta(days=1), sunday + timedelta(days=7)),
+    ]
+
+
+@dataclass(frozen=True)
+class CalendarDay:
+    day: date
+    #: "none" (no visit), "full" (visits, no place left), "places"; None outside the window
+    state: str | None
+
+
+def month_calendar(first: date, last: date, days: Sequence[Day]) -> list[tuple[date, list]]:
+    """The months of the window, as weeks of days (Monday first; None outside the month), each
+    day saying whether it has visits with places left."""
+    found = {
+        day.day: "places" if any(e.slot.bookable for e in day.entries) else "full"
+        for day in days
+    }
+    months, month = [], date(first.year, first.month, 1)
+    while month <= last:
+        weeks = [
+            [
+                None
+                if d.month != month.month
+                else CalendarDay(d, found.get(d, "none") if first <= d <= last else None)
+                for d in week
+            ]
+            for week in calendar.Calendar().monthdatescalendar(month.year, month.month)
+        ]
+        months.append((month, weeks))
+        month = (month + timedelta(days=32)).replace(day=1)
+    return months
 
 
 @dataclass(frozen=True)
@@ -101,6 +180,11 @@ async def upcoming(db: Database, query: ProgrammeQuery, *, locale: str, now: dat
         db, query.first_day, query.last_day, slot_filter, locale=locale, now=now
     )
     views = [v for v in views if availability.on_programme(v, now)]
+    if query.free:
+        views = [v for v in views if v.price_adult_cents == v.price_child_cents == 0]
+    if query.spoken:
+        spoken = await catalogue.spoken_languages(db, (v.activity_id for v in views))
+        views = [v for v in views if query.spoken in spoken.get(v.activity_id, [])]
     ages = await catalogue.minimum_ages(db, (v.activity_id for v in views))
     entries = [
         Entry(view, ages.get(view.activity_id))
@@ -128,6 +212,8 @@ class ProgrammeController(Controller):
         kind: FromQuery[str | None] = None,
         provider: FromQuery[str | None] = None,
         age: FromQuery[str | None] = None,
+        spoken: FromQuery[str | None] = None,
+        free: FromQuery[str | None] = None,
     ) -> Template:
         now = clock.now()
         query = ProgrammeQuery.read(
@@ -139,6 +225,8 @@ class ProgrammeController(Controller):
             kind=kind,
             provider=provider,
             age=age,
+            spoken=spoken,
+            free=free,
         )
         days = await upcoming(db, query, locale=i18n.current(), now=now)
         providers = await catalogue.providers_on_programme(db, query.first_day, query.last_day)
@@ -151,6 +239,9 @@ class ProgrammeController(Controller):
                 "sectors": settings.sectors,
                 "kinds": list(ActivityKind),
                 "max_child_age": MAX_CHILD_AGE,
-                "filtered": any((sector, kind, provider, age)),
+                "filtered": query.filtered or query.free,
+                "shortcuts": shortcuts(clock.local_date(now)),
+                "months": month_calendar(query.first_day, query.last_day, days),
+                "spoken_choices": SUPPORTED_LOCALES,
             },
         )

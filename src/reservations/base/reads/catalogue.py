@@ -136,3 +136,18 @@ async def minimum_ages(db: Database, activity_ids: Iterable[int]) -> dict[int, i
     async with db.reading_connection() as connection:
         rows = (await connection.execute(query)).all()
     return {row.id: row.min_age for row in rows}
+
+
+async def spoken_languages(db: Database, activity_ids: Iterable[int]) -> dict[int, list[str]]:
+    """The languages each activity's farmer speaks, for the programme's "language" filter."""
+    ids = sorted(set(activity_ids))
+    if not ids:
+        return {}
+    query = (
+        select(Activity.id, Provider.languages)
+        .join(Provider, Provider.id == Activity.provider_id)
+        .where(Activity.id.in_(ids))
+    )
+    async with db.reading_connection() as connection:
+        rows = (await connection.execute(query)).all()
+    return {row.id: list(row.languages or []) for row in rows}
