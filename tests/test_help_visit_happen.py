@@ -50,3 +50,27 @@ async def test_a_visit_under_its_minimum_asks_for_help(db, client):
         shown = text((await client.get(page, params={"lang": "en"})).text)
         assert "more people and it takes place" not in shown, page
         assert "Help this visit happen" not in shown, page
+
+
+async def test_the_meeting_point_opens_in_maps_and_says_how_to_get_there(db, client):
+    from sqlalchemy import update
+
+    from reservations.base.models import Activity
+
+    slot = await make_slot(db, capacity=8)
+    async with db.writing() as session:
+        await session.execute(
+            update(Activity)
+            .where(Activity.id == slot.activity_id)
+            .values(
+                meeting_point="Parking du Mas, Vialas",
+                latitude=44.3521,
+                longitude=3.8762,
+                directions={"fr": "Navette du mardi, arrêt Vialas.", "de": "Dienstags-Shuttle."},
+            )
+        )
+    german = (await client.get(f"/visits/{slot.id}", params={"lang": "de"})).text
+    assert 'href="geo:44.3521,3.8762"' in german
+    assert "Anfahrt" in german and "Dienstags-Shuttle." in german
+    dutch = (await client.get(f"/visits/{slot.id}", params={"lang": "nl"})).text
+    assert "Navette du mardi, arrêt Vialas." in dutch  # no Dutch text: the French one

@@ -1,4 +1,5 @@
-"""scheduler lease: one server process at a time runs the due work
+"""scheduler lease (one server process at a time runs the due work); how to get to an
+activity's meeting point, per language (existing activities: nothing said yet)
 
 Revision ID: 20261203_t
 Revises: 20261202_p
@@ -26,7 +27,13 @@ def upgrade() -> None:
         sa.Column("expires_at", reservations.base.models.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_scheduler_lease")),
     )
+    with op.batch_alter_table("activity") as batch:
+        batch.add_column(
+            sa.Column("directions", sa.JSON(), nullable=False, server_default=sa.text("'{}'"))
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("activity") as batch:
+        batch.drop_column("directions")
     op.drop_table("scheduler_lease")

@@ -215,6 +215,8 @@ class Activity(Base):
     longitude: Mapped[float | None] = mapped_column(Float)
     min_age: Mapped[int | None] = mapped_column(Integer)
     accessibility: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    #: Per locale: how to get to the meeting point (the office's shuttle lines, parking).
+    directions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     default_capacity: Mapped[int] = mapped_column(Integer, default=20)
     default_min_participants: Mapped[int] = mapped_column(Integer, default=0)
     price_adult_cents: Mapped[int] = mapped_column(Integer, default=0)

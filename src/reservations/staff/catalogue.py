@@ -43,7 +43,7 @@ DONE = {
 }
 
 PROVIDER_FIELDS = ("name", "village", "sector", "email", "phone", "daily_cap")
-PER_LANGUAGE = ("title", "description", "accessibility")
+PER_LANGUAGE = ("title", "description", "accessibility", "directions")
 ACTIVITY_FIELDS = (
     "kind",
     *(f"{text}_{code}" for text in PER_LANGUAGE for code in SUPPORTED_LOCALES),
@@ -169,6 +169,7 @@ def activity_submitted(submitted: Any) -> tuple[Form, ActivityFields | None]:
         title=texts["title"],
         description=texts["description"],
         accessibility=texts["accessibility"],
+        directions=texts["directions"],
         meeting_point=form.values["meeting_point"] or None,
         latitude=inputs.decimal(form, "latitude"),
         longitude=inputs.decimal(form, "longitude"),

@@ -138,8 +138,7 @@ def month_calendar(first: date, last: date, days: Sequence[Day]) -> list[tuple[d
     """The months of the window, as weeks of days (Monday first; None outside the month), each
     day saying whether it has visits with places left."""
     found = {
-        day.day: "places" if any(e.slot.bookable for e in day.entries) else "full"
-        for day in days
+        day.day: "places" if any(e.slot.bookable for e in day.entries) else "full" for day in days
     }
     months, month = [], date(first.year, first.month, 1)
     while month <= last:

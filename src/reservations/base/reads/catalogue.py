@@ -26,6 +26,7 @@ class SlotDetail(SlotFacts):
     kind: ActivityKind
     description: dict[str, str]
     accessibility: dict[str, str]
+    directions: dict[str, str]
     meeting_point: str | None
     latitude: float | None
     longitude: float | None
@@ -68,6 +69,7 @@ async def slot_detail(
             Activity.kind,
             Activity.description,
             Activity.accessibility,
+            Activity.directions,
             Activity.meeting_point,
             Activity.latitude,
             Activity.longitude,
@@ -96,6 +98,7 @@ async def slot_detail(
         now or clock.now(),
         description=dict(row.description or {}),
         accessibility=dict(row.accessibility or {}),
+        directions=dict(row.directions or {}),
         languages=list(row.languages or []),
     )
 

@@ -121,6 +121,7 @@ class ActivityFields:
     title: Mapping[str, str]
     description: Mapping[str, str] = field(default_factory=dict)
     accessibility: Mapping[str, str] = field(default_factory=dict)
+    directions: Mapping[str, str] = field(default_factory=dict)
     meeting_point: str | None = None
     latitude: float | None = None
     longitude: float | None = None
@@ -145,6 +146,7 @@ class ActivityFields:
             title=dict(self.title),
             description=dict(self.description),
             accessibility=dict(self.accessibility),
+            directions=dict(self.directions),
             decision_time=self.decision_time.strftime("%H:%M"),
         )
         return record
@@ -166,6 +168,7 @@ def activity_problems(fields: ActivityFields) -> list[DomainError]:
     problems += _per_language(fields.title, MAX_TITLE, "title")
     problems += _per_language(fields.description, MAX_TEXT, "description")
     problems += _per_language(fields.accessibility, MAX_TEXT, "accessibility")
+    problems += _per_language(fields.directions, MAX_TEXT, "directions")
     if len(fields.meeting_point or "") > MAX_TEXT:
         problems.append(TooLong(field="meeting_point", maximum=MAX_TEXT))
     if (fields.latitude is None) != (fields.longitude is None):
@@ -211,6 +214,7 @@ def fields_of_activity(activity: Activity) -> ActivityFields:
         title=dict(activity.title or {"fr": activity.name}),
         description=dict(activity.description or {}),
         accessibility=dict(activity.accessibility or {}),
+        directions=dict(activity.directions or {}),
         meeting_point=activity.meeting_point,
         latitude=activity.latitude,
         longitude=activity.longitude,
@@ -232,6 +236,7 @@ def _apply_activity(activity: Activity, fields: ActivityFields) -> None:
     activity.title = _clean(fields.title)
     activity.description = _clean(fields.description)
     activity.accessibility = _clean(fields.accessibility)
+    activity.directions = _clean(fields.directions)
     activity.meeting_point = (fields.meeting_point or "").strip() or None
     activity.latitude, activity.longitude = fields.latitude, fields.longitude
     activity.min_age = fields.min_age
