@@ -74,3 +74,27 @@ async def test_the_meeting_point_opens_in_maps_and_says_how_to_get_there(db, cli
     assert "Anfahrt" in german and "Dienstags-Shuttle." in german
     dutch = (await client.get(f"/visits/{slot.id}", params={"lang": "nl"})).text
     assert "Navette du mardi, arrêt Vialas." in dutch  # no Dutch text: the French one
+
+
+async def test_the_confirmation_announces_a_decision_only_while_it_is_to_come(db, client):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from reservations.base import clock
+    from reservations.base.models import Slot
+    from tests.test_visitors import outbox, post_booking
+
+    coming = await make_slot(db, capacity=8, min_participants=4)
+    overdue = await make_slot(db, capacity=8, min_participants=4)
+    async with db.writing() as session:  # its decision time passed and nobody decided yet
+        await session.execute(
+            update(Slot)
+            .where(Slot.id == overdue.id)
+            .values(decision_at=clock.now() - timedelta(hours=1))
+        )
+    await post_booking(client, coming.id, "en", adults="1", children="0")
+    await post_booking(client, overdue.id, "en", adults="1", children="0", email="b@example.org")
+    by_address = {m.to_address: m.text_body for m in await outbox(db)}
+    assert "It is decided on" in by_address["anne@example.org"]
+    assert "It is decided on" not in by_address["b@example.org"]
