@@ -23,9 +23,12 @@ from reservations.api.availability import AvailabilityController
 from reservations.api.bookings import BookingController
 from reservations.api.openapi import CompletedJsonRenderPlugin
 from reservations.api.problems import EXCEPTION_HANDLERS
+from reservations.api.stripe_webhook import StripeWebhookController
 from reservations.base.infra import log_masking
 from reservations.base.infra.db import Database
+from reservations.base.infra.stripe_gateway import StripeGateway, gateway_for
 from reservations.base.rules.booking import BookingPolicy
+from reservations.base.rules.payments import PaymentSettings
 from reservations.settings import Settings
 from reservations.staff import auth as staff_auth
 from reservations.visitors import router as visitors_router
@@ -55,6 +58,14 @@ def provide_jinja(state: State) -> Environment:
     return state.jinja
 
 
+def provide_stripe_gateway(state: State) -> StripeGateway | None:
+    return state.stripe_gateway
+
+
+def provide_payment_settings(state: State) -> PaymentSettings:
+    return state.payment_settings
+
+
 def _rate_limit(settings: Settings) -> RateLimitConfig | None:
     """Per-client limit on the handlers marked ``rate_limited`` (booking, cancelling)."""
     if settings.booking_rate_limit <= 0:
@@ -78,7 +89,15 @@ def _csrf(settings: Settings) -> CSRFConfig:
         cookie_httponly=True,
         cookie_samesite="lax",
         # No forms there, so no cookie: the API, the embed and kiosk pages, calendar feeds.
-        exclude=["^/api/", "^/schema", "^/embed", "^/kiosk", r"\.ics$"],
+        # Stripe's webhook is signed by Stripe instead.
+        exclude=[
+            "^/api/",
+            "^/schema",
+            "^/embed",
+            "^/kiosk",
+            r"\.ics$",
+            "^/payments/stripe/webhook",
+        ],
     )
 
 
@@ -144,13 +163,29 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             farmers.router(),
             staff.router(settings),
             static_router(),
+            StripeWebhookController,
         ],
-        state=State({"db": db, "booking_policy": policy, "settings": settings, "jinja": jinja}),
+        state=State(
+            {
+                "db": db,
+                "booking_policy": policy,
+                "settings": settings,
+                "jinja": jinja,
+                "stripe_gateway": gateway_for(settings),
+                "payment_settings": PaymentSettings(
+                    online=settings.payments_online,
+                    hold_minutes=settings.payment_hold_minutes,
+                    public_url=settings.public_url,
+                ),
+            }
+        ),
         dependencies={
             "db": Provide(provide_db, sync_to_thread=False),
             "booking_policy": Provide(provide_booking_policy, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),
             "jinja": Provide(provide_jinja, sync_to_thread=False),
+            "stripe_gateway": Provide(provide_stripe_gateway, sync_to_thread=False),
+            "payment_settings": Provide(provide_payment_settings, sync_to_thread=False),
         },
         # Problem details under /api and /schema; friendly pages in the visitor's language
         # everywhere else.

@@ -286,6 +286,24 @@ async def tick_before_mail(database: Database, settings: Settings) -> tuple[Any,
     return decisions, offers, await queue_morning_emails(database, settings)
 
 
+async def tick_payments(database: Database, settings: Settings) -> tuple[int, int]:
+    """With Stripe configured: send the refunds still pending (Stripe was unreachable), end
+    the checkouts of holds that are over, and tell the visitors whose late payment was
+    refunded (once each). The refunds sent and the checkouts ended."""
+    from reservations.base.infra.stripe_gateway import gateway_for
+    from reservations.base.rules import payments, refunds
+    from reservations.notices import refund_emails
+
+    gateway = gateway_for(settings)
+    if gateway is None:
+        return 0, 0
+    sent = await refunds.settle(database, gateway)
+    ended = await payments.expire_checkouts(database, gateway)
+    for booking_id in await refunds.recent_late_payment_refunds(database):
+        await refund_emails.queue_late_payment_refunded(database, booking_id, settings)
+    return sent, ended
+
+
 @main.command()
 @click.pass_obj
 def tick(settings: Settings) -> None:
@@ -294,16 +312,19 @@ def tick(settings: Settings) -> None:
 
     async def work(database: Database) -> Any:
         decisions, offers, day_sheets = await tick_before_mail(database, settings)
+        money = await tick_payments(database, settings)
         delivery = await deliver_due(database, transport_for(settings))
-        return decisions, offers, day_sheets, delivery
+        return decisions, offers, day_sheets, money, delivery
 
-    decisions, offers, day_sheets, delivery = _run(work, settings)
+    decisions, offers, day_sheets, money, delivery = _run(work, settings)
     click.echo(
         f"go/no-go: {len(decisions.confirmed)} confirmed, {len(decisions.cancelled)} cancelled "
         f"({len(decisions.bookings_cancelled)} bookings cancelled with them)"
     )
     click.echo(f"waiting list: {offers.expired} offers ran out, {len(offers.offers)} new offers")
     click.echo(f"day sheets: {day_sheets} queued for the providers with visitors today")
+    if settings.payments_online:
+        click.echo(f"payments: {money[0]} refunds sent, {money[1]} unpaid checkouts ended")
     retry = f" ({delivery.failed - delivery.gave_up} to retry later)" if delivery.failed else ""
     click.echo(f"mail: {delivery.sent} sent, {delivery.failed} failed{retry}")
     if delivery.abandoned:

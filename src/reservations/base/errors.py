@@ -21,6 +21,7 @@ class ErrorKind(enum.StrEnum):
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"  # valid, but the state of things refuses it (full, closed, cancelled)
     FORBIDDEN = "forbidden"
+    UNAVAILABLE = "unavailable"  # a service we depend on (Stripe) cannot be reached for now
 
 
 class DomainError(Exception):
@@ -134,6 +135,41 @@ class AlreadyCancelled(DomainError):
     code = "already_cancelled"
     title = N_("Already cancelled")
     message = N_("This booking is already cancelled.")
+
+
+class PaymentUnavailable(DomainError):
+    kind = ErrorKind.UNAVAILABLE
+    code = "payment_unavailable"
+    title = N_("Online payment unavailable")
+    message = N_(
+        "Online payment cannot be reached right now, so nothing was booked. Please try "
+        "again in a few minutes, or call the tourist office."
+    )
+
+
+class InvalidAmount(DomainError):
+    code = "invalid_amount"
+    title = N_("Invalid amount")
+    message = N_("Write an amount in euros, for example 12,50.")
+
+
+class RefundTooLarge(DomainError):
+    code = "refund_too_large"
+    title = N_("Refund too large")
+    message = N_("At most {maximum} can be refunded online for this booking.")
+
+
+class NothingToPay(DomainError):
+    kind = ErrorKind.CONFLICT
+    code = "nothing_to_pay"
+    title = N_("Nothing to pay")
+    message = N_("This booking has nothing left to pay.")
+
+
+class PaymentMethodRefused(DomainError):
+    code = "payment_method_refused"
+    title = N_("Payment method not allowed here")
+    message = N_("Online card payments are recorded by Stripe itself, not by hand.")
 
 
 class AwaitingPayment(DomainError):

@@ -66,7 +66,13 @@ def compose(
 
 
 async def enqueue(
-    session: AsyncSession, key: str, to: str, email: Email, *, secret_key: str | None = None
+    session: AsyncSession,
+    key: str,
+    to: str,
+    email: Email,
+    *,
+    secret_key: str | None = None,
+    parked: bool = False,
 ) -> bool:
     """Queue ``email`` in the outbox within ``session``'s transaction; False if ``key`` was
     queued before (someone is never told the same thing twice). An email with a secret link
@@ -80,6 +86,7 @@ async def enqueue(
         html=email.html,
         attachments=email.attachments,
         secret_key=secret_key,
+        parked=parked,
     )
 
 
@@ -142,8 +149,11 @@ async def queue_booking_confirmed(
     slot: SlotDetail,
     manage_url: str,
     settings: Settings,
+    *,
+    parked: bool = False,
 ) -> bool:
-    """Queue the confirmation; False when there is no address or it could not be queued."""
+    """Queue the confirmation; False when there is no address or it could not be queued.
+    ``parked`` for a hold: its payment releases it (``payments``), an unpaid end drops it."""
     if not booking.email:
         return False
     try:
@@ -155,6 +165,7 @@ async def queue_booking_confirmed(
                 booking.email,
                 email,
                 secret_key=settings.secret_key,
+                parked=parked,
             )
     except Exception:
         logger.exception("could not queue the confirmation of booking %s", booking.reference)

@@ -8,6 +8,7 @@ from litestar.status_codes import (
     HTTP_404_NOT_FOUND,
     HTTP_409_CONFLICT,
     HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_503_SERVICE_UNAVAILABLE,
 )
 
 from reservations.base.errors import DomainError, ErrorKind
@@ -17,6 +18,7 @@ STATUS_OF_KIND = {
     ErrorKind.NOT_FOUND: HTTP_404_NOT_FOUND,
     ErrorKind.CONFLICT: HTTP_409_CONFLICT,
     ErrorKind.FORBIDDEN: HTTP_403_FORBIDDEN,
+    ErrorKind.UNAVAILABLE: HTTP_503_SERVICE_UNAVAILABLE,
 }
 
 

@@ -38,7 +38,7 @@ from reservations.base.errors import (
     PartyTooLarge,
     UnsupportedLocale,
 )
-from reservations.base.infra import tokens
+from reservations.base.infra import outbox, tokens
 from reservations.base.infra.db import Database
 from reservations.base.models import (
     HOLD_STATUSES,
@@ -50,7 +50,7 @@ from reservations.base.models import (
     Slot,
     SlotStatus,
 )
-from reservations.base.rules import audit, contacts, holds, places, room
+from reservations.base.rules import audit, contacts, holds, places, refunds, room
 from reservations.settings import SUPPORTED_LOCALES
 
 
@@ -550,8 +550,17 @@ async def _cancel_on_its_slot(
         row = ended.one()  # live under its slot's lock
         if status in HOLD_STATUSES:
             await holds.end_hold(session, slot_id, row.adults + row.children, now)
+            await outbox.discard(session, f"booking-confirmed:{booking_id}")
         else:
             await places.give_back(session, slot_id, row.adults + row.children, now)
+            await refunds.on_cancellation(
+                session,
+                [booking_id],
+                cancelled_by,
+                before_cutoff=room.before_cutoff(slot.booking_cutoff_at, now),
+                actor=actor,
+                now=now,
+            )
         audit.record(
             session,
             actor,

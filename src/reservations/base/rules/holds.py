@@ -163,6 +163,42 @@ async def release_lapsed(
     return people
 
 
+async def expire_now(
+    executor: AsyncConnection | AsyncSession,
+    slot_id: int,
+    booking_id: int,
+    now: datetime,
+    *,
+    actor: str,
+) -> bool:
+    """End one running hold before its time (its checkout expired or was declined): marked
+    ``expired``, its places given back at once (lapsed or not, its people are still in
+    ``held`` until released); False if it was no longer a hold."""
+    await lock_slot_row(executor, slot_id)
+    ended = (
+        await executor.execute(
+            update(_booking)
+            .where(_booking.c.id == booking_id, _booking.c.slot_id == slot_id, is_hold())
+            .values(status=BookingStatus.EXPIRED.value)
+            .returning(_booking.c.adults, _booking.c.children)
+        )
+    ).first()
+    if ended is None:
+        return False
+    await end_hold(executor, slot_id, ended.adults + ended.children, now)
+    await executor.execute(
+        insert(_audit).values(
+            at=now,
+            actor=actor,
+            action="booking.expired",
+            slot_id=slot_id,
+            booking_id=booking_id,
+            data={"before": {"status": "pending_payment"}, "after": {"status": "expired"}},
+        )
+    )
+    return True
+
+
 async def end_hold(
     executor: AsyncConnection | AsyncSession,
     slot_id: int,

@@ -21,6 +21,7 @@ from reservations.base.errors import (
     SlotNotFound,
     SlotNotOver,
 )
+from reservations.base.infra import outbox
 from reservations.base.infra.db import Database
 from reservations.base.models import (
     HOLD_STATUSES,
@@ -33,7 +34,7 @@ from reservations.base.models import (
     SlotStatus,
     UTCDateTime,
 )
-from reservations.base.rules import audit
+from reservations.base.rules import audit, refunds
 from reservations.base.rules.booking import lock_slot
 
 
@@ -167,6 +168,11 @@ async def _cancel_bookings_of(
         .values(booked=0, held=0, holds_expire_at=None)
         .execution_options(synchronize_session=False)
     )
+    await refunds.on_cancellation(
+        session, booking_ids, CancelledBy.SLOT, before_cutoff=True, actor=actor, now=now
+    )
+    # The parked confirmations of its unpaid holds will never be true.
+    await outbox.discard(session, *(f"booking-confirmed:{id_}" for id_ in booking_ids))
     for booking_id in booking_ids:
         audit.record(
             session,
