@@ -23,11 +23,13 @@ from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_422_UNPROCESSABLE_ENT
 from reservations import i18n
 from reservations.base.errors import DomainError
 from reservations.base.infra.db import Database
+from reservations.base.infra.stripe_gateway import StripeGateway
 from reservations.base.reads import booking_lookup, booking_money
 from reservations.base.rules import payments, refunds
+from reservations.base.rules.payments import PaymentSettings
 from reservations.settings import Settings
-from reservations.staff import booking_forms, payment_config
-from reservations.staff.bookings import booking_page, booking_path, send_link
+from reservations.staff import booking_forms
+from reservations.staff.bookings import Online, booking_page, booking_path, send_link
 from reservations.web.http_status import status_of
 
 logger = logging.getLogger(__name__)
@@ -81,6 +83,7 @@ class BookingMoneyController(Controller):
         booking_id: FromPath[int],
         db: NamedDependency[Database],
         settings: NamedDependency[Settings],
+        stripe_gateway: NamedDependency[StripeGateway | None],
     ) -> Template | Redirect:
         form, amount = booking_forms.refund_amount(await request.form())
         if amount is None:
@@ -94,9 +97,9 @@ class BookingMoneyController(Controller):
             return await booking_page(
                 db, booking_id, settings, refund=form, status_code=status_of(exc)
             )
-        if settings.payments_online:
+        if stripe_gateway is not None:
             try:
-                await refunds.settle(db, payment_config.gateway(settings))
+                await refunds.settle(db, stripe_gateway)
             except Exception:  # recorded, pending: ``tick`` sends it
                 logger.exception("refunds of booking %s not sent yet", booking_id)
         money = await booking_money.money_of(db, booking_id)
@@ -111,8 +114,10 @@ class BookingMoneyController(Controller):
         db: NamedDependency[Database],
         settings: NamedDependency[Settings],
         jinja: NamedDependency[Environment],
+        stripe_gateway: NamedDependency[StripeGateway | None],
+        payment_settings: NamedDependency[PaymentSettings],
     ) -> Template | Redirect:
-        if not settings.payments_online:
+        if stripe_gateway is None:
             return await booking_page(
                 db,
                 booking_id,
@@ -122,7 +127,8 @@ class BookingMoneyController(Controller):
             )
         booking = await booking_lookup.booking_view(db, booking_id)
         try:
-            emailed = await send_link(db, jinja, settings, booking, request.user.actor)
+            online = Online(stripe_gateway, payment_settings)
+            emailed = await send_link(db, jinja, settings, online, booking, request.user.actor)
         except DomainError as exc:
             return await booking_page(
                 db, booking_id, settings, link_error=_refusal_text(exc), status_code=status_of(exc)

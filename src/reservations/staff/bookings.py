@@ -14,6 +14,7 @@ change redirects (post/redirect/get) to the booking's page saying what was done.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -26,18 +27,25 @@ from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_422_UNPROCESSABLE_ENT
 
 from reservations import i18n
 from reservations.base import clock
-from reservations.base.errors import BookingClosed, DomainError, IdempotencyKeyReused
+from reservations.base.errors import (
+    BookingClosed,
+    DomainError,
+    IdempotencyKeyReused,
+    PaymentUnavailable,
+)
 from reservations.base.infra.db import Database
+from reservations.base.infra.stripe_gateway import StripeGateway
 from reservations.base.models import HOLD_STATUSES, BookingStatus
 from reservations.base.reads import booking_lookup, booking_money, catalogue
 from reservations.base.reads.catalogue import SlotDetail
 from reservations.base.rules import booking as booking_service
 from reservations.base.rules import moves, payments
 from reservations.base.rules.booking import BookingPolicy
+from reservations.base.rules.payments import PaymentSettings
 from reservations.i18n import N_
 from reservations.notices import emails, followups, payment_emails
 from reservations.settings import SUPPORTED_LOCALES, Settings
-from reservations.staff import booking_forms, labels, payment_config
+from reservations.staff import booking_forms, labels
 from reservations.staff.booking_forms import CounterPayment
 from reservations.staff.inputs import day as day_input
 from reservations.staff.inputs import form_of, whole
@@ -188,6 +196,7 @@ async def _after_booking(
     db: Database,
     jinja: Environment,
     settings: Settings,
+    online: Online,
     receipt: booking_service.BookingReceipt,
     payment: CounterPayment,
     actor: str,
@@ -203,29 +212,37 @@ async def _after_booking(
             return "booked_payment_failed"
         return "booked_paid"
     try:
-        emailed = await send_link(db, jinja, settings, receipt.booking, actor)
+        emailed = await send_link(db, jinja, settings, online, receipt.booking, actor)
     except DomainError:
         return "booked_link_failed"
     return "booked_link_emailed" if emailed else "booked_link"
+
+
+@dataclass(frozen=True)
+class Online:
+    """Stripe as the app provides it: the gateway (None when not configured) and the payment
+    settings the domain takes."""
+
+    gateway: StripeGateway | None
+    settings: PaymentSettings
 
 
 async def send_link(
     db: Database,
     jinja: Environment,
     settings: Settings,
+    online: Online,
     booking: booking_service.BookingView,
     actor: str,
 ) -> bool:
     """Make the booking's payment link (an open one is reused) and email it; True when the
-    email is queued (False: no address, or this link was emailed before). Only with Stripe
-    configured (``settings.payments_online``); the domain's refusals are raised
-    (``NothingToPay``, ``PaymentUnavailable``: Stripe unreachable)."""
+    email is queued (False: no address, or this link was emailed before). The domain's
+    refusals are raised (``NothingToPay``; ``PaymentUnavailable``: Stripe not configured or
+    unreachable)."""
+    if online.gateway is None:
+        raise PaymentUnavailable()
     url = await payments.send_payment_link(
-        db,
-        payment_config.gateway(settings),
-        booking.id,
-        payment_config.payment_settings(settings),
-        actor=actor,
+        db, online.gateway, booking.id, online.settings, actor=actor
     )
     return await payment_emails.queue_payment_link(db, jinja, booking, url, settings)
 
@@ -271,6 +288,8 @@ class BookingController(Controller):
         booking_policy: NamedDependency[BookingPolicy],
         settings: NamedDependency[Settings],
         jinja: NamedDependency[Environment],
+        stripe_gateway: NamedDependency[StripeGateway | None],
+        payment_settings: NamedDependency[PaymentSettings],
     ) -> Template | Redirect:
         submitted = await request.form()
         slot_id = whole_number(str(submitted.get("slot_id") or ""))
