@@ -325,7 +325,10 @@ class BookingController(Controller):
             return _new_booking_page(slot, form, booking_policy, settings, status_of(exc))
         done = "booked"
         if payment is not None and not receipt.replayed:
-            done = await _after_booking(db, jinja, settings, receipt, payment, request.user.actor)
+            online = Online(stripe_gateway, payment_settings)
+            done = await _after_booking(
+                db, jinja, settings, online, receipt, payment, request.user.actor
+            )
         emailed = not receipt.replayed and await emails.queue_booking_confirmed(
             db,
             jinja,
