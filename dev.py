@@ -2,6 +2,7 @@
 """Set-up and run, with nothing but Python >= 3.11 on the machine.
 
     python3 dev.py demo          # the demo server on http://127.0.0.1:8000 (SQLite, demo data)
+    python3 dev.py demo --fake-stripe  # the same, paying online on a fake Stripe on loopback
     python3 dev.py test          # the test suite (extra arguments go to pytest)
     python3 dev.py translations  # extract the texts to translate into the .po catalogs
 
@@ -100,12 +101,42 @@ def main(argv: list[str]) -> int:
         update_catalogs()
         return 0
     compile_catalogs()
-    if command == "demo":
-        args = [str(BIN / "reservations"), "serve", "--demo", *rest]
-    else:
-        args = [str(BIN / "python"), "-m", "pytest", *rest]
     os.chdir(ROOT)
-    return subprocess.call(args)
+    if command == "demo":
+        if "--fake-stripe" in rest:
+            rest.remove("--fake-stripe")
+            return with_fake_stripe([str(BIN / "reservations"), "serve", "--demo", *rest])
+        return subprocess.call([str(BIN / "reservations"), "serve", "--demo", *rest])
+    return subprocess.call([str(BIN / "python"), "-m", "pytest", *rest])
+
+
+def with_fake_stripe(serve: list[str], port: int = 12111) -> int:
+    """Run the demo with paid visits paid online: the tests' fake Stripe server on loopback
+    (its hosted checkout page has a "Pay" button; it signs and sends the webhook as Stripe
+    does), and the site configured for it. Nothing leaves the machine."""
+    site_port = serve[serve.index("--port") + 1] if "--port" in serve else "8000"
+    fake = subprocess.Popen(
+        [
+            str(BIN / "python"),
+            "-m",
+            "tests.fake_stripe",
+            "--port",
+            str(port),
+            "--webhook-url",
+            f"http://127.0.0.1:{site_port}/payments/stripe/webhook",
+        ]
+    )
+    environment = {
+        **os.environ,
+        "RESERVATIONS_STRIPE_API_BASE": f"http://127.0.0.1:{port}",
+        "RESERVATIONS_STRIPE_SECRET_KEY": "sk_test_fake",
+        "RESERVATIONS_STRIPE_WEBHOOK_SECRET": "whsec_test_fake",
+    }
+    try:
+        return subprocess.call(serve, env=environment)
+    finally:
+        fake.terminate()
+        fake.wait()
 
 
 if __name__ == "__main__":

@@ -571,3 +571,30 @@ async def test_counter_payments_and_payment_links(db, gateway, fake_stripe, app)
     money = await money_of(db, phone.booking.id)
     assert (money.paid_cents, money.method) == (1300, "stripe")
     assert (await fetch_slot(db, slot.id)).booked == 6  # the booking was confirmed throughout
+
+
+async def test_the_api_books_a_paid_visit_as_a_hold_with_its_checkout(db, fake_stripe, app):
+    slot = await paid_slot(db)
+    answer = await app.post(
+        "/api/v1/bookings",
+        json={
+            "slot_id": slot.id,
+            "adults": 1,
+            "children": 2,
+            "name": "Joost de Vries",
+            "email": "joost@example.nl",
+            "locale": "nl",
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    session = fake_stripe.session_by_reference(body["reference"])
+    assert body["status"] == "pending_payment" and body["checkout_url"] == session["url"]
+    assert session["amount_total"] == 500 + 2 * 300 and session["locale"] == "nl"
+    assert body["hold_expires_at"].endswith("+01:00") or body["hold_expires_at"].endswith("+02:00")
+    fake_stripe.fail_next("/v1/checkout/sessions", times=1, status=503)
+    refused = await app.post(
+        "/api/v1/bookings",
+        json={"slot_id": slot.id, "adults": 1, "children": 0, "name": "B", "email": "b@example.nl"},
+    )
+    assert refused.status_code == 503 and refused.json()["code"] == "payment_unavailable"

@@ -14,8 +14,11 @@ from reservations.api.problems import problem_responses
 from reservations.api.schemas import BookingIn, BookingOut
 from reservations.base.infra.db import Database
 from reservations.base.models import Channel
+from reservations.base.infra.stripe_gateway import StripeGateway
 from reservations.base.rules import booking as booking_service
+from reservations.base.rules import payments
 from reservations.base.rules.booking import BookingPolicy, BookingRequest
+from reservations.base.rules.payments import PaymentSettings
 from reservations.notices import followups
 from reservations.settings import Settings
 
@@ -36,7 +39,10 @@ class BookingController(Controller):
             "full, closed or cancelled (`remaining` says how many places are left). Send an "
             "`Idempotency-Key` to retry safely: the same key with the same body answers the "
             "first booking again (header `Idempotent-Replayed: true`), with another body 409 "
-            "`idempotency_key_reused`."
+            "`idempotency_key_reused`. A paid visit, where the office takes payments online, "
+            "is booked `pending_payment`: its places are held until `hold_expires_at` while "
+            "the visitor pays at `checkout_url`; the payment confirms it. 503 "
+            "`payment_unavailable` when the payment service cannot be reached (nothing booked)."
         ),
         responses=problem_responses(400, 404, 409, 413, 422, 429, 503),
         response_description="The booking, with its `manage_token`: keep it secret",
@@ -54,6 +60,8 @@ class BookingController(Controller):
         data: JSONBody[BookingIn],
         db: NamedDependency[Database],
         booking_policy: NamedDependency[BookingPolicy],
+        payment_settings: NamedDependency[PaymentSettings],
+        stripe_gateway: NamedDependency[StripeGateway | None],
         idempotency_key: Annotated[
             str | None,
             HeaderParameter(
@@ -75,12 +83,19 @@ class BookingController(Controller):
             locale=data.locale,
             channel=Channel.WEB,
         )
-        receipt = await booking_service.book(
-            db, request, booking_policy, actor="api", idempotency_key=idempotency_key
+        online = await payments.book_online(
+            db,
+            request,
+            booking_policy,
+            payment_settings,
+            stripe_gateway,
+            actor="api",
+            idempotency_key=idempotency_key,
         )
+        receipt = online.receipt
         headers = {"Idempotent-Replayed": "true"} if receipt.replayed else {}
         return Response(
-            BookingOut.of(receipt.booking, receipt.manage_token),
+            BookingOut.of(receipt.booking, receipt.manage_token, checkout_url=online.checkout_url),
             status_code=HTTP_201_CREATED,
             headers=headers,
         )

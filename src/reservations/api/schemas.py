@@ -136,9 +136,19 @@ class BookingOut(msgspec.Struct, omit_defaults=True):
     cancelled_at: datetime | None = None
     #: Only in the answer to the booking request (and its idempotent retries): keep it secret.
     manage_token: str | None = None
+    #: A booking ``pending_payment`` holds its places until then.
+    hold_expires_at: datetime | None = None
+    #: Where the visitor pays a ``pending_payment`` booking (only in the booking's answer).
+    checkout_url: str | None = None
 
     @classmethod
-    def of(cls, booking: BookingView, manage_token: str | None = None) -> BookingOut:
+    def of(
+        cls,
+        booking: BookingView,
+        manage_token: str | None = None,
+        *,
+        checkout_url: str | None = None,
+    ) -> BookingOut:
         slot = BookedSlot(
             id=booking.slot_id,
             activity=booking.activity_in(booking.locale),
@@ -147,5 +157,10 @@ class BookingOut(msgspec.Struct, omit_defaults=True):
             ends_at=booking.ends_at,
             status=booking.slot_status,
         )
-        fields = {**vars(booking), "slot": _in_office_time(slot), "manage_token": manage_token}
+        fields = {
+            **vars(booking),
+            "slot": _in_office_time(slot),
+            "manage_token": manage_token,
+            "checkout_url": checkout_url,
+        }
         return _in_office_time(msgspec.convert(fields, cls))

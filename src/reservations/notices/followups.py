@@ -38,8 +38,9 @@ from jinja2 import Environment
 from sqlalchemy import select
 
 from reservations.base.infra.db import Database
+from reservations.base.infra.stripe_gateway import gateway_for
 from reservations.base.models import Booking
-from reservations.base.rules import waitlist
+from reservations.base.rules import refunds, waitlist
 from reservations.base.rules.booking import BookingView
 from reservations.base.rules.moves import Move
 from reservations.base.rules.season import Edited
@@ -77,6 +78,7 @@ async def booking_cancelled(
             "could not queue the cancellation email of booking %s",
             booking_id,
         )
+    await send_refunds(db, settings)
     await offer_freed_places(db, slot_id, settings, environment=environment)
 
 
@@ -131,6 +133,7 @@ async def slot_cancelled(
 ) -> int:
     """A slot was cancelled (farmer, office) with the bookings ``booking_ids``; how many
     visitors were emailed now."""
+    await send_refunds(db, settings)
     return await _logged(
         cancellation_emails.notify_slot_cancelled(
             db, slot_id, booking_ids, settings, environment=environment
@@ -168,6 +171,16 @@ async def offer_freed_places(
         "could not offer the freed places of slot %s",
         slot_id,
     )
+
+
+async def send_refunds(db: Database, settings: Settings) -> int:
+    """Send the refunds a cancellation just gave (when Stripe is configured) rather than at
+    the next ``tick``; those Stripe does not take now stay pending for ``tick``. Never fails
+    its caller."""
+    gateway = gateway_for(settings)
+    if gateway is None:
+        return 0
+    return await _logged(refunds.settle(db, gateway), 0, "could not send the refunds now")
 
 
 async def _slot_of(db: Database, booking_id: int) -> int | None:
