@@ -28,10 +28,20 @@ from sqlalchemy import select, update
 
 from reservations.app import create_app
 from reservations.base import clock
-from reservations.base.models import CancelReason, OutboxMessage, Slot
+from reservations.base.models import (
+    CancelReason,
+    OutboxMessage,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    Refund,
+    RefundReason,
+    RefundStatus,
+    Slot,
+)
 from reservations.base.rules import booking as booking_service
 from reservations.base.rules import slots
-from reservations.notices import cancellation_emails, followups
+from reservations.notices import cancellation_emails, followups, refund_emails
 from reservations.settings import PROJECT_ROOT
 from tests.factories import make_slot
 from tests.test_visitors import LOCALES, book_directly, form_token, site_settings, upcoming
@@ -346,16 +356,19 @@ EMAIL_KEYS = {
     "waitlist-joined:": "waitlist_joined.html",
     "waitlist-offer:": "waitlist_offer.html",
     "slot-cancelled:": "slot_cancelled.html",
+    "late-payment-refunded:": "late_payment_refunded.html",
 }
 
 
-#: The notices that are not the visitors' site's own.
-VISITORS_NOT_TOLD = {"move.py", "morning.py"}
+#: The notices that are not the visitors' site's own (a payment link is sent by staff, and
+#: checked in ``test_staff_payments``).
+VISITORS_NOT_TOLD = {"move.py", "morning.py", "payment_emails.py"}
 
 
 def visitor_emails() -> set[str]:
     """The HTML emails the visitors' site sends: those its code names (the visitors' pages and
-    the notices they send; a move is told by staff, the morning email goes to farms)."""
+    the notices they send; a move and a payment link are sent by staff, the morning email goes
+    to farms)."""
     modules = [*(SOURCE / "visitors").glob("*.py"), *(SOURCE / "notices").glob("*.py")]
     source = "\n".join(p.read_text() for p in modules if p.name not in VISITORS_NOT_TOLD)
     return {
@@ -401,6 +414,30 @@ async def visitor_pages(client, db, lang: str) -> dict[str, tuple[int, str]]:  #
         past = clock.now() - timedelta(hours=1)
         await session.execute(update(Slot).where(Slot.id == late.id).values(booking_cutoff_at=past))
     await make_slot(db, capacity=6, starts_at=upcoming(days=1, at=time(10, 0)))  # on the kiosk
+    # A payment that came too late for its places, refunded: the email that tells it.
+    refused = await book_directly(db, bookable.id, locale=lang)
+    async with db.writing() as session:
+        paid = Payment(
+            booking_id=refused.booking.id,
+            method=PaymentMethod.STRIPE,
+            status=PaymentStatus.PAID,
+            amount_cents=1300,
+            recorded_by="test",
+        )
+        session.add(paid)
+        await session.flush()
+        session.add(
+            Refund(
+                booking_id=refused.booking.id,
+                payment_id=paid.id,
+                amount_cents=1300,
+                status=RefundStatus.SUCCEEDED,
+                reason=RefundReason.NO_PLACES,
+                idempotency_key=f"refund-{refused.booking.id}",
+                requested_by="test",
+            )
+        )
+    await refund_emails.queue_late_payment_refunded(db, refused.booking.id, settings)
 
     token = booked.manage_token
     pages: dict[str, tuple[int, object]] = {}

@@ -598,3 +598,15 @@ async def test_the_api_books_a_paid_visit_as_a_hold_with_its_checkout(db, fake_s
         json={"slot_id": slot.id, "adults": 1, "children": 0, "name": "B", "email": "b@example.nl"},
     )
     assert refused.status_code == 503 and refused.json()["code"] == "payment_unavailable"
+
+
+async def test_runs_settling_at_once_send_each_refund_once(db, gateway, fake_stripe, app):
+    slot = await paid_slot(db)
+    receipts = [await paid_booking(db, gateway, fake_stripe, app, slot.id) for _ in range(3)]
+    for receipt in receipts:
+        await booking_service.cancel_by_visitor(db, receipt.manage_token)
+    sent = await asyncio.gather(*(refunds.settle(db, gateway) for _ in range(4)))
+    assert sum(sent) == 3
+    assert sorted(r["amount"] for r in fake_stripe.refunds.values()) == [1300] * 3
+    refund_calls = [key for _m, path, key, _p in fake_stripe.requests if path == "/v1/refunds"]
+    assert len(refund_calls) == 3

@@ -265,6 +265,7 @@ async def test_a_payment_link_opens_a_checkout_and_emails_it(online, db, fake_st
     assert booking.reference in sent.subject and "online bezahlen" in sent.subject
     assert session["url"] in sent.text and session["url"] in sent.html
     assert "13,00" in plain(sent.text)
+    assert problems(message.html_body, "de") == []
 
     shown = plain((await client.get(done.headers["location"] + "&lang=en")).text)
     assert session["url"] in shown  # the open link, for staff to give another way too

@@ -13,8 +13,8 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 from reservations.api.problems import problem_responses
 from reservations.api.schemas import BookingIn, BookingOut
 from reservations.base.infra.db import Database
-from reservations.base.models import Channel
 from reservations.base.infra.stripe_gateway import StripeGateway
+from reservations.base.models import Channel
 from reservations.base.rules import booking as booking_service
 from reservations.base.rules import payments
 from reservations.base.rules.booking import BookingPolicy, BookingRequest

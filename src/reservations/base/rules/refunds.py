@@ -16,8 +16,9 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reservations.base import clock
@@ -47,6 +48,9 @@ logger = logging.getLogger(__name__)
 #: Waits between attempts while Stripe is unreachable: 1, 2, 4 ... minutes, at most an hour.
 FIRST_RETRY = timedelta(minutes=1)
 LAST_RETRY = timedelta(hours=1)
+#: A refund being sent is not sent again by another run for this long (beyond the call's
+#: timeout).
+CLAIM = timedelta(minutes=2)
 #: Refunds that count against what a payment can still give back.
 _COUNTED = (RefundStatus.PENDING, RefundStatus.SUCCEEDED)
 
@@ -211,64 +215,86 @@ async def refund_partial(
 
 async def settle(db: Database, gateway: StripeGateway, *, now: clock.At = None) -> int:
     """Send every due pending refund to Stripe; the number that succeeded. Stripe down: the
-    refund stays pending with its error and a later attempt time (``tick`` retries)."""
+    refund stays pending with its error and a later attempt time (``tick`` retries). Each
+    refund is claimed before it is sent (its next attempt pushed past the call's timeout),
+    so that two runs at once (``tick`` and a cancellation) never send it together."""
     read_clock = clock.reader(now)
-    at = read_clock()
     async with db.reading() as session:
-        due = (
+        due = list(
+            await session.scalars(
+                select(Refund.id)
+                .where(Refund.status == RefundStatus.PENDING, _due(read_clock()))
+                .order_by(Refund.id)
+            )
+        )
+    succeeded = 0
+    for refund_id in due:
+        claimed = await _claim(db, refund_id, read_clock())
+        if claimed is not None:
+            succeeded += await _send(db, gateway, claimed, read_clock)
+    return succeeded
+
+
+def _due(at: datetime) -> ColumnElement[bool]:
+    return Refund.next_attempt_at.is_(None) | (Refund.next_attempt_at <= at)
+
+
+async def _claim(db: Database, refund_id: int, at: datetime) -> Any:
+    async with db.writing() as session:
+        return (
             await session.execute(
-                select(
+                update(Refund)
+                .where(Refund.id == refund_id, Refund.status == RefundStatus.PENDING, _due(at))
+                .values(attempts=Refund.attempts + 1, next_attempt_at=at + CLAIM)
+                .returning(
                     Refund.id,
                     Refund.amount_cents,
                     Refund.idempotency_key,
                     Refund.attempts,
                     Refund.booking_id,
-                    Payment.stripe_payment_intent,
+                    Refund.payment_id,
                 )
-                .join(Payment, Payment.id == Refund.payment_id)
-                .where(
-                    Refund.status == RefundStatus.PENDING,
-                    Refund.next_attempt_at.is_(None) | (Refund.next_attempt_at <= at),
-                )
-                .order_by(Refund.id)
             )
-        ).all()
-    succeeded = 0
-    for refund in due:
-        values: dict[str, object] = {"attempts": refund.attempts + 1}
-        try:
-            if refund.stripe_payment_intent is None:
-                raise PaymentRefused("the payment has no payment intent to refund")
-            sent = await gateway.refund(
-                payment_intent=refund.stripe_payment_intent,
-                amount_cents=refund.amount_cents,
-                idempotency_key=refund.idempotency_key,
-                metadata={"refund_id": str(refund.id), "booking_id": str(refund.booking_id)},
-            )
-        except PaymentServiceUnavailable as error:
-            values |= {
-                "last_error": str(error),
-                "next_attempt_at": read_clock() + retry_delay(refund.attempts + 1),
-            }
-        except PaymentRefused as error:
-            logger.warning("Stripe refused refund %s: %s", refund.id, error)
-            values |= {"status": RefundStatus.FAILED, "last_error": str(error)}
-        else:
-            ok = sent.status in ("succeeded", "pending")
-            values |= {
-                "status": RefundStatus.SUCCEEDED if ok else RefundStatus.FAILED,
-                "stripe_refund_id": sent.id,
-                "completed_at": read_clock() if ok else None,
-                "last_error": None if ok else f"Stripe says {sent.status}",
-            }
-            succeeded += ok
-        async with db.writing() as session:
-            await session.execute(
-                update(Refund)
-                .where(Refund.id == refund.id, Refund.status == RefundStatus.PENDING)
-                .values(**values)
-            )
-    return succeeded
+        ).first()
+
+
+async def _send(db: Database, gateway: StripeGateway, refund: Any, read_clock: clock.Clock) -> int:
+    """One attempt at Stripe with the refund's own key; 1 if it succeeded."""
+    async with db.reading() as session:
+        intent = await session.scalar(
+            select(Payment.stripe_payment_intent).where(Payment.id == refund.payment_id)
+        )
+    values: dict[str, object]
+    try:
+        if intent is None:
+            raise PaymentRefused("the payment has no payment intent to refund")
+        sent = await gateway.refund(
+            payment_intent=intent,
+            amount_cents=refund.amount_cents,
+            idempotency_key=refund.idempotency_key,
+            metadata={"refund_id": str(refund.id), "booking_id": str(refund.booking_id)},
+        )
+    except PaymentServiceUnavailable as error:
+        later = read_clock() + retry_delay(refund.attempts)
+        values = {"last_error": str(error), "next_attempt_at": later}
+    except PaymentRefused as error:
+        logger.warning("Stripe refused refund %s: %s", refund.id, error)
+        values = {"status": RefundStatus.FAILED, "last_error": str(error)}
+    else:
+        ok = sent.status in ("succeeded", "pending")
+        values = {
+            "status": RefundStatus.SUCCEEDED if ok else RefundStatus.FAILED,
+            "stripe_refund_id": sent.id,
+            "completed_at": read_clock() if ok else None,
+            "last_error": None if ok else f"Stripe says {sent.status}",
+        }
+    async with db.writing() as session:
+        await session.execute(
+            update(Refund)
+            .where(Refund.id == refund.id, Refund.status == RefundStatus.PENDING)
+            .values(**values)
+        )
+    return int(values.get("status") == RefundStatus.SUCCEEDED)
 
 
 async def recent_late_payment_refunds(db: Database, *, now: clock.At = None) -> list[int]:

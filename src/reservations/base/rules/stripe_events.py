@@ -203,6 +203,8 @@ async def _ended(
     ours = await _our_payment(session, checkout)
     if ours is None:
         return Handled(Outcome.IGNORED)
+    # The slot's row before the payment's, as a payment does: two events never deadlock.
+    await holds.lock_slot_row(session, ours.slot_id)
     if ours.status == PaymentStatus.OPEN:
         await session.execute(
             update(Payment)
