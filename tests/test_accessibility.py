@@ -44,6 +44,16 @@ from reservations.base.rules import slots
 from reservations.notices import cancellation_emails, followups, refund_emails
 from reservations.settings import PROJECT_ROOT
 from tests.factories import make_slot
+from tests.payment_support import (
+    RETURN_COOKIE,
+    booking_named,
+    lapsed_hold,
+    pay,
+    priced_slot,
+    return_path,
+    session_of,
+    stripe_settings,
+)
 from tests.test_visitors import LOCALES, book_directly, form_token, site_settings, upcoming
 from tests.test_waitlist_web import full_slot, join_directly
 
@@ -345,6 +355,7 @@ TEMPLATE_PAGES = {
     "waitlist_form.html": "visit, full",
     "confirmation.html": "confirmation",
     "manage.html": "manage",
+    "payment_return.html": "payment return, confirmed",
     "waitlist.html": "waiting list",
     "embed.html": "embed",
     "kiosk.html": "kiosk",
@@ -379,8 +390,10 @@ def visitor_emails() -> set[str]:
 
 
 @pytest.fixture
-async def client(db) -> AsyncIterator[AsyncTestClient]:  # type: ignore[no-untyped-def]
-    async with AsyncTestClient(app=create_app(site_settings(db), database=db)) as test_client:
+async def client(db, fake_stripe) -> AsyncIterator[AsyncTestClient]:  # type: ignore[no-untyped-def]
+    """The site with online payments (the fake Stripe), so that its paid pages are seen too."""
+    app = create_app(stripe_settings(db, fake_stripe), database=db)
+    async with AsyncTestClient(app=app) as test_client:
         yield test_client
 
 
@@ -389,7 +402,7 @@ async def post_form(client, page: str, to: str, lang: str, **fields: str):  # ty
     return await client.post(to, data={**fields, "_csrf_token": token}, follow_redirects=False)
 
 
-async def visitor_pages(client, db, lang: str) -> dict[str, tuple[int, str]]:  # type: ignore[no-untyped-def]
+async def visitor_pages(client, db, lang: str, fake) -> dict[str, tuple[int, str]]:  # type: ignore[no-untyped-def]
     """Every page of the site in one of its states (expected status, markup), and the emails
     they send, in ``lang``."""
     settings = site_settings(db)
@@ -479,6 +492,38 @@ async def visitor_pages(client, db, lang: str) -> dict[str, tuple[int, str]]:  #
     await get("kiosk", "/kiosk")
     await get("not found", "/no/such/page", 404)
     await get("unknown booking", "/manage/not-a-token", 404)
+    # A paid visit, paid online: the hold and its manage page, the return from the checkout in
+    # each of its states, and Stripe unreachable.
+    paid = await priced_slot(db)
+    paid_visit = f"/visits/{paid.id}"
+    await get("visit, paid", paid_visit)
+    payer = {**party, "adults": "2", "name": "Paula Payer"}
+    held = await post_form(client, paid_visit, paid_visit, lang, **payer)
+    assert held.status_code == 303 and held.headers["location"].startswith(fake.base_url)
+    checkout = session_of(fake, (await booking_named(db, paid.id, "Paula Payer")).reference)
+    back = return_path(checkout["client_reference_id"], checkout["id"])
+    payer_token = client.cookies.get(RETURN_COOKIE)
+    await get("payment return, waiting", back)
+    await get("manage, waiting for payment", f"/manage/{payer_token}")
+    await pay(client, fake, checkout["id"])
+    await get("payment return, confirmed", back)
+    await get("manage, paid", f"/manage/{payer_token}")
+    ended = await lapsed_hold(db, fake, paid.id, locale=lang, name="Late Larry")
+    ended_checkout = session_of(fake, ended.booking.reference)
+    await get("payment return, ended", return_path(ended.booking.reference, ended_checkout["id"]))
+    await get("manage, hold ran out", f"/manage/{ended.manage_token}")
+    small = await priced_slot(db, capacity=3)
+    too_late = await lapsed_hold(db, fake, small.id, locale=lang)
+    await book_directly(db, small.id, locale=lang)  # the 3 places it gave back, taken
+    late_checkout = session_of(fake, too_late.booking.reference)
+    await pay(client, fake, late_checkout["id"])
+    late_back = return_path(too_late.booking.reference, late_checkout["id"])
+    await get("payment return, refunded", late_back)
+    fake.fail_next("/v1/checkout/sessions", times=1, status=503)
+    pages["visit, payment unavailable"] = (
+        503,
+        await post_form(client, paid_visit, paid_visit, lang, **payer),
+    )
     pages["form expired"] = (403, await client.post(visit, data=party))
     # Emails: a booking and a waiting-list entry made through the site, in this language.
     pages["booking, made"] = (
@@ -505,8 +550,8 @@ async def visitor_pages(client, db, lang: str) -> dict[str, tuple[int, str]]:  #
 
 
 @pytest.mark.parametrize("lang", LOCALES)
-async def test_every_page_and_email_meets_the_basics(client, db, lang: str) -> None:
-    pages = await visitor_pages(client, db, lang)
+async def test_every_page_and_email_meets_the_basics(client, db, fake_stripe, lang: str) -> None:
+    pages = await visitor_pages(client, db, lang, fake_stripe)
     found = {name: problems(markup, lang) for name, (_, markup) in pages.items()}
     assert {name: issues for name, issues in found.items() if issues} == {}
     # Every page template and every email was looked at.

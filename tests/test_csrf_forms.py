@@ -34,7 +34,9 @@ from reservations.base.models import (
 )
 from reservations.base.rules import booking as booking_service
 from reservations.base.rules import waitlist
+from reservations.base.rules.booking import BookingRequest
 from tests.factories import make_slot
+from tests.payment_support import HOLD_MINUTES, POLICY, priced_slot
 from tests.test_accessibility import Document, Element
 from tests.test_visitors import LOCALES, book_directly, site_settings, text_of, upcoming
 from tests.test_waitlist_web import full_slot, join_directly
@@ -85,6 +87,19 @@ async def cancel_form(db) -> Setup:  # type: ignore[no-untyped-def]
     receipt = await book_directly(db, slot.id)
     path = f"/manage/{receipt.manage_token}"
     return Setup(path, path, {"action": "cancel", "confirm": "yes"}, slot.id)
+
+
+async def pay_form(db) -> Setup:  # type: ignore[no-untyped-def]
+    """A booking of a paid visit on hold for its payment: "pay now" on its manage page."""
+    slot = await priced_slot(db)
+    request = BookingRequest(
+        slot_id=slot.id, adults=2, children=0, name="Anne Martin", email="anne@example.org"
+    )
+    receipt = await booking_service.book(
+        db, request, POLICY, actor="test", hold_minutes=HOLD_MINUTES
+    )
+    path = f"/manage/{receipt.manage_token}"
+    return Setup(path, path, {"action": "pay"}, slot.id)
 
 
 async def join_form(db) -> Setup:  # type: ignore[no-untyped-def]
@@ -161,6 +176,13 @@ async def claimed(db, setup: Setup) -> None:  # type: ignore[no-untyped-def]
     assert await booked(db, setup.slot_id) == 2  # the waiting party of 2 in the freed places
 
 
+async def sent_on(db, setup: Setup) -> None:  # type: ignore[no-untyped-def]
+    """ "Pay now" only sends the visitor on (to the checkout, or back: nothing open to pay here,
+    without Stripe): the hold is as it was."""
+    [booking] = await bookings_of(db, setup.slot_id)
+    assert booking.status == BookingStatus.PENDING_PAYMENT
+
+
 async def withdrawn(db, setup: Setup) -> None:  # type: ignore[no-untyped-def]
     [entry] = await entries_of(db, setup.slot_id)
     assert entry.status == WaitlistStatus.WITHDRAWN
@@ -175,6 +197,8 @@ class FormCase:
     action: str | None
     prepare: Callable[[Any], Awaitable[Setup]]
     took_effect: Callable[[Any, Setup], Awaitable[None]]
+    #: False for a form that only sends the visitor on (it writes nothing).
+    writes: bool = True
 
     @property
     def key(self) -> tuple[str, str | None]:
@@ -185,6 +209,7 @@ FORMS = {
     "book": FormCase("/visits/{slot_id:int}", None, booking_form, booked_for_anne),
     "change party": FormCase("/manage/{token:str}", "party", party_form, party_changed),
     "cancel": FormCase("/manage/{token:str}", "cancel", cancel_form, cancelled),
+    "pay now": FormCase("/manage/{token:str}", "pay", pay_form, sent_on, writes=False),
     "join waiting list": FormCase("/waitlist/join/{slot_id:int}", None, join_form, on_the_list),
     "claim": FormCase("/waitlist/{token:str}", "claim", claim_form, claimed),
     "leave waiting list": FormCase("/waitlist/{token:str}", "withdraw", withdraw_form, withdrawn),
@@ -333,4 +358,4 @@ async def test_a_form_needs_its_own_token(client, db, name: str, lang: str) -> N
     )
     assert accepted.status_code == 303, text_of(accepted)[:2000]
     await case.took_effect(db, setup)
-    assert await snapshot(db) != before
+    assert (await snapshot(db) != before) == case.writes

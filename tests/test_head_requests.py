@@ -79,6 +79,7 @@ async def test_every_get_route_answers_head_with_its_headers_and_no_body(db) -> 
         "activity_id": str(slot.activity_id),  # the catalogue's pages
         "provider_id": "1",  # the provider of the first slot
         "booking_id": str(booking.booking.id),  # a booking's page in the back office
+        "reference": booking.booking.reference,  # back from Stripe without a session: 404
     }
     app = create_app(site_settings(db), database=db)
     paths = sorted(

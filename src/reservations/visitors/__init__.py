@@ -1,7 +1,8 @@
 """The visitors' site: server-rendered pages in four languages over the shared domain.
 
 Pages: the programme (``/``), a visit and its booking form (``/visits/{id}``), the
-confirmation and the manage link (``/manage/{token}``). Templates live in the top-level
+confirmation and the manage link (``/manage/{token}``), the return from Stripe's checkout
+(``/payments/return/{reference}``). Templates live in the top-level
 ``templates/visitors`` and ``templates/emails``; the language of each request is set by
 ``LocaleMiddleware``.
 """
@@ -14,6 +15,7 @@ from reservations.visitors.calendar_feed import CalendarFeedController
 from reservations.visitors.embed import EmbedController
 from reservations.visitors.kiosk import KioskController
 from reservations.visitors.manage import ManageController
+from reservations.visitors.payments import PaymentReturnController
 from reservations.visitors.programme import ProgrammeController
 from reservations.visitors.visits import VisitController
 from reservations.visitors.waitlist import WaitlistController
@@ -29,6 +31,7 @@ def router() -> Router:
             ProgrammeController,
             VisitController,
             ManageController,
+            PaymentReturnController,
             EmbedController,
             KioskController,
             WaitlistController,

@@ -1,5 +1,8 @@
 """``/manage/{token}``: the manage link of a booking. See it, add it to a calendar, change the
 size of the party within the places left, cancel until the cut-off (after it: whom to call).
+Its money as the domain reads it (``money_of``): paid and how, refunded, a refund on its way; a
+booking on hold for its payment shows until when, and a "pay now" button that sends the
+visitor back to Stripe's checkout (its party cannot change before it is paid).
 
 The token is the secret: these pages are never cached and send no referrer."""
 
@@ -27,8 +30,10 @@ from reservations.base.errors import (
 from reservations.base.infra.db import Database
 from reservations.base.models import BookingStatus
 from reservations.base.reads import catalogue
+from reservations.base.reads.booking_money import BookingMoney, money_of
 from reservations.base.reads.catalogue import SlotDetail
 from reservations.base.rules import booking as booking_service
+from reservations.base.rules import payments
 from reservations.base.rules.booking import BookingPolicy, BookingView
 from reservations.notices import calendar, followups
 from reservations.settings import Settings
@@ -41,7 +46,7 @@ from reservations.web.http_status import status_of
 #: Litestar adds the charset of text/* types itself.
 ICS_MEDIA_TYPE = "text/calendar; method=PUBLISH"
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-DONE_MESSAGES = ("cancelled", "changed")
+DONE_MESSAGES = ("cancelled", "changed", "nothing_to_pay")
 
 
 async def _load(db: Database, token: str) -> tuple[BookingView, SlotDetail]:
@@ -53,25 +58,42 @@ def manage_page(
     token: str,
     booking: BookingView,
     slot: SlotDetail,
+    money: BookingMoney,
     settings: Settings,
     policy: BookingPolicy,
     *,
     party: Form | None = None,
     cancel: Form | None = None,
+    pay: Form | None = None,
     done: str | None = None,
     status_code: int = 200,
 ) -> Template:
     now = clock.now()
+    live = booking.status == BookingStatus.CONFIRMED
+    holding = booking.status == BookingStatus.PENDING_PAYMENT and money.awaiting_payment
+    before_cutoff = now < booking.booking_cutoff_at
     return Template(
         template_name="visitors/manage.html",
         context={
             "token": token,
             "booking": booking,
             "slot": slot,
+            "money": money,
             "party_form": party or forms.party_form(booking.adults, booking.children),
             "cancel_form": cancel or Form({"confirm": ""}),
-            "live": booking.status == BookingStatus.CONFIRMED,
-            "open": booking.status == BookingStatus.CONFIRMED and now < booking.booking_cutoff_at,
+            "pay_form": pay or Form({}),
+            "live": live,
+            # Waiting for its payment: its party cannot change, it can be paid or cancelled.
+            "holding": holding,
+            # A hold that ran out unpaid (tidied up or not yet).
+            "lapsed": booking.status == BookingStatus.EXPIRED
+            or (booking.status == BookingStatus.PENDING_PAYMENT and not holding),
+            # Confirmed and owing, with a payment link the office sent: it can be paid here.
+            "payable": live
+            and money.checkout_url is not None
+            and money.paid_cents < money.due_cents,
+            "open": live and before_cutoff,
+            "cancellable": (live or holding) and before_cutoff,
             "most_people": min(booking.people + slot.remaining, policy.max_party_size),
             "total_cents": slot.total_cents(booking.adults, booking.children),
             "office_phone": settings.office_phone,
@@ -102,7 +124,8 @@ class ManageController(Controller):
         done: FromQuery[str | None] = None,
     ) -> Template:
         booking, slot = await _load(db, token)
-        return manage_page(token, booking, slot, settings, booking_policy, done=done)
+        money = await money_of(db, booking.id)
+        return manage_page(token, booking, slot, money, settings, booking_policy, done=done)
 
     @get("/{token:str}/confirmation", name="confirmation")
     async def confirmation(
@@ -151,10 +174,26 @@ class ManageController(Controller):
         settings: NamedDependency[Settings],
         jinja: NamedDependency[Environment],
     ) -> Template | Redirect:
-        """One POST for both forms of the page (``action``: ``party`` or ``cancel``), so that the
-        page shown again on an error has the address of the page itself."""
+        """One POST for the forms of the page (``action``: ``party``, ``cancel`` or ``pay``), so
+        that the page shown again on an error has the address of the page itself."""
         booking, slot = await _load(db, token)
         submitted = await request.form()
+        if submitted.get("action") == "pay":
+            try:
+                return await _pay(db, token, booking)
+            except DomainError as exc:  # Stripe cannot be reached: the page, and why
+                pay = Form({}).refused(exc)
+                money = await money_of(db, booking.id)
+                return manage_page(
+                    token,
+                    booking,
+                    slot,
+                    money,
+                    settings,
+                    booking_policy,
+                    pay=pay,
+                    status_code=status_of(exc),
+                )
         which = "cancel" if submitted.get("action") == "cancel" else "party"
         form = cancel_confirmed(submitted) if which == "cancel" else forms.party_change(submitted)
         status = HTTP_422_UNPROCESSABLE_ENTITY
@@ -176,9 +215,28 @@ class ManageController(Controller):
                 return Redirect(
                     f"{links.manage_path(token)}?done={done}", status_code=HTTP_303_SEE_OTHER
                 )
+        money = await money_of(db, booking.id)
         return manage_page(
-            token, booking, slot, settings, booking_policy, status_code=status, **{which: form}
+            token,
+            booking,
+            slot,
+            money,
+            settings,
+            booking_policy,
+            status_code=status,
+            **{which: form},
         )
+
+
+async def _pay(db: Database, token: str, booking: BookingView) -> Redirect:
+    """ "Pay now": on to the booking's open checkout at Stripe; nothing to pay (paid, the hold
+    ran out, a free visit): back to the page, which says why."""
+    checkout_url = await payments.resume_checkout(db, booking.id)
+    if checkout_url:
+        return Redirect(checkout_url, status_code=HTTP_303_SEE_OTHER)
+    return Redirect(
+        f"{links.manage_path(token)}?done=nothing_to_pay", status_code=HTTP_303_SEE_OTHER
+    )
 
 
 async def _apply(

@@ -2,7 +2,12 @@
 form again with the values kept and the reason beside the field (422); a booking redirects to
 its confirmation (post/redirect/get). The form carries a random key drawn with the page, the
 booking's idempotency key: sent twice (a double tap, a reload), it books once and both answers
-lead to the same booking."""
+lead to the same booking.
+
+A paid visit, with Stripe configured, is booked as a hold (``payments.book_online``) and the
+answer sends the visitor on to Stripe's checkout, with a short-lived cookie that lets the return
+page (``visitors.payments``) link to the booking's manage page. Its confirmation email waits
+for the payment. Without Stripe, a paid visit is paid on site, as before."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from typing import Any
 
 from jinja2 import Environment
 from litestar import Controller, Request, get, post
+from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -17,15 +23,24 @@ from litestar.status_codes import (
     HTTP_303_SEE_OTHER,
     HTTP_409_CONFLICT,
     HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_503_SERVICE_UNAVAILABLE,
 )
 
 from reservations import i18n
-from reservations.base.errors import BookingClosed, DomainError, IdempotencyKeyReused
+from reservations.base.errors import (
+    BookingClosed,
+    DomainError,
+    IdempotencyKeyReused,
+    PaymentUnavailable,
+)
 from reservations.base.infra.db import Database
+from reservations.base.infra.stripe_gateway import StripeGateway
+from reservations.base.models import BookingStatus
 from reservations.base.reads import catalogue
 from reservations.base.reads.catalogue import SlotDetail
-from reservations.base.rules import booking as booking_service
-from reservations.base.rules.booking import BookingPolicy
+from reservations.base.rules import payments
+from reservations.base.rules.booking import BookingPolicy, BookingReceipt
+from reservations.base.rules.payments import PaymentSettings
 from reservations.notices import emails
 from reservations.settings import Settings
 from reservations.visitors import forms
@@ -34,6 +49,10 @@ from reservations.web.forms import FORM_USED, Form, renew_key
 
 #: Handlers with this option are rate-limited per client (the app's RateLimitConfig).
 RATE_LIMITED = {"rate_limited": True}
+#: The manage token of the booking just sent to Stripe, for the return page only.
+RETURN_COOKIE = "payment_return"
+RETURN_COOKIE_PATH = "/payments"
+RETURN_COOKIE_MAX_AGE = 2 * 3600
 
 
 def slot_page(
@@ -41,6 +60,7 @@ def slot_page(
     form: Form,
     policy: BookingPolicy,
     settings: Settings,
+    payment: PaymentSettings,
     status_code: int = 200,
 ) -> Template:
     return Template(
@@ -50,8 +70,42 @@ def slot_page(
             "form": form,
             "max_party": policy.max_party_size,
             "office_phone": settings.office_phone,
+            "pay_online": payment.online,
+            "hold_minutes": payment.hold_minutes,
         },
         status_code=status_code,
+    )
+
+
+def return_cookie(manage_token: str, settings: Settings) -> Cookie:
+    """Lets the page the visitor comes back to from Stripe link to their booking: sent to
+    ``/payments`` only, for a couple of hours, never to scripts."""
+    return Cookie(
+        key=RETURN_COOKIE,
+        value=manage_token,
+        path=RETURN_COOKIE_PATH,
+        max_age=RETURN_COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="lax",
+        secure=settings.public_url.startswith("https://"),
+    )
+
+
+async def queue_confirmation(
+    db: Database, jinja: Environment, receipt: BookingReceipt, slot: SlotDetail, settings: Settings
+) -> None:
+    """The confirmation email: sent at once for a confirmed booking; a hold's is parked, and
+    its payment releases it (an unpaid end drops it)."""
+    if receipt.replayed:  # a form sent again is answered with its first booking
+        return
+    await emails.queue_booking_confirmed(
+        db,
+        jinja,
+        receipt.booking,
+        slot,
+        links.manage_url(settings.public_url, receipt.manage_token),
+        settings,
+        parked=receipt.booking.status != BookingStatus.CONFIRMED,
     )
 
 
@@ -72,9 +126,12 @@ class VisitController(Controller):
         db: NamedDependency[Database],
         booking_policy: NamedDependency[BookingPolicy],
         settings: NamedDependency[Settings],
+        payment_settings: NamedDependency[PaymentSettings],
     ) -> Template:
         slot = await catalogue.slot_detail(db, slot_id)
-        return slot_page(slot, forms.blank_booking_form(), booking_policy, settings)
+        return slot_page(
+            slot, forms.blank_booking_form(), booking_policy, settings, payment_settings
+        )
 
     @post("/{slot_id:int}", opt=RATE_LIMITED, name="book")
     async def book(
@@ -84,18 +141,26 @@ class VisitController(Controller):
         db: NamedDependency[Database],
         booking_policy: NamedDependency[BookingPolicy],
         settings: NamedDependency[Settings],
+        payment_settings: NamedDependency[PaymentSettings],
+        stripe_gateway: NamedDependency[StripeGateway | None],
         jinja: NamedDependency[Environment],
     ) -> Template | Redirect:
         slot = await catalogue.slot_detail(db, slot_id)
         submitted = await request.form()
         form, booking_request = forms.booking_request(submitted, slot.id, i18n.current())
+
+        def again(status: int) -> Template:
+            return slot_page(slot, form, booking_policy, settings, payment_settings, status)
+
         if booking_request is None:
-            return slot_page(slot, form, booking_policy, settings, HTTP_422_UNPROCESSABLE_ENTITY)
+            return again(HTTP_422_UNPROCESSABLE_ENTITY)
         try:
-            receipt = await booking_service.book(
+            online = await payments.book_online(
                 db,
                 booking_request,
                 booking_policy,
+                payment_settings,
+                stripe_gateway,
                 actor="visitor",
                 idempotency_key=forms.idempotency_key(form),
             )
@@ -103,21 +168,30 @@ class VisitController(Controller):
             # The same form sent again with other details: a new booking needs a new key.
             renew_key(form)
             form.add_error("", i18n.gettext(FORM_USED))
-            return slot_page(slot, form, booking_policy, settings, HTTP_409_CONFLICT)
+            return again(HTTP_409_CONFLICT)
         except DomainError as exc:
+            # Refused (full, closed...), or Stripe could not open a checkout (the hold is
+            # already given back): the form again, as typed, with the reason.
             slot = await catalogue.slot_detail(db, slot_id)  # places left have changed
             form.refused(exc, **refusal_overrides(exc, slot))
-            return slot_page(slot, form, booking_policy, settings, HTTP_422_UNPROCESSABLE_ENTITY)
-        if not receipt.replayed:  # a form sent again is answered with its first booking
-            await emails.queue_booking_confirmed(
-                db,
-                jinja,
-                receipt.booking,
-                slot,
-                links.manage_url(settings.public_url, receipt.manage_token),
-                settings,
+            return again(status_of_refusal(exc))
+        receipt = online.receipt
+        await queue_confirmation(db, jinja, receipt, slot, settings)
+        if online.checkout_url:
+            return Redirect(
+                online.checkout_url,
+                status_code=HTTP_303_SEE_OTHER,
+                cookies=[return_cookie(receipt.manage_token, settings)],
             )
         return Redirect(
             links.manage_path(receipt.manage_token) + "/confirmation",
             status_code=HTTP_303_SEE_OTHER,
         )
+
+
+def status_of_refusal(exc: DomainError) -> int:
+    """A payment service that cannot be reached is the site's trouble, not the visitor's: 503
+    (try again later); every other refusal of the form, 422."""
+    if isinstance(exc, PaymentUnavailable):
+        return HTTP_503_SERVICE_UNAVAILABLE
+    return HTTP_422_UNPROCESSABLE_ENTITY

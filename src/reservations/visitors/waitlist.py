@@ -29,6 +29,7 @@ from reservations.base.reads import catalogue
 from reservations.base.reads.catalogue import SlotDetail
 from reservations.base.rules import waitlist as waitlist_service
 from reservations.base.rules.booking import BookingPolicy
+from reservations.base.rules.payments import PaymentSettings
 from reservations.base.rules.waitlist import EmailRequired, OfferExpired, WaitlistView
 from reservations.notices import emails, followups, waitlist_emails
 from reservations.notices.calendar import party_text
@@ -121,6 +122,7 @@ class WaitlistController(Controller):
         db: NamedDependency[Database],
         booking_policy: NamedDependency[BookingPolicy],
         settings: NamedDependency[Settings],
+        payment_settings: NamedDependency[PaymentSettings],
         jinja: NamedDependency[Environment],
     ) -> Template | Redirect:
         slot = await catalogue.slot_detail(db, slot_id)
@@ -146,7 +148,9 @@ class WaitlistController(Controller):
                     f"/waitlist/{receipt.token}?done=joined", status_code=HTTP_303_SEE_OTHER
                 )
         blank = forms.blank_booking_form()
-        page = slot_page(slot, blank, booking_policy, settings, HTTP_422_UNPROCESSABLE_ENTITY)
+        page = slot_page(
+            slot, blank, booking_policy, settings, payment_settings, HTTP_422_UNPROCESSABLE_ENTITY
+        )
         page.context["waitlist_form"] = form
         return page
 

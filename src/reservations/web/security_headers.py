@@ -5,6 +5,9 @@ whole application, so no route, error handler or static file can miss them.
   styles from ``/static`` (no ``<style>`` element, no ``style=`` attribute), so anything injected
   into a page is not run. Framing is refused everywhere except ``/embed``, which the origins of
   ``RESERVATIONS_CORS_ORIGINS`` (or any site, with none configured) may frame.
+- With Stripe configured, the booking and manage pages may also send their forms on to Stripe's
+  checkout (``form-action``): Chromium applies ``form-action`` to the redirects that follow a
+  POST, and booking a paid visit, or "pay now", answers with a redirect to the checkout.
 - ``Referrer-Policy: same-origin``: manage, waiting-list and farm links carry their secret in the
   path; no other site ever sees it in a Referer (those pages send ``no-referrer`` themselves).
 - ``Cache-Control: no-store`` on what shows personal data or secrets (farm day sheets, manage and
@@ -18,6 +21,7 @@ A header a response sets itself wins: a route that needs a stricter value says s
 from __future__ import annotations
 
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,7 +30,7 @@ from reservations.settings import Settings
 #: The pages' policy; ``{frame_ancestors}`` is filled per audience.
 PAGE_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action {form_action}; "
     "frame-ancestors {frame_ancestors}"
 )
 #: The API's documentation (Scalar, under /schema) runs a script from its CDN and styles itself
@@ -46,7 +50,12 @@ HSTS = "max-age=31536000"
 EMBED = "/embed"
 DOCS = "/schema"
 #: Paths whose answers show a visitor's or a farm's data, or a secret link: never stored.
-PRIVATE = ("/farm", "/manage", "/waitlist", "/staff", "/api/v1/bookings")
+PRIVATE = ("/farm", "/manage", "/waitlist", "/staff", "/api/v1/bookings", "/payments")
+#: Pages whose forms are answered with a redirect to Stripe's checkout (book, pay now).
+TO_CHECKOUT = ("/visits", "/manage")
+#: Stripe's API and its hosted checkout pages live on two origins.
+STRIPE_API = "api.stripe.com"
+STRIPE_CHECKOUT = "https://checkout.stripe.com"
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
@@ -54,6 +63,18 @@ def frame_ancestors(settings: Settings) -> str:
     """Who may frame ``/embed``: the office's origins; with none configured, anyone (it is
     public, read-only content)."""
     return " ".join(("'self'", *settings.cors_origins)) if settings.cors_origins else "*"
+
+
+def checkout_origin(settings: Settings) -> str | None:
+    """The origin of Stripe's checkout pages, where a booking's form may be sent on to; None
+    without Stripe. Stripe's own API: checkout.stripe.com; another API base (the tests' fake
+    Stripe) serves its checkout pages itself."""
+    if not settings.payments_online:
+        return None
+    parts = urlsplit(settings.stripe_api_base)
+    if parts.hostname == STRIPE_API:
+        return STRIPE_CHECKOUT
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _under(path: str, prefix: str) -> bool:
@@ -80,11 +101,24 @@ class SecurityHeaders:
         self._common = [(name.encode(), value.encode()) for name, value in common]
         self._page = (
             b"content-security-policy",
-            PAGE_POLICY.format(frame_ancestors="'none'").encode(),
+            PAGE_POLICY.format(form_action="'self'", frame_ancestors="'none'").encode(),
+        )
+        checkout = checkout_origin(settings)
+        self._to_checkout = (
+            (
+                b"content-security-policy",
+                PAGE_POLICY.format(
+                    form_action=f"'self' {checkout}", frame_ancestors="'none'"
+                ).encode(),
+            )
+            if checkout
+            else self._page
         )
         self._embed = (
             b"content-security-policy",
-            PAGE_POLICY.format(frame_ancestors=frame_ancestors(settings)).encode(),
+            PAGE_POLICY.format(
+                form_action="'self'", frame_ancestors=frame_ancestors(settings)
+            ).encode(),
         )
         self._docs = (b"content-security-policy", DOCS_POLICY.encode())
 
@@ -93,7 +127,12 @@ class SecurityHeaders:
         if _under(path, EMBED):
             headers.append(self._embed)  # framed by other sites: no X-Frame-Options
         else:
-            headers.append(self._docs if _under(path, DOCS) else self._page)
+            if _under(path, DOCS):
+                headers.append(self._docs)
+            elif any(_under(path, prefix) for prefix in TO_CHECKOUT):
+                headers.append(self._to_checkout)
+            else:
+                headers.append(self._page)
             headers.append((b"x-frame-options", b"DENY"))
         if is_private(path, method):
             headers.append((b"cache-control", b"no-store"))
