@@ -22,7 +22,7 @@ from litestar.testing import AsyncTestClient
 
 from reservations.app import create_app
 from reservations.base import clock
-from reservations.base.models import StaffRole
+from reservations.base.models import Payment, PaymentMethod, PaymentStatus, StaffRole
 from reservations.base.rules import activities, providers
 from reservations.web import inputs
 from tests.factories import make_activity, make_slot
@@ -41,6 +41,7 @@ from tests.test_csrf_forms import (
 )
 from tests.test_farmers import at_local, make_farm, slot_of
 from tests.test_farmers import book as farm_book
+from tests.test_staff_payments import counter_booking, paid_slot, stripe_settings
 from tests.test_staff_slots import full_slot_with_waiting
 from tests.test_visitors import site_settings, upcoming
 
@@ -109,6 +110,40 @@ async def _staff_booking_new(clients: Clients) -> Setup:
     slot = await make_slot(clients.db, capacity=10, starts_at=upcoming(5))
     fields = {"adults": "2", "name": "Familie Schmidt", "email": "schmidt@example.de"}
     return Setup(await clients.admin(), f"/staff/bookings/new?slot_id={slot.id}", fields)
+
+
+async def _staff_paid_booking_new(clients: Clients) -> Setup:
+    slot = await paid_slot(clients.db, starts_at=upcoming(5))
+    fields = {"adults": "2", "name": "Familie Schmidt", "email": "s@example.de", "payment": "cash"}
+    return Setup(await clients.admin(), f"/staff/bookings/new?slot_id={slot.id}", fields)
+
+
+async def _staff_paid_booking(clients: Clients) -> Setup:
+    """A phone booking of a paid visit, not paid yet: its page records a payment or sends a
+    link."""
+    slot = await paid_slot(clients.db, starts_at=upcoming(5))
+    booking = await counter_booking(clients.db, slot.id)
+    return Setup(await clients.admin(), f"/staff/bookings/{booking.id}")
+
+
+async def _staff_booking_paid_online(clients: Clients) -> Setup:
+    """A booking paid online (its payment written as Stripe's event leaves it): its page takes
+    a partial refund."""
+    slot = await paid_slot(clients.db, starts_at=upcoming(5))
+    booking = await counter_booking(clients.db, slot.id)
+    async with clients.db.writing() as session:
+        session.add(
+            Payment(
+                booking_id=booking.id,
+                method=PaymentMethod.STRIPE,
+                status=PaymentStatus.PAID,
+                amount_cents=1300,
+                stripe_payment_intent=f"pi_fuzz_{booking.id}",
+                paid_at=clock.now(),
+                recorded_by="test",
+            )
+        )
+    return Setup(await clients.admin(), f"/staff/bookings/{booking.id}")
 
 
 async def _staff_booking(clients: Clients) -> Setup:
@@ -210,6 +245,14 @@ CASES = {
     "staff login": Case("/staff/login", None, _login),
     "staff logout": Case("/staff/logout", None, _logout),
     "counter booking": Case("/staff/bookings/new", None, _staff_booking_new),
+    "paid counter booking": Case("/staff/bookings/new", None, _staff_paid_booking_new),
+    "record payment": Case("/staff/bookings/{booking_id:int}/payments", None, _staff_paid_booking),
+    "payment link": Case(
+        "/staff/bookings/{booking_id:int}/payment-link", None, _staff_paid_booking
+    ),
+    "partial refund": Case(
+        "/staff/bookings/{booking_id:int}/refunds", None, _staff_booking_paid_online
+    ),
     "staff cancel": Case("/staff/bookings/{booking_id:int}/cancel", None, _staff_booking),
     "staff move": Case("/staff/bookings/{booking_id:int}/move", None, _staff_booking),
     "offer": Case("/staff/slots/{slot_id:int}/waitlist/{entry_id:int}/offer", None, _staff_slot),
@@ -382,8 +425,10 @@ async def fuzz_form(
 
 
 @pytest.fixture
-async def clients(db) -> AsyncIterator[Clients]:  # type: ignore[no-untyped-def]
-    async with AsyncTestClient(app=create_app(site_settings(db), database=db)) as client:
+async def clients(db, fake_stripe) -> AsyncIterator[Clients]:  # type: ignore[no-untyped-def]
+    """The site with (the fake) Stripe configured, so that every payment form is shown."""
+    settings = stripe_settings(db, fake_stripe)
+    async with AsyncTestClient(app=create_app(settings, database=db)) as client:
         yield Clients(db, client)
 
 

@@ -278,13 +278,25 @@ async def test_a_reference_and_session_that_do_not_belong_together_are_not_found
         return_path(first.reference, second_checkout["id"]),
         return_path("NOPE-NOPE", first_checkout["id"]),
         return_path(first.reference, "cs_test_unknown"),
-        f"/payments/return/{first.reference}",
+        "/payments/return/NOPE-NOPE",
         return_path(first.reference, "x" * 5000),
     ):
         answer = await paying.get(path)
         assert answer.status_code == 404, path
         assert "<h1>" in answer.text
         assert answer.headers["cache-control"] == "no-store", path
+
+
+async def test_back_from_stripe_unpaid_the_page_says_the_places_are_still_held(
+    paying, db, fake_stripe
+) -> None:
+    """Stripe's "back" link carries the reference only (``cancel_url``)."""
+    slot = await priced_slot(db)
+    _, booking, checkout = await book_paid(paying, fake_stripe, db, slot.id)
+    assert checkout["cancel_url"].endswith(f"/payments/return/{booking.reference}")
+    page = await paying.get(f"/payments/return/{booking.reference}", params={"lang": "en"})
+    assert page.status_code == 200
+    assert checkout["url"] in page.text  # back to Stripe's page, while the places are held
 
 
 async def book_paid_again(paying, fake_stripe, db, slot_id: int):  # type: ignore[no-untyped-def]

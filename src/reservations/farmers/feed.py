@@ -135,7 +135,10 @@ def description(slot: SheetSlot, sheet_url: str) -> str:
             slot.people,
         ) % {"num": slot.people, "capacity": slot.capacity, "minimum": slot.min_participants}
         lines = [f"{words.status_words(slot.status)} · {places}"]
-    bookings = slot.bookings if cancelled else slot.live_bookings
+    # A cancelled slot's sheet lists who had booked; a hold still running is not a booking.
+    bookings = (
+        [b for b in slot.bookings if not b.awaiting_payment] if cancelled else slot.live_bookings
+    )
     if bookings:
         heading = i18n.gettext("Had booked:") if cancelled else i18n.gettext("Booked:")
         lines += ["", heading, *(_booking_lines(b, cancelled) for b in bookings)]

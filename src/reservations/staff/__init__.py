@@ -11,6 +11,7 @@ from litestar import Router
 
 from reservations.settings import Settings
 from reservations.staff.auth import PREFIX, session_middleware
+from reservations.staff.booking_money import BookingMoneyController
 from reservations.staff.bookings import BookingController
 from reservations.staff.catalogue import CatalogueController
 from reservations.staff.home import HomeController
@@ -33,6 +34,7 @@ def router(settings: Settings) -> Router:
             ReportsController,
             PrintedProgrammeController,
             BookingController,
+            BookingMoneyController,
             SlotController,
             CatalogueController,
             PlanningController,

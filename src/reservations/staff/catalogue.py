@@ -57,6 +57,7 @@ ACTIVITY_FIELDS = (
     "price_adult",
     "price_child",
     "cutoff_minutes",
+    "late_refund_percent",
     "decision_days_before",
     "decision_time",
 )
@@ -124,6 +125,7 @@ def activity_form(fields: ActivityFields) -> Form:
         "price_adult": activities.euros_from_cents(fields.price_adult_cents),
         "price_child": activities.euros_from_cents(fields.price_child_cents),
         "cutoff_minutes": str(fields.cutoff_minutes),
+        "late_refund_percent": str(fields.late_refund_percent),
         "decision_days_before": str(fields.decision_days_before),
         "decision_time": fields.decision_time.strftime("%H:%M"),
     }
@@ -180,6 +182,8 @@ def activity_submitted(submitted: Any) -> tuple[Form, ActivityFields | None]:
         price_adult_cents=_price(form, "price_adult"),
         price_child_cents=_price(form, "price_child"),
         cutoff_minutes=number("cutoff_minutes", 0),
+        # Left empty: nothing refunded after the cut-off (the default of a new activity).
+        late_refund_percent=inputs.whole(form, "late_refund_percent", optional=True) or 0,
         decision_days_before=number("decision_days_before", 0),
         decision_time=inputs.clock_time(form, "decision_time") or NEW_ACTIVITY.decision_time,
     )

@@ -18,11 +18,14 @@ from reservations.web.forms import NOT_A_NUMBER, Form
 NOT_A_DATE = N_("Please enter a date (day, month and year).")
 NOT_A_TIME = N_("Please enter a time such as 10:00.")
 NOT_A_DECIMAL = N_("Please enter a number such as 44.35 or -3,87.")
+NOT_AN_AMOUNT = N_("Please enter an amount in euros, such as 12,50 or 12.50.")
 REQUIRED = N_("Please fill in this field.")
 
 #: ASCII digits only (``\d`` is any script's digits).
 _TIME = re.compile(r"^([0-9]{1,2})[:hH.]([0-9]{2})$")
 _DECIMAL = re.compile(r"^-?[0-9]{1,3}(?:[.,][0-9]{1,8})?$")
+#: Euros as typed: "12", "12,5", "12.50" (ASCII digits, at most a million euros, no sign).
+_EUROS = re.compile(r"^([0-9]{1,7})(?:[.,]([0-9]{1,2}))?$")
 
 
 def form_of(submitted: Any, names: tuple[str, ...], multi: tuple[str, ...] = ()) -> Form:
@@ -62,6 +65,29 @@ def decimal(form: Form, name: str) -> float | None:
         form.add_error(name, i18n.gettext(NOT_A_DECIMAL))
         return None
     return float(text.replace(",", "."))
+
+
+def euros(form: Form, name: str) -> int | None:
+    """An amount typed in euros ("12,50", "12.50", "12 €") as integer cents; empty is None
+    (the caller's default), anything else unreadable an error beside the field."""
+    text = form.values.get(name, "").replace("€", "").replace("\u00a0", "").replace(" ", "")
+    if text == "":
+        return None
+    found = _EUROS.match(text)
+    if found is None:
+        form.add_error(name, i18n.gettext(NOT_AN_AMOUNT))
+        return None
+    whole_euros, cents = found.group(1), (found.group(2) or "0").ljust(2, "0")
+    amount = int(whole_euros) * 100 + int(cents)
+    if amount > inputs.MAX_INTEGER:  # pragma: no cover - seven digits stay far below
+        form.add_error(name, i18n.gettext(NOT_AN_AMOUNT))
+        return None
+    return amount
+
+
+def euros_text(cents: int) -> str:
+    """Cents as a form shows them again: "12,50"."""
+    return f"{cents // 100},{cents % 100:02d}"
 
 
 def day(form: Form, name: str, *, optional: bool = False) -> date | None:

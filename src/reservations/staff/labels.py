@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from reservations import i18n
-from reservations.base.models import Channel
+from reservations.base.models import HOLD_STATUSES, Channel, PaymentMethod
 from reservations.i18n import N_
 from reservations.notices import words
 
@@ -35,6 +35,21 @@ AUDIT_ACTION = {
     "waitlist.expired": N_("Offer expired"),
     "waitlist.withdrawn": N_("Left the waiting list"),
     "waitlist.removed": N_("Removed from the waiting list"),
+    "booking.expired": N_("Hold ran out unpaid"),
+    "payment.recorded": N_("Payment recorded"),
+    "payment.link_sent": N_("Payment link sent"),
+    "payment.paid": N_("Paid online"),
+    "payment.mismatch": N_("Online payment with a wrong amount"),
+    "refund.requested": N_("Refund requested"),
+}
+#: How a booking was paid, or is to be paid (the new-booking form's "link" too).
+PAYMENT_METHOD = {
+    PaymentMethod.CASH: N_("Cash"),
+    PaymentMethod.CHEQUE: N_("Cheque"),
+    PaymentMethod.CARD_TERMINAL: N_("Card terminal"),
+    PaymentMethod.ON_SITE: N_("To pay on site, on the day"),
+    PaymentMethod.STRIPE: N_("Online, by card"),
+    "link": N_("Send a payment link by email"),
 }
 #: The names of the facts an audit entry records.
 AUDIT_FIELD = {
@@ -62,6 +77,9 @@ AUDIT_FIELD = {
     "rule": N_("Rule"),
     "line": N_("Spreadsheet line"),
     "days": N_("Days"),
+    "method": N_("Payment method"),
+    "amount_cents": N_("Amount"),
+    "paid": N_("Paid"),
 }
 #: How values of these facts are named (statuses of slots and bookings share their words).
 _VALUES_OF_FIELD: dict[str, dict[Any, str]] = {
@@ -69,7 +87,9 @@ _VALUES_OF_FIELD: dict[str, dict[Any, str]] = {
     "channel": words.CHANNEL,
     "reason": words.CANCEL_REASON,
     "cancelled_by": words.CANCELLED_BY,
+    "method": PAYMENT_METHOD,
 }
+YES, NO = N_("yes"), N_("no")
 #: Who acted, when it is not a person of the office or a farm.
 _ACTORS = {
     "visitor": N_("The visitor"),
@@ -101,6 +121,10 @@ def audit_value(value: Any, key: str | None = None) -> str:
     and reasons, times in Paris time."""
     if value is None:
         return "–"
+    if (key or "").endswith("_cents") and isinstance(value, int) and not isinstance(value, bool):
+        return i18n.money(value)
+    if isinstance(value, bool):
+        return i18n.gettext(YES if value else NO)
     names = _VALUES_OF_FIELD.get(key or "")
     if names and isinstance(value, str) and value in names:
         return i18n.gettext(names[value])
@@ -128,4 +152,6 @@ def template_globals() -> dict[str, Any]:
         "waitlist_status": words.WAITLIST_STATUS,
         "audit_action": AUDIT_ACTION,
         "cancel_reason": words.CANCEL_REASON,
+        "payment_method": PAYMENT_METHOD,
+        "hold_statuses": HOLD_STATUSES,
     }

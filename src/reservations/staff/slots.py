@@ -49,6 +49,7 @@ async def slot_page(
         context={
             "slot": overview.slot,
             "bookings": overview.bookings,
+            "held_people": overview.held_people,
             "waitlist": overview.waitlist,
             "live_waitlist": LIVE_WAITLIST,
             "audit": overview.audit,

@@ -2,7 +2,8 @@
 paying or giving up. It tells the truth as the domain knows it (``checkout_return``): paid and
 confirmed, still waiting for Stripe's confirmation (the page refreshes itself), the hold ran out
 unpaid, or paid too late and refunded. A reference and session that do not belong together:
-the not-found page.
+the not-found page. Stripe's "back" link (``cancel_url``) carries the reference only: the page
+then tells the state of the booking's latest checkout (still held: pay now, or let it go).
 
 Stripe's success address carries no secret of ours: the link to the manage page comes from the
 short-lived cookie set when the visitor was sent to Stripe, and only when it is that booking's.
@@ -56,7 +57,8 @@ class PaymentReturnController(Controller):
         db: NamedDependency[Database],
         session_id: FromQuery[str | None] = None,
     ) -> Template:
-        if not session_id or len(session_id) > MAX_ID or len(reference) > MAX_ID:
+        # Without ``session_id``: Stripe's "back" link (the visitor left its page unpaid).
+        if len(session_id or "") > MAX_ID or len(reference) > MAX_ID:
             raise NotFoundException()
         found = await checkout_return(db, reference, session_id)
         if found is None:
@@ -74,7 +76,8 @@ class PaymentReturnController(Controller):
                 "manage_path": links.manage_path(token) if token else None,
                 "visit_path": f"/visits/{booking.slot_id}",
                 "refresh_seconds": REFRESH_SECONDS if found.state == ReturnState.WAITING else None,
-                "this_page": f"/payments/return/{found.reference}?session_id={session_id}",
+                "this_page": f"/payments/return/{found.reference}"
+                + (f"?session_id={session_id}" if session_id else ""),
             },
             headers=PRIVATE,
         )

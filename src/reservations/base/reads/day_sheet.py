@@ -1,6 +1,12 @@
 """What a provider sees of its own slots: the day sheet, the head counts of the coming days, and
 the slots with their bookings for the calendar feed and the morning email.
 
+An online booking still waiting for its payment (a hold, ``pending_payment``) is on the sheet
+while its hold runs, marked as such (``awaiting_payment``): its places are taken, but the
+people are not confirmed. A hold past its end is not on it (its places are free again). The
+counts of people, the attendance forms, the feed and the morning email count confirmed
+bookings only (``live_bookings``); ``held_people`` says how many more may come.
+
 Reads only, always scoped to one provider. Two SELECTs for any number of slots (the slots, then
 all their bookings with attendance), one GROUP BY for the coming days: no per-slot queries.
 """
@@ -18,6 +24,7 @@ from reservations.base import clock
 from reservations.base.errors import SlotNotFound
 from reservations.base.infra.db import Database
 from reservations.base.models import (
+    HOLD_STATUSES,
     Activity,
     Attendance,
     Booking,
@@ -50,10 +57,17 @@ class SheetBooking:
     status: BookingStatus
     #: Who came, once attendance is recorded: (adults, children); (0, 0) is a no-show.
     present: tuple[int, int] | None
+    #: A running hold's end (``pending_payment``); None for other bookings.
+    hold_expires_at: datetime | None = None
 
     @property
     def people(self) -> int:
         return self.adults + self.children
+
+    @property
+    def awaiting_payment(self) -> bool:
+        """A hold whose payment has not arrived yet (only running holds are read)."""
+        return self.status in HOLD_STATUSES
 
 
 @dataclass(frozen=True)
@@ -69,6 +83,15 @@ class SheetSlot(SlotFacts):
     @property
     def live_bookings(self) -> list[SheetBooking]:
         return [b for b in self.bookings if b.status == BookingStatus.CONFIRMED]
+
+    @property
+    def held_bookings(self) -> list[SheetBooking]:
+        """Running holds: places taken while the visitor pays."""
+        return [b for b in self.bookings if b.awaiting_payment]
+
+    @property
+    def held_people(self) -> int:
+        return sum(b.people for b in self.held_bookings)
 
     @property
     def adults(self) -> int:
@@ -166,11 +189,13 @@ async def _sheet_slots(
     async with db.reading() as session:
         rows = (await session.execute(slot_query)).all()
         slot_ids = [row.id for row in rows]
-        bookings = await _bookings_of(session, slot_ids) if slot_ids else {}
+        bookings = await _bookings_of(session, slot_ids, now) if slot_ids else {}
     return [SheetSlot.from_row(row, now, bookings=bookings.get(row.id, [])) for row in rows]
 
 
-async def _bookings_of(session: AsyncSession, slot_ids: list[int]) -> dict[int, list[SheetBooking]]:
+async def _bookings_of(
+    session: AsyncSession, slot_ids: list[int], now: datetime
+) -> dict[int, list[SheetBooking]]:
     query = (
         select(Booking, Attendance.adults, Attendance.children)
         .outerjoin(Attendance, Attendance.booking_id == Booking.id)
@@ -182,6 +207,7 @@ async def _bookings_of(session: AsyncSession, slot_ids: list[int]) -> dict[int, 
                     Booking.status == BookingStatus.CANCELLED,
                     Booking.cancelled_by == CancelledBy.SLOT,
                 ),
+                and_(Booking.status.in_(HOLD_STATUSES), Booking.hold_expires_at > now),
             ),
         )
         .order_by(Booking.created_at, Booking.id)
@@ -202,6 +228,9 @@ async def _bookings_of(session: AsyncSession, slot_ids: list[int]) -> dict[int, 
                 channel=booking.channel,
                 status=booking.status,
                 present=None if present_adults is None else (present_adults, present_children),
+                hold_expires_at=(
+                    booking.hold_expires_at if booking.status in HOLD_STATUSES else None
+                ),
             )
         )
     return by_slot

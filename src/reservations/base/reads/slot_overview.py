@@ -1,5 +1,10 @@
 """One slot as the back office sees it: its facts, all its bookings, its waiting list and its
-audit trail. Reads only, four SELECTs whatever the number of bookings or entries."""
+audit trail. Reads only, four SELECTs whatever the number of bookings or entries.
+
+An online booking waiting for its payment (a hold) is listed while its hold runs, marked
+(``awaiting_payment``, until ``hold_expires_at``): its places are taken. A hold past its end,
+released (``expired``) or not yet, is not a booking any more and is not listed (the audit
+trail still says it lapsed)."""
 
 from __future__ import annotations
 
@@ -7,12 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, not_, or_, select
 
 from reservations.base import clock
 from reservations.base.errors import SlotNotFound
 from reservations.base.infra.db import Database
 from reservations.base.models import (
+    HOLD_STATUSES,
     Activity,
     AuditEntry,
     Booking,
@@ -52,6 +58,8 @@ class SlotBooking:
     status: BookingStatus
     notes: str | None
     created_at: datetime
+    #: A running hold's end (its places are taken until then); None for other bookings.
+    hold_expires_at: datetime | None = None
 
     @property
     def people(self) -> int:
@@ -60,6 +68,11 @@ class SlotBooking:
     @property
     def live(self) -> bool:
         return self.status == BookingStatus.CONFIRMED
+
+    @property
+    def awaiting_payment(self) -> bool:
+        """A hold still running (lapsed ones are not read): places taken, payment awaited."""
+        return self.status in HOLD_STATUSES
 
 
 @dataclass(frozen=True)
@@ -84,8 +97,24 @@ class SlotOverview:
     waitlist: list[WaitlistView]
     audit: list[AuditLine]
 
+    @property
+    def held_people(self) -> int:
+        """People of the running holds: places taken, not confirmed yet."""
+        return sum(b.people for b in self.bookings if b.awaiting_payment)
+
+
+def not_lapsed(now: datetime) -> Any:
+    """A booking that is not a hold past its end (released as ``expired`` or not yet)."""
+    return not_(
+        or_(
+            Booking.status == BookingStatus.EXPIRED,
+            and_(Booking.status.in_(HOLD_STATUSES), Booking.hold_expires_at <= now),
+        )
+    )
+
 
 async def slot_overview(db: Database, slot_id: int, *, now: datetime | None = None) -> SlotOverview:
+    now = now or clock.now()
     async with db.reading() as session:
         row = (
             await session.execute(
@@ -104,7 +133,9 @@ async def slot_overview(db: Database, slot_id: int, *, now: datetime | None = No
             raise SlotNotFound(field="slot_id")
         bookings = list(
             await session.scalars(
-                select(Booking).where(Booking.slot_id == slot_id).order_by(Booking.id)
+                select(Booking)
+                .where(Booking.slot_id == slot_id, not_lapsed(now))
+                .order_by(Booking.id)
             )
         )
         waiting = list(
@@ -125,7 +156,7 @@ async def slot_overview(db: Database, slot_id: int, *, now: datetime | None = No
             ),
         )
     return SlotOverview(
-        slot=StaffSlot.from_row(row, now or clock.now()),
+        slot=StaffSlot.from_row(row, now),
         bookings=[_slot_booking(b) for b in bookings],
         waitlist=[WaitlistView.of(entry) for entry in waiting],
         audit=trail,
@@ -182,6 +213,7 @@ def _slot_booking(booking: Booking) -> SlotBooking:
         status=booking.status,
         notes=booking.notes,
         created_at=booking.created_at,
+        hold_expires_at=booking.hold_expires_at if booking.status in HOLD_STATUSES else None,
     )
 
 

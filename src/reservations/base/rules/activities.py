@@ -132,6 +132,9 @@ class ActivityFields:
     price_adult_cents: int = 0
     price_child_cents: int = 0
     cutoff_minutes: int = 120
+    #: The share of the price (percent) refunded when a paid booking is cancelled at the
+    #: visitor's request after the cut-off (before it: all of it).
+    late_refund_percent: int = 0
     decision_days_before: int = 1
     decision_time: time = time(18, 0)
 
@@ -187,6 +190,8 @@ def activity_problems(fields: ActivityFields) -> list[DomainError]:
         problems.append(OutOfRange(field="min_age", minimum=0, maximum=99))
     if fields.cutoff_minutes < 0:
         problems.append(Negative(field="cutoff_minutes"))
+    if not 0 <= fields.late_refund_percent <= 100:
+        problems.append(OutOfRange(field="late_refund_percent", minimum=0, maximum=100))
     if not 0 <= fields.decision_days_before <= MAX_DECISION_DAYS:
         problems.append(
             OutOfRange(field="decision_days_before", minimum=0, maximum=MAX_DECISION_DAYS)
@@ -225,6 +230,7 @@ def fields_of_activity(activity: Activity) -> ActivityFields:
         price_adult_cents=activity.price_adult_cents,
         price_child_cents=activity.price_child_cents,
         cutoff_minutes=activity.cutoff_minutes,
+        late_refund_percent=activity.late_refund_percent,
         decision_days_before=activity.decision_days_before,
         decision_time=activity.decision_time,
     )
@@ -246,6 +252,7 @@ def _apply_activity(activity: Activity, fields: ActivityFields) -> None:
     activity.price_adult_cents = fields.price_adult_cents
     activity.price_child_cents = fields.price_child_cents
     activity.cutoff_minutes = fields.cutoff_minutes
+    activity.late_refund_percent = fields.late_refund_percent
     activity.decision_days_before = fields.decision_days_before
     activity.decision_time = fields.decision_time
 
