@@ -29,6 +29,7 @@ from reservations.base.models import (
     AuditEntry,
     Booking,
     BookingStatus,
+    CancelledBy,
     CancelReason,
     OutboxMessage,
     Provider,
@@ -632,3 +633,21 @@ async def test_every_cancel_reason_is_accepted_by_the_migrated_schema(db):
                 update(Slot).where(Slot.id == slot.id).values(cancel_reason=reason.value)
             )
     assert (await fetch_slot(db, slot.id)).cancel_reason == list(CancelReason)[-1]
+
+
+async def test_the_day_sheet_shows_who_cancelled_and_counts_only_who_comes(client, db):
+    farm = await make_farm(db)
+    day = clock.today() + timedelta(days=1)
+    slot = await slot_of(db, farm, at_local(day, 10), capacity=12)
+    await book(db, slot, "Famille Martin", 2, 2)
+    gone = await book(db, slot, "Jan de Vries", 1, 0)
+    office = await book(db, slot, "Sarah Smith", 3, 0)
+    await booking_service.cancel_booking(
+        db, gone.id, actor="visitor", cancelled_by=CancelledBy.VISITOR
+    )
+    await booking_service.cancel_booking(db, office.id, actor="staff:x")
+    answer = await client.get(f"{farm.path}/{day.isoformat()}", params={"lang": "en"})
+    page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text_of(answer)))
+    assert "Jan de Vries — 1 adult, 0 children · cancelled by the visitor" in page
+    assert "Sarah Smith — 3 adults, 0 children · cancelled by the office" in page
+    assert "Total: 4 people (2 adults, 2 children)" in page

@@ -137,7 +137,9 @@ def description(slot: SheetSlot, sheet_url: str) -> str:
         lines = [f"{words.status_words(slot.status)} · {places}"]
     # A cancelled slot's sheet lists who had booked; a hold still running is not a booking.
     bookings = (
-        [b for b in slot.bookings if not b.awaiting_payment] if cancelled else slot.live_bookings
+        [b for b in slot.bookings if not (b.awaiting_payment or b.cancelled_alone)]
+        if cancelled
+        else slot.live_bookings
     )
     if bookings:
         heading = i18n.gettext("Had booked:") if cancelled else i18n.gettext("Booked:")

@@ -53,16 +53,23 @@ class SheetBooking:
     locale: str
     notes: str | None
     channel: Channel
-    #: Confirmed, or cancelled with its slot (kept on the sheet so the farmer knows who was told).
+    #: Confirmed, a running hold, or cancelled (with its slot: whom to tell; or on its own).
     status: BookingStatus
     #: Who came, once attendance is recorded: (adults, children); (0, 0) is a no-show.
     present: tuple[int, int] | None
     #: A running hold's end (``pending_payment``); None for other bookings.
     hold_expires_at: datetime | None = None
+    #: Who cancelled it, when cancelled: with its slot, or on its own (visitor, office).
+    cancelled_by: CancelledBy | None = None
 
     @property
     def people(self) -> int:
         return self.adults + self.children
+
+    @property
+    def cancelled_alone(self) -> bool:
+        """Cancelled on its own (by the visitor or the office), the visit going on."""
+        return self.status == BookingStatus.CANCELLED and self.cancelled_by != CancelledBy.SLOT
 
     @property
     def awaiting_payment(self) -> bool:
@@ -203,10 +210,8 @@ async def _bookings_of(
             Booking.slot_id.in_(slot_ids),
             or_(
                 Booking.status == BookingStatus.CONFIRMED,
-                and_(
-                    Booking.status == BookingStatus.CANCELLED,
-                    Booking.cancelled_by == CancelledBy.SLOT,
-                ),
+                # Cancelled with the slot (whom to tell) or on its own (the farmer sees it go).
+                Booking.status == BookingStatus.CANCELLED,
                 and_(Booking.status.in_(HOLD_STATUSES), Booking.hold_expires_at > now),
             ),
         )
@@ -227,6 +232,7 @@ async def _bookings_of(
                 notes=booking.notes,
                 channel=booking.channel,
                 status=booking.status,
+                cancelled_by=booking.cancelled_by,
                 present=None if present_adults is None else (present_adults, present_children),
                 hold_expires_at=(
                     booking.hold_expires_at if booking.status in HOLD_STATUSES else None
