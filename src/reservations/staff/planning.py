@@ -29,7 +29,7 @@ from reservations.base import clock
 from reservations.base.errors import DomainError
 from reservations.base.infra.db import Database
 from reservations.base.models import CancelReason
-from reservations.base.reads import catalogue_pages
+from reservations.base.reads import advice, catalogue_pages
 from reservations.base.rules import season
 from reservations.base.rules.season import Exclusion, Recurrence, Rules, SlotChange
 from reservations.i18n import N_
@@ -37,6 +37,7 @@ from reservations.notices import followups, words
 from reservations.settings import Settings
 from reservations.staff import inputs
 from reservations.staff.auth import PREFIX
+from reservations.staff.reports import percent
 from reservations.web.forms import CONFIRM_CANCEL, TOO_LONG, Form
 from reservations.web.http_status import status_of
 from reservations.web.inputs import whole_number
@@ -183,6 +184,7 @@ def _plan_page(
     form: Form,
     *,
     plan: season.Plan | None = None,
+    judged: list[advice.DateAdvice] | None = None,
     fingerprint: str = "",
     notice: str | None = None,
     status_code: int = 200,
@@ -194,6 +196,8 @@ def _plan_page(
             "activities": db_choices,
             "weekdays": [i18n.gettext(name) for name in WEEKDAYS],
             "plan": plan,
+            "judged": judged or [],
+            "percent": percent,
             "excluded_text": excluded_text,
             "fingerprint": fingerprint,
             "notice": notice,
@@ -365,7 +369,12 @@ class PlanningController(Controller):
         try:
             if not wants_create:
                 plan = await season.preview(*args, language=holiday_language())
-                return _plan_page(choices, form, plan=plan, fingerprint=fingerprint, notice=notice)
+                judged = await advice.advise_plan(
+                    db, plan_request.activity_id, plan.dates, locale=i18n.current()
+                )
+                return _plan_page(
+                    choices, form, plan=plan, judged=judged, fingerprint=fingerprint, notice=notice
+                )
             created = await season.create(
                 *args, actor=request.user.actor, language=holiday_language()
             )

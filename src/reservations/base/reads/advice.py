@@ -22,7 +22,7 @@ Definitions (the page explains them in the same words):
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, Select, cast, extract, func, select
@@ -284,3 +284,75 @@ async def _planned_in(
         for row in rows
         if (int(row.weekday), row.sector) in cells
     ]
+
+
+#: How far (days) a weak date's better day may be, either way.
+NEAREST_BETTER_DAYS = 3
+
+
+@dataclass(frozen=True)
+class DateAdvice:
+    """A date proposed by the season planning, judged against the history."""
+
+    starts_at: datetime
+    #: The weekday × sector cell it falls in, when that cell is weak.
+    weak: Cell | None = None
+    #: The nearest day (at most three days away, earlier first on a tie) whose cell has a
+    #: better held rate and is not weak, and that the plan does not hold already.
+    better_day: date | None = None
+    better: Cell | None = None
+
+
+def advise_dates(advice: Advice, sector: str, dates: list[datetime]) -> list[DateAdvice]:
+    """Mark each of ``dates`` (of an activity in ``sector``) that falls in a weak cell, with
+    the nearest better day to propose instead."""
+    planned = {clock.local_date(starts) for starts in dates}
+    judged = []
+    for starts in dates:
+        day = clock.local_date(starts)
+        cell = advice.cell(day.isoweekday(), sector)
+        if cell is None or not cell.weak:
+            judged.append(DateAdvice(starts))
+            continue
+        better = _nearest_better(advice, sector, day, cell, planned)
+        judged.append(DateAdvice(starts, cell, *(better or (None, None))))
+    return judged
+
+
+def _nearest_better(
+    advice: Advice, sector: str, day: date, weak: Cell, planned: set[date]
+) -> tuple[date, Cell] | None:
+    for distance in range(1, NEAREST_BETTER_DAYS + 1):
+        for candidate in (day - timedelta(days=distance), day + timedelta(days=distance)):
+            cell = advice.cell(candidate.isoweekday(), sector)
+            if (
+                candidate not in planned
+                and cell is not None
+                and not cell.weak
+                and not cell.too_few
+                and (cell.held_rate or 0) > (weak.held_rate or 0)
+            ):
+                return candidate, cell
+    return None
+
+
+async def advise_plan(
+    db: Database, activity_id: int, dates: list[datetime], *, locale: str = "fr"
+) -> list[DateAdvice]:
+    """``advise_dates`` for the dates planned for an activity, against the history of the
+    seasons before theirs, for activities of its kind."""
+    if not dates:
+        return []
+    async with db.reading() as session:
+        found = (
+            await session.execute(
+                select(Provider.sector, Activity.kind)
+                .join(Activity, Activity.provider_id == Provider.id)
+                .where(Activity.id == activity_id)
+            )
+        ).first()
+    if found is None:
+        return [DateAdvice(starts) for starts in dates]
+    season = clock.local_date(dates[0]).year
+    advice = await planning_advice(db, season, kind=found.kind, locale=locale)
+    return advise_dates(advice, found.sector, dates)

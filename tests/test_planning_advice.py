@@ -1,0 +1,58 @@
+"""The season planning listens to the advice: a proposed date in a weak weekday × sector cell
+is marked with its held rate, and the nearest better day (at most three days away, earlier
+first) that the plan does not hold already is proposed instead."""
+
+from __future__ import annotations
+
+from datetime import date, time
+
+from reservations.base import clock
+from reservations.base.reads.advice import Advice, Cell, advise_dates
+
+SECTOR = "Mont Lozère"
+
+
+def cell(weekday: int, held: int, planned: int = 10, *, weak: bool = False) -> Cell:
+    return Cell(weekday, SECTOR, planned, held, planned * 10, held * 10, weak=weak)
+
+
+ADVICE = Advice(
+    season=2027,
+    kind=None,
+    history_seasons=[2025, 2026],
+    slots_planned=60,
+    slots_held=40,
+    seats_offered=600,
+    seats_booked=400,
+    cells={
+        (4, SECTOR): cell(4, 5),  # Thursday 50 %
+        (5, SECTOR): cell(5, 8),  # Friday 80 %
+        (6, SECTOR): cell(6, 2, weak=True),  # Saturday 20 %: weak
+        (7, SECTOR): cell(7, 9),  # Sunday 90 %
+        (1, SECTOR): cell(1, 1, planned=3),  # Monday: too little history
+    },
+    sectors=[SECTOR],
+)
+
+
+def at_ten(day: date):  # type: ignore[no-untyped-def]
+    return clock.local_datetime(day, time(10, 0))
+
+
+def test_a_weak_saturday_is_marked_with_the_nearest_better_day():
+    saturday, friday, sunday = date(2027, 7, 10), date(2027, 7, 9), date(2027, 7, 11)
+    [judged] = advise_dates(ADVICE, SECTOR, [at_ten(saturday)])
+    assert judged.weak is not None and judged.weak.held_rate == 0.2
+    assert (judged.better_day, judged.better.held_rate) == (friday, 0.8)  # earlier first
+    # Friday already planned: Sunday is proposed; a Friday is never marked.
+    judged = advise_dates(ADVICE, SECTOR, [at_ten(friday), at_ten(saturday)])
+    assert judged[0].weak is None
+    assert judged[1].better_day == sunday
+
+
+def test_no_better_day_within_three_days_and_other_sectors():
+    lone = Advice(**{**ADVICE.__dict__, "cells": {(6, SECTOR): cell(6, 2, weak=True)}})
+    [judged] = advise_dates(lone, SECTOR, [at_ten(date(2027, 7, 10))])
+    assert judged.weak is not None and judged.better_day is None
+    [elsewhere] = advise_dates(ADVICE, "Causses", [at_ten(date(2027, 7, 10))])
+    assert elsewhere.weak is None
