@@ -56,3 +56,27 @@ def test_no_better_day_within_three_days_and_other_sectors():
     assert judged.weak is not None and judged.better_day is None
     [elsewhere] = advise_dates(ADVICE, "Causses", [at_ten(date(2027, 7, 10))])
     assert elsewhere.weak is None
+
+
+async def test_the_preview_page_marks_weak_saturdays(staff, db):
+    """On the advice tests' history (Saturdays in Mont Lozère: weak, Thursdays strong),
+    planning September Saturdays there marks each one and proposes the Thursday before."""
+    from tests.factories import make_activity
+    from tests.test_advice import ML, SEASON, load
+    from tests.test_staff_planning import plan_form, post, readable
+
+    client, _ = staff
+    await load(db)
+    activity = await make_activity(db, sector=ML)
+    form = plan_form(
+        activity.id,
+        first_day=f"{SEASON}-09-01",
+        last_day=f"{SEASON}-09-30",
+        weekdays=["5"],  # Saturday (Monday is 0)
+        skip_saturdays="",
+    )
+    page = readable(await post(client, "/staff/planning?lang=en", form))
+    assert page.count("Weak day in this sector") == 4  # the 4 Saturdays of September 2030
+    # Saturday 7 September: held 1 of 4 (25 %); two days before, Thursdays held 4 of 4.
+    assert "Weak day in this sector: 25.0% of its 4 past slots took place." in page
+    assert "Better: Thursday, September 5, 2030 (100.0% took place)." in page
