@@ -88,7 +88,7 @@ def test_a_broken_rule_is_found(tree_copy: Path, break_name: str) -> None:
 #: The steps that follow a change: only ``notices.followups`` runs them for the site and tick.
 FOLLOW_UP_STEPS = re.compile(
     r"\b(offer_freed_places|expire_offers|waitlist\.tick|notify_slot_cancelled"
-    r"|notify_booking_cancelled_by_office|untold_cancellations|queue_booking_moved)\b"
+    r"|notify_booking_cancelled|untold_cancellations|queue_booking_moved)\b"
 )
 
 

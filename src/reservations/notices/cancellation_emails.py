@@ -123,36 +123,22 @@ async def notify_slot_cancelled(
     )
 
 
-async def notify_booking_cancelled_by_office(
+async def notify_booking_cancelled(
     db: Database,
     slot_id: int,
     booking_id: int,
     settings: Settings,
     *,
+    by_office: bool,
     environment: Environment | None = None,
     now: datetime | None = None,
 ) -> int:
-    """Tell a visitor whose booking (on ``slot_id``) the office cancelled, the visit itself
-    going on, with the other dates open; 1 when queued, 0 without an email or when already
-    told."""
+    """Tell a visitor that their booking (on ``slot_id``) is cancelled, the visit itself going
+    on, with the other dates open: the office cancelled it (``by_office``), or they did and
+    this confirms it. 1 when queued, 0 without an email or when already told."""
+    kind = _BOOKING_OFF if by_office else _VISITOR_CANCELLED
     return await _tell_cancelled(
-        db, slot_id, [booking_id], settings, _BOOKING_OFF, environment=environment, now=now
-    )
-
-
-async def notify_booking_cancelled_by_visitor(
-    db: Database,
-    slot_id: int,
-    booking_id: int,
-    settings: Settings,
-    *,
-    environment: Environment | None = None,
-    now: datetime | None = None,
-) -> int:
-    """Confirm to visitors that the booking they cancelled is cancelled (with the other dates
-    open, should they want another); 1 when queued, 0 without an email or when already told."""
-    return await _tell_cancelled(
-        db, slot_id, [booking_id], settings, _VISITOR_CANCELLED, environment=environment, now=now
+        db, slot_id, [booking_id], settings, kind, environment=environment, now=now
     )
 
 

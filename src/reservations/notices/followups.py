@@ -69,13 +69,10 @@ async def booking_cancelled(
     )
     if slot_id is None:
         return
-    tell = (
-        cancellation_emails.notify_booking_cancelled_by_office
-        if by_office
-        else cancellation_emails.notify_booking_cancelled_by_visitor
-    )
     await _logged(
-        tell(db, slot_id, booking_id, settings, environment=environment),
+        cancellation_emails.notify_booking_cancelled(
+            db, slot_id, booking_id, settings, by_office=by_office, environment=environment
+        ),
         0,
         "could not queue the cancellation email of booking %s",
         booking_id,
