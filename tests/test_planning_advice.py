@@ -80,3 +80,50 @@ async def test_the_preview_page_marks_weak_saturdays(staff, db):
     # Saturday 7 September: held 1 of 4 (25 %); two days before, Thursdays held 4 of 4.
     assert "Weak day in this sector: 25.0% of its 4 past slots took place." in page
     assert "Better: Thursday, September 5, 2030 (100.0% took place)." in page
+
+
+async def test_the_better_days_are_accepted_in_one_step(staff, db):
+    """ "Use the better days proposed" previews the plan with each weak Saturday moved to its
+    Thursday; "create" then creates those Thursdays."""
+    import html
+    import re
+
+    from sqlalchemy import select
+
+    from reservations.base.models import Slot
+    from tests.factories import make_activity
+    from tests.test_advice import ML, SEASON, load
+    from tests.test_staff_planning import fingerprint_of, plan_form, post, readable
+
+    client, _ = staff
+    await load(db)
+    activity = await make_activity(db, sector=ML)
+    form = plan_form(
+        activity.id,
+        first_day=f"{SEASON}-09-01",
+        last_day=f"{SEASON}-09-30",
+        weekdays=["5"],
+        skip_saturdays="",
+    )
+    first = await post(client, "/staff/planning?lang=en", form)
+    found = re.search(r'name="use_better_days" value="([^"]+)"', first.text)
+    suggestions = html.unescape(found.group(1))
+    assert suggestions == ",".join(
+        f"{SEASON}-09-{s:02d}>{SEASON}-09-{s - 2:02d}" for s in (7, 14, 21, 28)
+    )
+    moved = await post(client, "/staff/planning?lang=en", {**form, "use_better_days": suggestions})
+    page = readable(moved)
+    assert "Weak day in this sector" not in page
+    assert page.count("Thursday, September") == 4 and "Saturday, September" not in page
+    created = await post(
+        client,
+        "/staff/planning?lang=en",
+        {**form, "moved": suggestions, "action": "create", "previewed": fingerprint_of(moved)},
+    )
+    assert created.status_code == 303, readable(created)[:500]
+    async with db.reading() as session:
+        days = sorted(
+            s.starts_at.astimezone(clock.OFFICE_TZ).date()
+            for s in await session.scalars(select(Slot).where(Slot.activity_id == activity.id))
+        )
+    assert days == [date(SEASON, 9, d) for d in (5, 12, 19, 26)]

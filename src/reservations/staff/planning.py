@@ -38,6 +38,7 @@ from reservations.settings import Settings
 from reservations.staff import inputs
 from reservations.staff.auth import PREFIX
 from reservations.staff.reports import percent
+from reservations.web import inputs as web_inputs
 from reservations.web.forms import CONFIRM_CANCEL, TOO_LONG, Form
 from reservations.web.http_status import status_of
 from reservations.web.inputs import whole_number
@@ -51,8 +52,11 @@ PLAN_FIELDS = (
     "rule",
     "skip_saturdays",
     "skip_holidays",
+    "moved",
     "previewed",
 )
+#: At most this many moved days in one plan (a season's dates).
+MAX_MOVED = 400
 FILTER_FIELDS = ("activity_id", "first_day", "last_day")
 BULK_FIELDS = (*FILTER_FIELDS, "capacity", "min_participants", "reason", "message", "confirm")
 #: Days the slot list shows when no period is asked for.
@@ -125,6 +129,7 @@ class PlanRequest:
             r.rule.strip(),
             self.rules.skip_changeover_saturdays,
             self.rules.skip_public_holidays,
+            sorted(self.rules.moved),
         ]
         return hashlib.sha256(json.dumps(canonical, default=str).encode()).hexdigest()[:20]
 
@@ -141,13 +146,37 @@ def blank_plan_form(activity_id: str, today: date) -> Form:
             "rule": "",
             "skip_saturdays": "yes",
             "skip_holidays": "yes",
+            "moved": "",
             "previewed": "",
         }
     )
 
 
-def plan_submitted(submitted: Any) -> tuple[Form, PlanRequest | None]:
+def moved_days(text: str) -> tuple[tuple[date, date], ...]:
+    """``2030-09-07>2030-09-05,…``: the weak days moved to their better day (what the preview's
+    "use the better days" button sends). Anything unreadable is left out."""
+    pairs = []
+    for pair in (text or "").split(",")[:MAX_MOVED]:
+        old, _, new = pair.partition(">")
+        old_day, new_day = web_inputs.day(old.strip()), web_inputs.day(new.strip())
+        if old_day and new_day and abs((new_day - old_day).days) <= advice.NEAREST_BETTER_DAYS:
+            pairs.append((old_day, new_day))
+    return tuple(pairs)
+
+
+def suggested_moves(judged: list[advice.DateAdvice]) -> str:
+    """The preview's better days, as ``moved`` reads them."""
+    return ",".join(
+        f"{clock.local_date(d.starts_at).isoformat()}>{d.better_day.isoformat()}"
+        for d in judged
+        if d.better_day is not None
+    )
+
+
+def plan_submitted(submitted: Any, *, moved: str | None = None) -> tuple[Form, PlanRequest | None]:
     form = inputs.form_of(submitted, PLAN_FIELDS, multi=("weekdays",))
+    if moved:
+        form.values["moved"] = str(moved).strip()
     activity_id = inputs.whole(form, "activity_id", optional=True)
     if activity_id is None:
         form.errors.pop("activity_id", None)
@@ -163,6 +192,7 @@ def plan_submitted(submitted: Any) -> tuple[Form, PlanRequest | None]:
         Rules(
             skip_changeover_saturdays=form.values["skip_saturdays"] == "yes",
             skip_public_holidays=form.values["skip_holidays"] == "yes",
+            moved=moved_days(form.values["moved"]),
         ),
     )
     try:
@@ -185,6 +215,7 @@ def _plan_page(
     *,
     plan: season.Plan | None = None,
     judged: list[advice.DateAdvice] | None = None,
+    suggestions: str = "",
     fingerprint: str = "",
     notice: str | None = None,
     status_code: int = 200,
@@ -197,6 +228,7 @@ def _plan_page(
             "weekdays": [i18n.gettext(name) for name in WEEKDAYS],
             "plan": plan,
             "judged": judged or [],
+            "suggestions": suggestions,
             "percent": percent,
             "excluded_text": excluded_text,
             "fingerprint": fingerprint,
@@ -356,7 +388,8 @@ class PlanningController(Controller):
         self, request: Request[Any, Any, Any], db: NamedDependency[Database]
     ) -> Template | Redirect:
         submitted = await request.form()
-        form, plan_request = plan_submitted(submitted)
+        # "Use the better days": the preview's suggestions, accepted in one step.
+        form, plan_request = plan_submitted(submitted, moved=submitted.get("use_better_days"))
         choices = await catalogue_pages.activity_choices(db)
         if plan_request is None:
             return _plan_page(choices, form, status_code=HTTP_422_UNPROCESSABLE_ENTITY)
@@ -369,11 +402,18 @@ class PlanningController(Controller):
         try:
             if not wants_create:
                 plan = await season.preview(*args, language=holiday_language())
+                period = (plan_request.recurrence.first_day, plan_request.recurrence.last_day)
                 judged = await advice.advise_plan(
-                    db, plan_request.activity_id, plan.dates, locale=i18n.current()
+                    db, plan_request.activity_id, plan.dates, period, locale=i18n.current()
                 )
                 return _plan_page(
-                    choices, form, plan=plan, judged=judged, fingerprint=fingerprint, notice=notice
+                    choices,
+                    form,
+                    plan=plan,
+                    judged=judged,
+                    suggestions=suggested_moves(judged),
+                    fingerprint=fingerprint,
+                    notice=notice,
                 )
             created = await season.create(
                 *args, actor=request.user.actor, language=holiday_language()

@@ -303,10 +303,16 @@ class DateAdvice:
     better: Cell | None = None
 
 
-def advise_dates(advice: Advice, sector: str, dates: list[datetime]) -> list[DateAdvice]:
+def advise_dates(
+    advice: Advice,
+    sector: str,
+    dates: list[datetime],
+    period: tuple[date, date] | None = None,
+) -> list[DateAdvice]:
     """Mark each of ``dates`` (of an activity in ``sector``) that falls in a weak cell, with
-    the nearest better day to propose instead."""
+    the nearest better day to propose instead, within ``period`` (the plan's, when given)."""
     planned = {clock.local_date(starts) for starts in dates}
+    first, last = period or (date.min, date.max)
     judged = []
     for starts in dates:
         day = clock.local_date(starts)
@@ -314,19 +320,26 @@ def advise_dates(advice: Advice, sector: str, dates: list[datetime]) -> list[Dat
         if cell is None or not cell.weak:
             judged.append(DateAdvice(starts))
             continue
-        better = _nearest_better(advice, sector, day, cell, planned)
+        better = _nearest_better(advice, sector, day, cell, planned, first, last)
         judged.append(DateAdvice(starts, cell, *(better or (None, None))))
     return judged
 
 
 def _nearest_better(
-    advice: Advice, sector: str, day: date, weak: Cell, planned: set[date]
+    advice: Advice,
+    sector: str,
+    day: date,
+    weak: Cell,
+    planned: set[date],
+    first: date,
+    last: date,
 ) -> tuple[date, Cell] | None:
     for distance in range(1, NEAREST_BETTER_DAYS + 1):
         for candidate in (day - timedelta(days=distance), day + timedelta(days=distance)):
             cell = advice.cell(candidate.isoweekday(), sector)
             if (
-                candidate not in planned
+                first <= candidate <= last
+                and candidate not in planned
                 and cell is not None
                 and not cell.weak
                 and not cell.too_few
@@ -337,7 +350,12 @@ def _nearest_better(
 
 
 async def advise_plan(
-    db: Database, activity_id: int, dates: list[datetime], *, locale: str = "fr"
+    db: Database,
+    activity_id: int,
+    dates: list[datetime],
+    period: tuple[date, date],
+    *,
+    locale: str = "fr",
 ) -> list[DateAdvice]:
     """``advise_dates`` for the dates planned for an activity, against the history of the
     seasons before theirs, for activities of its kind."""
@@ -355,4 +373,4 @@ async def advise_plan(
         return [DateAdvice(starts) for starts in dates]
     season = clock.local_date(dates[0]).year
     advice = await planning_advice(db, season, kind=found.kind, locale=locale)
-    return advise_dates(advice, found.sector, dates)
+    return advise_dates(advice, found.sector, dates, period)

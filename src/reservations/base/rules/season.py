@@ -189,6 +189,24 @@ class Rules:
 
     skip_changeover_saturdays: bool = True
     skip_public_holidays: bool = True
+    #: Days moved (the planning advice's better days, accepted): (from, to), local days.
+    moved: tuple[tuple[date, date], ...] = ()
+
+
+def move_days(starts: Sequence[datetime], moved: Sequence[tuple[date, date]]) -> list[datetime]:
+    """The starts with each moved day's start on its new day, at the same local time, in
+    order; the moved starts are then checked like any other."""
+    to = dict(moved)
+    placed = []
+    for starts_at in starts:
+        local = starts_at.astimezone(clock.OFFICE_TZ)
+        day = to.get(local.date())
+        placed.append(
+            starts_at
+            if day is None
+            else clock.local_datetime(day, local.time().replace(tzinfo=None))
+        )
+    return sorted(set(placed))
 
 
 @dataclass(frozen=True)
@@ -345,7 +363,7 @@ async def preview(
     language: str = "fr",
 ) -> Plan:
     """What ``create`` would do now, without writing anything."""
-    starts = await expand(recurrence)
+    starts = move_days(await expand(recurrence), rules.moved)
     async with db.reading() as session:
         activity = await _plannable(session, activity_id, lock=False)
         facts = await _facts(session, activity, recurrence, now or clock.now(), language)
@@ -371,7 +389,7 @@ async def create(
 ) -> Created:
     """Create the plan's slots in one transaction, each with its ``slot.created`` audit entry.
     Idempotent: slots already there are excluded, so a second run creates nothing."""
-    starts = await expand(recurrence)
+    starts = move_days(await expand(recurrence), rules.moved)
     now = now or clock.now()
     async with db.writing() as session:
         activity = await _plannable(session, activity_id, lock=True)
