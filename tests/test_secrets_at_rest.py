@@ -40,7 +40,7 @@ from tests.test_visitors import CSRF, upcoming
 
 SECRET = r"[A-Za-z0-9_-]{43}"
 LINK = re.compile(
-    r"https?://[^/\s\"<>]+(?P<path>/(?:manage|waitlist|farm)/(?P<secret>" + SECRET + "))"
+    r"https?://[^/\s\"<>]+(?P<path>/(?:manage|waitlist|farm|move)/(?P<secret>" + SECRET + "))"
 )
 
 

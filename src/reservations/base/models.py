@@ -29,6 +29,7 @@ from sqlalchemy import (
     Time,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -320,6 +321,9 @@ class Booking(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_by: Mapped[CancelledBy | None] = mapped_column(_words(CancelledBy, "cancelled_by"))
+    #: Booked from a link another visitor shared ("help this visit happen"): the report counts
+    #: the visits these bookings saved.
+    via_share_link: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     slot: Mapped[Slot] = relationship(back_populates="bookings", lazy="raise")
     attendance: Mapped[Attendance | None] = relationship(back_populates="booking", lazy="raise")
@@ -526,6 +530,26 @@ class WaitlistEntry(Base):
     @property
     def people(self) -> int:
         return self.adults + self.children
+
+
+class MoveInvitation(Base):
+    """An invitation to move a booking from an under-minimum slot to another of the same
+    activity, so that one of the two reaches its minimum (consolidation, from the at-risk
+    board). Its visitor accepts with one tap of the link in their email until ``expires_at``."""
+
+    __tablename__ = "move_invitation"
+    __table_args__ = (Index("ix_move_invitation_target_slot_id", "target_slot_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("booking.id"), index=True)
+    source_slot_id: Mapped[int] = mapped_column(ForeignKey("slot.id"), index=True)
+    target_slot_id: Mapped[int] = mapped_column(ForeignKey("slot.id"))
+    #: SHA-256 of the secret in the link; the secret itself is never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class StaffRole(enum.StrEnum):

@@ -15,6 +15,7 @@ from reservations.visitors.calendar_feed import CalendarFeedController
 from reservations.visitors.embed import EmbedController
 from reservations.visitors.kiosk import KioskController
 from reservations.visitors.manage import ManageController
+from reservations.visitors.move_invitation import MoveInvitationController
 from reservations.visitors.payments import PaymentReturnController
 from reservations.visitors.programme import ProgrammeController
 from reservations.visitors.visits import VisitController
@@ -31,6 +32,7 @@ def router() -> Router:
             ProgrammeController,
             VisitController,
             ManageController,
+            MoveInvitationController,
             PaymentReturnController,
             EmbedController,
             KioskController,

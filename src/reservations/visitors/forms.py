@@ -20,12 +20,22 @@ EMAIL_NEEDED = N_(
 )
 
 
-BOOKING_FIELDS = ("adults", "children", "name", "email", "phone", "form_key")
+BOOKING_FIELDS = ("adults", "children", "name", "email", "phone", "form_key", "shared")
 
 
-def blank_booking_form() -> Form:
-    """The form as a visit's page shows it, with a fresh key (``web.forms.form_key``)."""
-    form = Form({"adults": "1", "children": "0", "name": "", "email": "", "phone": ""})
+def blank_booking_form(*, shared: bool = False) -> Form:
+    """The form as a visit's page shows it, with a fresh key (``web.forms.form_key``);
+    ``shared`` when the visitor came from a link another visitor shared."""
+    form = Form(
+        {
+            "adults": "1",
+            "children": "0",
+            "name": "",
+            "email": "",
+            "phone": "",
+            "shared": "1" if shared else "",
+        }
+    )
     forms.renew_key(form)
     return form
 
@@ -59,6 +69,7 @@ def booking_request(
         phone=phone or None,
         locale=locale,
         channel=Channel.WEB,
+        via_share_link=form.values["shared"] == "1",
     )
 
 

@@ -98,7 +98,7 @@ def manage_page(
             "total_cents": slot.total_cents(booking.adults, booking.children),
             "office_phone": settings.office_phone,
             "manage_url": links.manage_url(settings.public_url, token),
-            "share_url": links.visit_url(settings.public_url, booking.slot_id),
+            "share_url": links.share_url(settings.public_url, booking.slot_id),
             "done": done if done in DONE_MESSAGES else None,
         },
         headers=PRIVATE,
@@ -146,7 +146,7 @@ class ManageController(Controller):
                 "slot": slot,
                 "total_cents": slot.total_cents(booking.adults, booking.children),
                 "manage_url": links.manage_url(settings.public_url, token),
-                "share_url": links.visit_url(settings.public_url, booking.slot_id),
+                "share_url": links.share_url(settings.public_url, booking.slot_id),
             },
             headers=PRIVATE,
         )

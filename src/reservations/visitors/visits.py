@@ -17,7 +17,7 @@ from jinja2 import Environment
 from litestar import Controller, Request, get, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import (
     HTTP_303_SEE_OTHER,
@@ -130,11 +130,13 @@ class VisitController(Controller):
         booking_policy: NamedDependency[BookingPolicy],
         settings: NamedDependency[Settings],
         payment_settings: NamedDependency[PaymentSettings],
+        shared: FromQuery[str | None] = None,
     ) -> Template:
+        """``?shared=1``: the link a visitor passed on ("help this visit happen"); a booking
+        made from it is counted in the report as brought by that notice."""
         slot = await catalogue.slot_detail(db, slot_id)
-        return slot_page(
-            slot, forms.blank_booking_form(), booking_policy, settings, payment_settings
-        )
+        form = forms.blank_booking_form(shared=shared == "1")
+        return slot_page(slot, form, booking_policy, settings, payment_settings)
 
     @post("/{slot_id:int}", opt=RATE_LIMITED_FORM, name="book")
     async def book(

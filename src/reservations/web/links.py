@@ -13,6 +13,17 @@ def visit_url(public_url: str, slot_id: int) -> str:
     return f"{public_url.rstrip('/')}/visits/{slot_id}"
 
 
+def share_url(public_url: str, slot_id: int) -> str:
+    """The visit's page as those who booked it pass it on: bookings made from it are counted
+    as brought by "help this visit happen"."""
+    return f"{visit_url(public_url, slot_id)}?shared=1"
+
+
+def move_invitation_url(public_url: str, token: str) -> str:
+    """The one-tap page that moves a booking to the visit it is invited to (consolidation)."""
+    return f"{public_url.rstrip('/')}/move/{token}"
+
+
 def manage_path(token: str) -> str:
     """A booking's manage page, for its holder only: the token is its secret."""
     return f"/manage/{token}"

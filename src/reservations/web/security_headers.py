@@ -49,7 +49,7 @@ HSTS = "max-age=31536000"
 EMBED = "/embed"
 DOCS = "/schema"
 #: Paths whose answers show a visitor's or a farm's data, or a secret link: never stored.
-PRIVATE = ("/farm", "/manage", "/waitlist", "/staff", "/api/v1/bookings", "/payments")
+PRIVATE = ("/farm", "/manage", "/move", "/waitlist", "/staff", "/api/v1/bookings", "/payments")
 #: Pages whose forms are answered with a redirect to Stripe's checkout (book, pay now).
 TO_CHECKOUT = ("/visits", "/manage")
 #: Stripe's API and its hosted checkout pages live on two origins.

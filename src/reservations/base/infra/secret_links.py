@@ -1,7 +1,7 @@
 """Live links kept out of the outbox: the secrets in an email are swapped for placeholders when it
 is queued, kept sealed beside it, and put back only on the way to the mail server.
 
-A manage, waiting-list or farm link carries a secret in its path (``SECRET_IN_PATH``; the
+A manage, waiting-list, farm or move-invitation link carries a secret in its path (``SECRET_IN_PATH``; the
 builders are in ``web.links``), and only its hash is in its own table. So that the outbox does
 not undo that, ``hide`` replaces each such secret in a message's texts and attachments with a
 placeholder of the same length (``[secret-0......]``: an .ics keeps its line folds) and
@@ -32,12 +32,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 #: The addresses whose next path segment is a secret: a booking's manage page, a waiting-list
-#: entry (and its claim), a farm's private pages and feed.
-SECRET_PREFIXES = ("/manage/", "/waitlist/", "/farm/")
+#: entry (and its claim), a farm's private pages and feed, an invitation to move a booking.
+SECRET_PREFIXES = ("/manage/", "/waitlist/", "/farm/", "/move/")
 #: A secret in a path: the characters of ``tokens.new_token`` (URL-safe base64), 16 or more of
 #: them (every secret we issue has 43), so ``/waitlist/join/3`` is left alone.
 SECRET_IN_PATH = re.compile(
-    r"(?P<prefix>/(?:manage|waitlist|farm)/)(?P<secret>[A-Za-z0-9_-]{16,})(?![A-Za-z0-9_-])"
+    r"(?P<prefix>/(?:manage|waitlist|farm|move)/)(?P<secret>[A-Za-z0-9_-]{16,})(?![A-Za-z0-9_-])"
 )
 PLACEHOLDER = re.compile(r"\[secret-(?P<index>\d+)\.*\]")
 _VERSION = "v1"

@@ -1,10 +1,12 @@
 """The at-risk board, the back office's first page: the slots whose go/no-go falls in the next
 hours while they are under their minimum (the office's main lever on visits called off for lack
-of people: promote them, call the farmer, merge groups early), and the visits of today and
-tomorrow with their head counts. Reads only; one SELECT each."""
+of people: promote them, call the farmer, merge groups early), the pairs of them worth merging
+(``consolidation.mergeable``), and the visits of today and tomorrow with their head counts.
+Reads only; one SELECT each."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -16,12 +18,14 @@ from reservations.base.models import (
     Activity,
     Booking,
     BookingStatus,
+    MoveInvitation,
     Provider,
     Slot,
     SlotStatus,
 )
 from reservations.base.reads import slot_facts
 from reservations.base.reads.slot_facts import SlotFacts
+from reservations.base.rules.consolidation import mergeable
 
 #: How far ahead the board looks for go/no-go decisions.
 HORIZON = timedelta(hours=72)
@@ -60,6 +64,69 @@ async def at_risk(
     async with db.reading_connection() as connection:
         rows = (await connection.execute(query)).all()
     return [BoardSlot.from_row(row, now) for row in rows]
+
+
+@dataclass(frozen=True)
+class MergeProposal:
+    """Invite the people of ``source`` to ``target``: together they reach its minimum."""
+
+    source: BoardSlot
+    target: BoardSlot
+    #: Invitations already sent from ``source`` to ``target``, and those accepted.
+    invited: int
+    accepted: int
+
+    @property
+    def people_after(self) -> int:
+        return self.source.booked + self.target.booked
+
+
+async def merge_proposals(
+    db: Database, slots: Sequence[BoardSlot], *, now: datetime | None = None
+) -> list[MergeProposal]:
+    """Pairs of the board's slots worth merging, each slot in one pair at most: the smaller
+    group is invited to the larger (the earlier visit on a tie), the pairs reaching the most
+    people first. One SELECT for the invitations already sent."""
+    now = now or clock.now()
+    pairs = [
+        (source, target)
+        for source in slots
+        for target in slots
+        if mergeable(source, target, now)
+        and (source.booked, target.starts_at) < (target.booked, source.starts_at)
+    ]
+    pairs.sort(key=lambda pair: (-(pair[0].booked + pair[1].booked), pair[1].starts_at))
+    chosen: list[tuple[BoardSlot, BoardSlot]] = []
+    used: set[int] = set()
+    for source, target in pairs:
+        if source.id not in used and target.id not in used:
+            chosen.append((source, target))
+            used |= {source.id, target.id}
+    sent = await _invitations_sent(db, [source.id for source, _ in chosen])
+    return [
+        MergeProposal(source, target, *sent.get((source.id, target.id), (0, 0)))
+        for source, target in chosen
+    ]
+
+
+async def _invitations_sent(
+    db: Database, source_ids: list[int]
+) -> dict[tuple[int, int], tuple[int, int]]:
+    if not source_ids:
+        return {}
+    query = (
+        select(
+            MoveInvitation.source_slot_id,
+            MoveInvitation.target_slot_id,
+            func.count(),
+            func.count(MoveInvitation.accepted_at),
+        )
+        .where(MoveInvitation.source_slot_id.in_(source_ids))
+        .group_by(MoveInvitation.source_slot_id, MoveInvitation.target_slot_id)
+    )
+    async with db.reading_connection() as connection:
+        rows = (await connection.execute(query)).all()
+    return {(row[0], row[1]): (int(row[2]), int(row[3])) for row in rows}
 
 
 @dataclass(frozen=True)

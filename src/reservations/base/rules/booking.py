@@ -65,6 +65,8 @@ class BookingRequest:
     locale: str = "fr"
     channel: Channel = Channel.WEB
     notes: str | None = None
+    #: The visitor came from a link shared by someone who booked ("help this visit happen").
+    via_share_link: bool = False
 
     @property
     def people(self) -> int:
@@ -256,6 +258,7 @@ def _statement_params(
         "booking_channel": request.channel.value,
         "booking_status": BookingStatus.CONFIRMED.value,
         "booking_notes": request.notes,
+        "booking_via_share_link": request.via_share_link,
         "booking_manage_token_hash": tokens.digest(token),
         "booking_idempotency_key_hash": key_hash,
         "booking_request_fingerprint": fingerprint,

@@ -20,6 +20,7 @@ the freed places to the source's waiting list (``Move`` says what changed).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -94,6 +95,10 @@ class _ChangedMeanwhile(Exception):
     on the target's day after its UPDATE was refused: start again."""
 
 
+#: Run inside a move's transaction once it is made (its locks held): raising undoes it.
+AlsoInTransaction = Callable[[AsyncSession, Move], Awaitable[None]]
+
+
 async def move_booking(
     db: Database,
     booking_id: int,
@@ -101,15 +106,20 @@ async def move_booking(
     *,
     actor: str,
     now: clock.At = None,
+    also: AlsoInTransaction | None = None,
 ) -> Move:
     """Move a live booking, whole, to ``target_slot_id``; or raise a ``DomainError`` saying why
     not (nothing is changed then). The target's cut-off is checked against the time read under
-    the locks."""
+    the locks. ``also`` writes what goes with the move in its transaction (a visitor's
+    acceptance of an invitation to move)."""
     read_clock = clock.reader(now)
     for _attempt in range(_ATTEMPTS):
         try:
             async with db.writing() as session:
-                return await _move(session, booking_id, target_slot_id, actor, read_clock)
+                move = await _move(session, booking_id, target_slot_id, actor, read_clock)
+                if also is not None:
+                    await also(session, move)
+                return move
         except _ChangedMeanwhile:
             continue
     raise AlreadyCancelled()  # pragma: no cover - changed three times in a row

@@ -40,6 +40,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     JSON,
     Integer,
     String,
@@ -89,6 +90,7 @@ _BOOKING_FIELDS: dict[str, Any] = {
     "channel": String(),
     "status": String(),
     "notes": String(),
+    "via_share_link": Boolean(),
     "manage_token_hash": String(),
     "idempotency_key_hash": String(),
     "request_fingerprint": String(),

@@ -1,0 +1,356 @@
+"""Consolidation of two under-minimum visits of one activity, on each database: the at-risk
+board proposes the pair, one click invites the smaller group (an email per booking, its link
+sealed in the outbox), each visitor moves with one tap (opening the link changes nothing), a
+second tap or two at once move once, an ended invitation or a changed booking moves nothing,
+refusals write nothing, and a crowd of accepted invitations racing web bookings for the
+target's last places never oversells it."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import timedelta
+
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select
+
+from reservations.app import create_app
+from reservations.base.errors import DomainError
+from reservations.base.models import (
+    AuditEntry,
+    Booking,
+    BookingStatus,
+    Channel,
+    MoveInvitation,
+    OutboxMessage,
+)
+from reservations.base.rules import booking as booking_service
+from reservations.base.rules import consolidation
+from reservations.base.rules.booking import BookingPolicy, BookingRequest
+from reservations.base.rules.consolidation import (
+    InvitationExpired,
+    InvitationOutdated,
+    NobodyToInvite,
+    NotMergeable,
+    NotSameActivity,
+    TargetTooSmall,
+)
+from reservations.notices.move_invitation_emails import invitation_notifier
+from tests.factories import fetch_slot, make_activity, make_slot
+from tests.outbox_support import as_sent
+from tests.staff_support import csrf, staff_client
+from tests.test_demo import slots_whose_counter_is_wrong
+from tests.test_visitors import PUBLIC_URL, form_token, site_settings, upcoming
+
+POLICY = BookingPolicy(secret_key="test", max_party_size=15)
+ACTOR = "staff:agent@office.example"
+MOVE_LINK = re.compile(re.escape(PUBLIC_URL) + r"/move/([A-Za-z0-9_\-]+)")
+
+
+async def book(db, slot_id: int, adults: int, *, email: str | None = "a@example.org", locale="fr"):  # type: ignore[no-untyped-def]
+    request = BookingRequest(
+        slot_id=slot_id,
+        adults=adults,
+        children=0,
+        name="Marie Dupont",
+        email=email,
+        phone=None if email else "04 66 00 00 00",
+        locale=locale,
+        channel=Channel.WEB if email else Channel.PHONE,
+    )
+    return await booking_service.book(db, request, POLICY, actor="test")
+
+
+async def two_dates(
+    db, *, capacity: int = 10, minimum: int = 5, source: tuple = (1, 1), target: tuple = (3,)
+):  # type: ignore[no-untyped-def]
+    """One activity on two dates (in 2 and 3 days, both decided within the board's 72 hours),
+    with parties of the given sizes booked on each."""
+    activity = await make_activity(db, capacity=capacity, min_participants=minimum)
+    first = await make_slot(
+        db, activity=activity, starts_at=upcoming(2), capacity=capacity, min_participants=minimum
+    )
+    second = await make_slot(
+        db, activity=activity, starts_at=upcoming(3), capacity=capacity, min_participants=minimum
+    )
+    for number, people in enumerate(source):
+        await book(db, first.id, people, email=f"source{number}@example.org", locale="de")
+    for number, people in enumerate(target):
+        await book(db, second.id, people, email=f"target{number}@example.org")
+    return first, second
+
+
+async def invite(db, source_id: int, target_id: int, **options):  # type: ignore[no-untyped-def]
+    notify = invitation_notifier(site_settings(db))
+    return await consolidation.invite_to_merge(
+        db, source_id, target_id, actor=ACTOR, notify=notify, **options
+    )
+
+
+async def invitation_links(db) -> list[str]:  # type: ignore[no-untyped-def]
+    """The move links of the invitations queued, as the mail server gets them."""
+    async with db.reading() as session:
+        messages = await session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.dedup_key.startswith("move-invitation:"))
+            .order_by(OutboxMessage.id)
+        )
+        return [MOVE_LINK.search(as_sent(m).text).group(1) for m in messages]  # type: ignore[union-attr]
+
+
+async def count(db, model) -> int:  # type: ignore[no-untyped-def]
+    async with db.reading() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def slot_of(db, booking_id: int) -> int:  # type: ignore[no-untyped-def]
+    async with db.reading() as session:
+        return (await session.get(Booking, booking_id)).slot_id  # type: ignore[union-attr]
+
+
+# --- The rules ---------------------------------------------------------------------------------
+
+
+async def test_inviting_emails_each_booking_with_its_link_and_audits_both_slots(db):
+    first, second = await two_dates(db, source=(1, 1), target=(3,))
+    phoned = await book(db, first.id, 1, email=None)  # a phone booking: called, not emailed
+    invited = await invite(db, first.id, second.id)
+    assert (invited.invited, invited.people) == (2, 2)
+    assert invited.to_call == (phoned.booking.reference,)
+    links = await invitation_links(db)
+    assert len(links) == 2 and len(set(links)) == 2
+    async with db.reading() as session:
+        messages = list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+        stored = set(await session.scalars(select(MoveInvitation.token_hash)))
+        actions = set(await session.scalars(select(AuditEntry.action)))
+    # The outbox keeps a placeholder, never the live secret; the table keeps only its hash.
+    for message in messages:
+        assert not any(link in message.text_body + (message.html_body or "") for link in links)
+    assert not stored & set(links)
+    sent = as_sent(messages[0])
+    assert sent.subject.startswith("Auf einen Termin umbuchen, der stattfindet")  # in German
+    assert "Auf diesen Termin umbuchen" in sent.html
+    assert {"slot.merge_invited_out", "slot.merge_invited_in"} <= actions
+    # Inviting again: nobody is left to invite, nothing more is written.
+    with pytest.raises(NobodyToInvite):
+        await invite(db, first.id, second.id)
+    assert await count(db, MoveInvitation) == 2
+
+
+@pytest.mark.parametrize(
+    ("case", "error"),
+    [
+        ("other activity", NotSameActivity),
+        ("target has its minimum", NotMergeable),
+        ("target too small", TargetTooSmall),
+    ],
+)
+async def test_a_pair_that_cannot_be_merged_is_refused_with_nothing_written(db, case, error):
+    if case == "other activity":
+        first, _ = await two_dates(db)
+        other, _ = await two_dates(db)
+        source, target = first.id, other.id
+    elif case == "target has its minimum":
+        first, second = await two_dates(db, source=(1,), target=(5,))
+        source, target = first.id, second.id
+    else:  # 4 people to move, 2 places left on the target
+        first, second = await two_dates(db, capacity=5, minimum=5, source=(2, 2), target=(3,))
+        source, target = first.id, second.id
+    with pytest.raises(error):
+        await invite(db, source, target)
+    assert await count(db, MoveInvitation) == 0
+    assert await count(db, OutboxMessage) == 0
+
+
+async def test_accepting_moves_the_booking_and_a_second_tap_moves_nothing(db):
+    first, second = await two_dates(db, source=(2,), target=(3,))
+    await invite(db, first.id, second.id)
+    (token,) = await invitation_links(db)
+    opened = await consolidation.find(db, token)
+    assert opened.accepted_at is None and opened.still_valid  # reading changes nothing
+    move = await consolidation.accept(db, token)
+    assert (move.source_slot_id, move.target_slot_id) == (first.id, second.id)
+    assert ((await fetch_slot(db, first.id)).booked, (await fetch_slot(db, second.id)).booked) == (
+        0,
+        5,
+    )
+    assert (await consolidation.find(db, token)).accepted_at is not None
+    with pytest.raises(InvitationOutdated):
+        await consolidation.accept(db, token)
+    assert (await fetch_slot(db, second.id)).booked == 5
+
+
+async def test_an_ended_invitation_moves_nothing(db):
+    first, second = await two_dates(db, source=(2,), target=(3,))
+    await invite(db, first.id, second.id)
+    (token,) = await invitation_links(db)
+    ended = (await consolidation.find(db, token)).expires_at
+    assert ended == (await fetch_slot(db, first.id)).decision_at  # the source's decision
+    with pytest.raises(InvitationExpired):
+        await consolidation.accept(db, token, now=ended + timedelta(seconds=1))
+    assert ((await fetch_slot(db, first.id)).booked, (await fetch_slot(db, second.id)).booked) == (
+        2,
+        3,
+    )
+    assert (await consolidation.find(db, token)).accepted_at is None
+
+
+async def test_a_booking_cancelled_since_the_invitation_is_not_moved(db):
+    first, second = await two_dates(db, source=(2,), target=(3,))
+    await invite(db, first.id, second.id)
+    (token,) = await invitation_links(db)
+    invitation = await consolidation.find(db, token)
+    await booking_service.cancel_booking(db, invitation.booking_id, actor=ACTOR)
+    with pytest.raises(InvitationOutdated):
+        await consolidation.accept(db, token)
+    assert (await fetch_slot(db, second.id)).booked == 3
+
+
+async def test_two_taps_at_once_move_the_booking_once(db):
+    first, second = await two_dates(db, source=(2,), target=(3,))
+    await invite(db, first.id, second.id)
+    (token,) = await invitation_links(db)
+    answers = await asyncio.gather(
+        *(consolidation.accept(db, token) for _ in range(4)), return_exceptions=True
+    )
+    assert sum(not isinstance(a, BaseException) for a in answers) == 1
+    assert all(isinstance(a, (DomainError,)) for a in answers if isinstance(a, BaseException))
+    assert ((await fetch_slot(db, first.id)).booked, (await fetch_slot(db, second.id)).booked) == (
+        0,
+        5,
+    )
+    assert await slots_whose_counter_is_wrong(db) == []
+
+
+async def test_invited_moves_racing_web_bookings_never_oversell_the_target(db):
+    """Six parties of 2 invited to a target with 13 places left, while eight web bookings of
+    1 want them too (20 people for 13 places): whatever the order, the target ends at most
+    full, and every counter equals the sum of its live bookings."""
+    first, second = await two_dates(
+        db, capacity=16, minimum=16, source=(2, 2, 2, 2, 2, 2), target=(3,)
+    )
+    await invite(db, first.id, second.id)
+    tokens = await invitation_links(db)
+    assert len(tokens) == 6
+    web = [book(db, second.id, 1, email=f"web{n}@example.org") for n in range(8)]
+    accepted = [consolidation.accept(db, token) for token in tokens]
+    answers = await asyncio.gather(*web, *accepted, return_exceptions=True)
+    unexpected = [
+        a for a in answers if isinstance(a, BaseException) and not isinstance(a, DomainError)
+    ]
+    assert unexpected == []
+    target = await fetch_slot(db, second.id)
+    assert target.booked <= target.capacity
+    async with db.reading() as session:
+        live = await session.scalar(
+            select(func.coalesce(func.sum(Booking.adults + Booking.children), 0)).where(
+                Booking.slot_id == second.id, Booking.status == BookingStatus.CONFIRMED
+            )
+        )
+    assert live == target.booked
+    moved = sum(1 for a in answers[8:] if not isinstance(a, BaseException))
+    booked_online = sum(1 for a in answers[:8] if not isinstance(a, BaseException))
+    assert target.booked == 3 + 2 * moved + booked_online
+    # 20 people wanted 13 places: a refusal means the places left were too few for it.
+    left = target.capacity - target.booked
+    if booked_online < 8:
+        assert left == 0
+    if moved < 6:
+        assert left < 2
+    assert await slots_whose_counter_is_wrong(db) == []
+
+
+# --- The pages ---------------------------------------------------------------------------------
+
+
+async def test_the_board_proposes_the_pair_and_one_click_invites_then_one_tap_moves(db):
+    first, second = await two_dates(db, source=(1, 1), target=(3,))
+    settings = site_settings(db)
+    async with staff_client(db, settings) as (office, _):
+        board = await office.get("/staff/")
+        assert board.status_code == 200
+        assert f'id="merge-{first.id}-{second.id}"' in board.text
+        assert "elle aurait 5 participants pour un minimum de 5" in board.text.replace("\xa0", " ")
+        answer = await office.post(
+            "/staff/merge",
+            data={"source": str(first.id), "target": str(second.id), "_csrf_token": csrf(office)},
+            follow_redirects=True,
+        )
+        assert answer.status_code == 200
+        assert "Invitations envoyées à 2 réservations (2 personnes)" in answer.text
+        assert "2 réservations invitées · 0 a changé de date" in answer.text.replace("\xa0", " ")
+    token = (await invitation_links(db))[0]
+    async with AsyncTestClient(app=create_app(settings, database=db)) as visitor:
+        page = await visitor.get(f"/move/{token}?lang=de")
+        assert page.status_code == 200
+        assert page.headers["cache-control"] == "no-store"
+        assert "Auf diesen Termin umbuchen" in page.text
+        assert (await fetch_slot(db, second.id)).booked == 3  # opening the link moved nobody
+        csrf_token = await form_token(visitor, f"/move/{token}")
+        done = await visitor.post(
+            f"/move/{token}", data={"_csrf_token": csrf_token}, follow_redirects=True
+        )
+        assert done.status_code == 200
+        assert "Sie sind auf den neuen Termin umgebucht" in done.text  # the language kept
+        again = await visitor.post(
+            f"/move/{token}", data={"_csrf_token": csrf_token}, follow_redirects=True
+        )
+        assert again.status_code == 200  # a second tap: the same answer, nothing more moved
+        unknown = await visitor.get("/move/" + "x" * 43)
+        assert unknown.status_code == 404
+    assert (await fetch_slot(db, second.id)).booked == 4
+    async with db.reading() as session:
+        moved_emails = await session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.dedup_key.startswith("booking-moved:"))
+        )
+    assert moved_emails == 1
+
+
+async def test_merging_needs_a_logged_in_office_and_its_csrf_token(db):
+    first, second = await two_dates(db)
+    settings = site_settings(db)
+    async with AsyncTestClient(app=create_app(settings, database=db)) as anonymous:
+        refused = await anonymous.post(
+            "/staff/merge",
+            data={"source": str(first.id), "target": str(second.id)},
+            follow_redirects=False,
+        )
+        assert refused.status_code in (302, 303, 401, 403)
+    async with staff_client(db, settings) as (office, _):
+        no_token = await office.post(
+            "/staff/merge", data={"source": str(first.id), "target": str(second.id)}
+        )
+        assert no_token.status_code == 403
+        bad = await office.post("/staff/merge", data={"source": "x", "_csrf_token": csrf(office)})
+        assert bad.status_code == 422 and "Choisissez deux visites du tableau" in bad.text
+    assert await count(db, MoveInvitation) == 0
+
+
+async def test_a_booking_from_a_shared_link_is_marked_so(db):
+    slot = await make_slot(db, starts_at=upcoming(4), capacity=10, min_participants=5)
+    settings = site_settings(db)
+    async with AsyncTestClient(app=create_app(settings, database=db)) as visitor:
+        for shared in (True, False):
+            path = f"/visits/{slot.id}" + ("?shared=1" if shared else "")
+            token = await form_token(visitor, path)
+            page = await visitor.get(path)
+            form_key = re.search(r'name="form_key" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+            data = {
+                "adults": "1",
+                "children": "0",
+                "name": "Anne Martin",
+                "email": "anne@example.org",
+                "phone": "",
+                "form_key": form_key,
+                "_csrf_token": token,
+            }
+            if 'name="shared" value="1"' in page.text:
+                data["shared"] = "1"
+            answer = await visitor.post(f"/visits/{slot.id}", data=data, follow_redirects=False)
+            assert answer.status_code == 303, answer.text[:300]
+    async with db.reading() as session:
+        marks = list(await session.scalars(select(Booking.via_share_link).order_by(Booking.id)))
+    assert marks == [True, False]
