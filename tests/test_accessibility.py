@@ -1,6 +1,6 @@
 """WCAG 2.1 AA basics, checked on what visitors really get, in each language and on each database:
 every page of the site in its states (forms refused with their errors, a full visit with its
-waiting list, the manage and waiting-list links, /embed, /kiosk, error pages) and the HTML of
+waiting list, the manage and waiting-list links, an invitation to move, /embed, /kiosk, error pages) and the HTML of
 every email, parsed with the standard library's ``html.parser``; and the contrast of the text
 colours of ``site.css`` (and of the kiosk's and embed's own styles) against the backgrounds they
 are laid on, computed with WCAG's formula.
@@ -40,10 +40,12 @@ from reservations.base.models import (
     Slot,
 )
 from reservations.base.rules import booking as booking_service
-from reservations.base.rules import slots
+from reservations.base.rules import consolidation, slots
 from reservations.notices import cancellation_emails, followups, refund_emails
+from reservations.notices.move_invitation_emails import invitation_notifier
 from reservations.settings import PROJECT_ROOT
-from tests.factories import make_slot
+from tests.factories import make_activity, make_slot
+from tests.outbox_support import as_sent
 from tests.payment_support import (
     RETURN_COOKIE,
     booking_named,
@@ -357,6 +359,7 @@ TEMPLATE_PAGES = {
     "manage.html": "manage",
     "payment_return.html": "payment return, confirmed",
     "waitlist.html": "waiting list",
+    "move_invitation.html": "move invitation",
     "embed.html": "embed",
     "kiosk.html": "kiosk",
     "error.html": "not found",
@@ -369,18 +372,21 @@ EMAIL_KEYS = {
     "slot-cancelled:": "slot_cancelled.html",
     "late-payment-refunded:": "late_payment_refunded.html",
     "booking-cancelled-by-visitor:": "slot_cancelled.html",
+    "move-invitation:": "move_invitation.html",
+    "booking-moved:": "booking_moved.html",
 }
 
 
 #: The notices that are not the visitors' site's own (a payment link is sent by staff, and
-#: checked in ``test_staff_payments``).
-VISITORS_NOT_TOLD = {"move.py", "morning.py", "payment_emails.py"}
+#: checked in ``test_staff_payments``; the morning email goes to farms). A move is: a visitor
+#: accepting an invitation to move is told of it as after a move by the office.
+VISITORS_NOT_TOLD = {"morning.py", "payment_emails.py"}
 
 
 def visitor_emails() -> set[str]:
     """The HTML emails the visitors' site sends: those its code names (the visitors' pages and
-    the notices they send; a move and a payment link are sent by staff, the morning email goes
-    to farms)."""
+    the notices they send; a payment link is sent by staff, the morning email goes to
+    farms)."""
     modules = [*(SOURCE / "visitors").glob("*.py"), *(SOURCE / "notices").glob("*.py")]
     source = "\n".join(p.read_text() for p in modules if p.name not in VISITORS_NOT_TOLD)
     return {
@@ -489,6 +495,11 @@ async def visitor_pages(client, db, lang: str, fake) -> dict[str, tuple[int, str
     await get("manage, too late", f"/manage/{too_late.manage_token}")
     await get("waiting list", f"/waitlist/{waiting.token}?done=joined")
     await get("waiting list, offered", f"/waitlist/{offer.claim_token}")
+    move_token = await invited_to_move(db, lang, settings)
+    await get("move invitation", f"/move/{move_token}")
+    moved = f"/move/{move_token}"
+    pages["move invitation, accepted"] = (303, await post_form(client, moved, moved, lang))
+    await get("move invitation, moved", moved)
     await get("embed", "/embed")
     await get("kiosk", "/kiosk")
     await get("not found", "/no/such/page", 404)
@@ -548,6 +559,30 @@ async def visitor_pages(client, db, lang: str, fake) -> dict[str, tuple[int, str
             assert len(kinds) == 1, f"an email this test does not know: {message.dedup_key}"
             shown.setdefault(f"email {kinds[0]}", (0, message.html_body or ""))
     return shown
+
+
+async def invited_to_move(db, lang: str, settings) -> str:  # type: ignore[no-untyped-def]
+    """Two dates of one activity short of their minimum 5, 3 people on each: the first's
+    booking invited to the second (consolidation); the link's secret, from its email."""
+    activity = await make_activity(db, capacity=8, min_participants=5)
+    first, second = [
+        await make_slot(
+            db, activity=activity, capacity=8, min_participants=5, starts_at=upcoming(days)
+        )
+        for days in (2, 3)
+    ]
+    await book_directly(db, first.id, locale=lang)
+    await book_directly(db, second.id, locale=lang)
+    await consolidation.invite_to_merge(
+        db, first.id, second.id, actor="test", notify=invitation_notifier(settings)
+    )
+    async with db.reading() as session:
+        message = await session.scalar(
+            select(OutboxMessage).where(OutboxMessage.dedup_key.startswith("move-invitation:"))
+        )
+    found = re.search(r"/move/([A-Za-z0-9_-]+)", as_sent(message).text)  # type: ignore[arg-type]
+    assert found
+    return found.group(1)
 
 
 @pytest.mark.parametrize("lang", LOCALES)

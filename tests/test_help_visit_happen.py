@@ -43,7 +43,8 @@ async def test_a_visit_under_its_minimum_asks_for_help(db, client):
     assert "Noch 2 Personen, und er findet statt" in german
     manage = (await client.get(f"/manage/{receipt.manage_token}", params={"lang": "en"})).text
     assert "Help this visit happen" in manage
-    assert f'href="{PUBLIC_URL}/visits/{slot.id}"' in manage
+    # The link passed on marks the bookings it brings (the report counts the visits they saved).
+    assert f'href="{PUBLIC_URL}/visits/{slot.id}?shared=1"' in manage
 
     await book_directly(db, slot.id)  # 6 of 5: it will take place
     for page in ("/", f"/visits/{slot.id}", f"/manage/{receipt.manage_token}"):
