@@ -144,43 +144,41 @@ def demo_files() -> dict[int, Path]:
     return {year: Path(str(folder / f"season_{year}.csv")) for year in SEASONS}
 
 
-async def _load(url: str) -> History:
-    db = Database(url, null_pool=True)
-    try:
-        files = demo_files()
-        # 2022 first: the advice of its history alone is what 2021 is replayed with.
-        await import_history(db, files[2022], actor="simulation")
-        advice_2021 = await planning_advice(db, 2023)
-        await import_history(db, files[2021], actor="simulation")
-        advice_2022 = await planning_advice(db, 2022)
-        people = (
-            select(Booking.slot_id, func.sum(Booking.adults + Booking.children).label("people"))
-            .group_by(Booking.slot_id)
-            .subquery()
+async def load_into(db: Database) -> History:
+    """Both demo seasons imported into ``db`` (migrated, empty) by the real import, read back
+    with the real advice of each season's history."""
+    files = demo_files()
+    # 2022 first: the advice of its history alone is what 2021 is replayed with.
+    await import_history(db, files[2022], actor="simulation")
+    advice_2021 = await planning_advice(db, 2023)
+    await import_history(db, files[2021], actor="simulation")
+    advice_2022 = await planning_advice(db, 2022)
+    people = (
+        select(Booking.slot_id, func.sum(Booking.adults + Booking.children).label("people"))
+        .group_by(Booking.slot_id)
+        .subquery()
+    )
+    query = (
+        select(
+            Slot.id,
+            Slot.starts_at,
+            Slot.decision_at,
+            Slot.capacity,
+            Slot.min_participants,
+            Slot.status,
+            Slot.cancel_reason,
+            Activity.name,
+            Provider.name.label("provider"),
+            Provider.sector,
+            func.coalesce(people.c.people, 0).label("booked"),
         )
-        query = (
-            select(
-                Slot.id,
-                Slot.starts_at,
-                Slot.decision_at,
-                Slot.capacity,
-                Slot.min_participants,
-                Slot.status,
-                Slot.cancel_reason,
-                Activity.name,
-                Provider.name.label("provider"),
-                Provider.sector,
-                func.coalesce(people.c.people, 0).label("booked"),
-            )
-            .join(Activity, Activity.id == Slot.activity_id)
-            .join(Provider, Provider.id == Activity.provider_id)
-            .outerjoin(people, people.c.slot_id == Slot.id)
-            .order_by(Slot.starts_at, Slot.id)
-        )
-        async with db.reading_connection() as connection:
-            rows = (await connection.execute(query)).all()
-    finally:
-        await db.dispose()
+        .join(Activity, Activity.id == Slot.activity_id)
+        .join(Provider, Provider.id == Activity.provider_id)
+        .outerjoin(people, people.c.slot_id == Slot.id)
+        .order_by(Slot.starts_at, Slot.id)
+    )
+    async with db.reading_connection() as connection:
+        rows = (await connection.execute(query)).all()
     slots: dict[int, list[PastSlot]] = {year: [] for year in SEASONS}
     for row in rows:
         held = SlotStatus(row.status) == SlotStatus.HELD
@@ -207,6 +205,14 @@ def load_history() -> History:
         return asyncio.run(_load(url))
 
 
+async def _load(url: str) -> History:
+    db = Database(url, null_pool=True)
+    try:
+        return await load_into(db)
+    finally:
+        await db.dispose()
+
+
 # --- The demand model -------------------------------------------------------------------------
 
 
@@ -226,6 +232,8 @@ class DemandModel:
     luck_shape: float
     prior_people: float
     slots_fitted: int
+    #: People booked per visit in the data fitted.
+    seen_mean: float
     #: The party-size distribution (assumed) the model's parties are drawn from.
     sizes: dict[int, float]
 
@@ -284,7 +292,7 @@ class DemandModel:
         )
         excess /= sum(mu * mu for mu in means)
         luck_shape = 1.0 / excess if excess > 0 else math.inf
-        return cls(base, factors, luck_shape, k, len(data), dict(sizes))
+        return cls(base, factors, luck_shape, k, len(data), seen / len(data), dict(sizes))
 
     @staticmethod
     def _product(base: float, factors: dict[str, dict[object, float]], keys: dict) -> float:
@@ -730,6 +738,7 @@ def model_summary(model: DemandModel) -> dict[str, object]:
     size_mean, _ = party_moments(model.sizes)
     return {
         "slots_fitted": model.slots_fitted,
+        "people_per_visit_seen": round(model.seen_mean, 3),
         "base_people_per_slot": round(model.base, 3),
         "prior_strength_people": round(model.prior_people, 2),
         "luck_shape": None if math.isinf(model.luck_shape) else round(model.luck_shape, 3),
@@ -814,10 +823,15 @@ def render(report: dict) -> str:
     model = report["model"]
     lines.append(
         f"Demand model fitted on {model['slots_fitted']} visits decided by their bookings: "
-        f"{model['base_people_per_slot']} people per visit on average before factors, "
-        f"prior k = {model['prior_strength_people']} people, slot luck Gamma shape "
-        f"{model['luck_shape']}, parties of {model['party_size_mean']} people on average "
-        f"(assumed), lead time {model['lead_days_mean']:.0f} days (assumed)."
+        f"{model['people_per_visit_seen']} people booked per visit, "
+        f"prior k = {model['prior_strength_people']} people, "
+        + (
+            "no slot luck term (parties alone spread the people as much as the data do)"
+            if model["luck_shape"] is None
+            else f"slot luck Gamma shape {model['luck_shape']}"
+        )
+        + f", parties of {model['party_size_mean']} people on average (assumed), lead time "
+        f"{model['lead_days_mean']:.0f} days (assumed)."
     )
     lines.append(
         "  weekday factors: "
@@ -877,7 +891,7 @@ def render(report: dict) -> str:
             )
     lines.append("")
     lines.append(f"{report['seconds']['total']} s (import {report['seconds']['import']} s)")
-    return "\n".join(lines)
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def main(argv: list[str] | None = None) -> int:
