@@ -14,9 +14,10 @@ minimums and capacities as it was planned:
   from. The moved slot gets the demand of its new day;
 - **consolidation**: at the decision time of a slot under its minimum, a later slot of the same
   activity at most ``--window`` days away, also under its minimum with the bookings it has by
-  then, and with room for both parties' people, is merged with it: each party of the slot
+  then, and with room for both slots' people, is merged with it: each party of the slot
   decided first accepts the move with probability p (0.6; 0.3 and 0.9 shown), the first slot
-  is cancelled, the later one keeps taking bookings and is decided with the movers;
+  is cancelled, the later one keeps taking bookings and is decided with the movers (a variant
+  takes the partner among every farm of the sector);
 - **help notice**: while a visit is under its minimum ("N more people and it takes place"),
   share links and the notice bring extra bookings: +15 % of the demand that arrives while the
   notice shows (5 % and 30 % shown).
@@ -36,7 +37,7 @@ neither parties nor booking dates: the party-size distribution and the lead time
 mean 10 days before the decision) are assumptions, written down in PARTY_SIZES and LEAD_DAYS.
 Visits called off for the weather or by the farmer stay called off in every replay.
 
-    .venv/bin/python bench/simulate_levers.py [--runs 2000] [--seed 12] [--json]
+    .venv/bin/python bench/simulate_levers.py [--runs 2000] [--seed 12] [--window 7] [--json]
 """
 
 from __future__ import annotations
