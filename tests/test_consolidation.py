@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import timedelta
+from datetime import date, time, timedelta
 
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
 from reservations.app import create_app
+from reservations.base import clock
 from reservations.base.errors import DomainError
 from reservations.base.models import (
     AuditEntry,
@@ -25,8 +26,10 @@ from reservations.base.models import (
     MoveInvitation,
     OutboxMessage,
 )
+from reservations.base.reads.reports import season_report
 from reservations.base.rules import booking as booking_service
 from reservations.base.rules import consolidation
+from reservations.base.rules import slots as slot_service
 from reservations.base.rules.booking import BookingPolicy, BookingRequest
 from reservations.base.rules.consolidation import (
     InvitationExpired,
@@ -48,7 +51,16 @@ ACTOR = "staff:agent@office.example"
 MOVE_LINK = re.compile(re.escape(PUBLIC_URL) + r"/move/([A-Za-z0-9_\-]+)")
 
 
-async def book(db, slot_id: int, adults: int, *, email: str | None = "a@example.org", locale="fr"):  # type: ignore[no-untyped-def]
+async def book(
+    db,
+    slot_id: int,
+    adults: int,
+    *,
+    email: str | None = "a@example.org",
+    locale="fr",
+    now=None,
+    via_share_link=False,
+):  # type: ignore[no-untyped-def]
     request = BookingRequest(
         slot_id=slot_id,
         adults=adults,
@@ -58,8 +70,9 @@ async def book(db, slot_id: int, adults: int, *, email: str | None = "a@example.
         phone=None if email else "04 66 00 00 00",
         locale=locale,
         channel=Channel.WEB if email else Channel.PHONE,
+        via_share_link=via_share_link,
     )
-    return await booking_service.book(db, request, POLICY, actor="test")
+    return await booking_service.book(db, request, POLICY, actor="test", now=now)
 
 
 async def two_dates(
@@ -354,3 +367,64 @@ async def test_a_booking_from_a_shared_link_is_marked_so(db):
     async with db.reading() as session:
         marks = list(await session.scalars(select(Booking.via_share_link).order_by(Booking.id)))
     assert marks == [True, False]
+
+
+# --- The report's effect figures -------------------------------------------------------------
+
+
+#: A fixed day of a future season, so that the five visits below fall in one season whatever
+#: the day the test runs.
+JUNE = clock.local_datetime(date(2030, 6, 10), time(12, 0))
+
+
+async def test_the_report_counts_the_visits_saved_by_a_merge_and_by_a_shared_link(db):
+    """Five visits of minimum 5, decided: A (2) merged into B (3, then 5); C with 3 + 2 from a
+    shared link; D with 5 + 1 from a shared link (it had its minimum anyway); E with 1 (called
+    off). Worked out by hand: 3 of the 5 decided went ahead (60%), 2 of them saved (20%
+    without them); A merged, E too few people."""
+    activity = await make_activity(db, capacity=10, min_participants=5)
+
+    async def visit(days: int, hour: int, *parties: int, shared: tuple[int, ...] = ()) -> int:
+        starts_at = clock.local_datetime(date(2030, 6, 10 + days), time(hour, 0))
+        slot = await make_slot(
+            db, activity=activity, starts_at=starts_at, capacity=10, min_participants=5
+        )
+        for people in parties:
+            await book(db, slot.id, people, now=JUNE)
+        for people in shared:
+            await book(db, slot.id, people, now=JUNE, via_share_link=True)
+        return slot.id
+
+    merged, merged_into = await visit(2, 10, 2), await visit(3, 10, 3)
+    share_helped, anyway = await visit(4, 10, 3, shared=(2,)), await visit(4, 15, 5, shared=(1,))
+    too_few = await visit(2, 15, 1)
+    await invite(db, merged, merged_into, now=JUNE)
+    (token,) = await invitation_links(db)
+    await consolidation.accept(db, token, now=JUNE + timedelta(hours=1))
+    decided = await slot_service.decide_due_slots(db, now=JUNE + timedelta(days=5))
+    assert sorted(decided.cancelled) == sorted([merged, too_few])
+    assert {share_helped, anyway, merged_into} <= set(decided.confirmed)
+    effects = (await season_report(db, 2030))["effects"]
+    assert effects["by_outcome"] == {
+        "reached_minimum": 1,
+        "saved_by_consolidation": 1,
+        "saved_by_share": 1,
+        "merged": 1,
+        "too_few_people": 1,
+        "cancelled_other": 0,
+        "undecided": 0,
+    }
+    assert (effects["went_ahead"], effects["decided_by_bookings"]) == (3, 5)
+    assert effects["held_rate_when_decided"] == pytest.approx(0.6)
+    assert effects["visits_saved"] == 2
+    assert effects["held_rate_without_saved"] == pytest.approx(0.2)
+    settings = site_settings(db)
+    async with staff_client(db, settings) as (office, _):
+        page = await office.get("/staff/reports?season=2030")
+    assert page.status_code == 200
+    row = re.search(
+        r'id="outcome-saved_by_consolidation"><th scope="row">[^<]+</th><td class="number">(\d+)',
+        page.text,
+    )
+    assert row and row.group(1) == "1"
+    assert "Sur 5 visites décidées par leurs réservations, 3 ont eu lieu" in page.text

@@ -354,10 +354,38 @@ def in_season(year: int, kind: ActivityKind | None) -> list[S]:
     ]
 
 
+def expected_effects(slots: list[S]) -> dict[str, Any]:
+    """The decision outcomes of a dataset without levers (no share link, no invitation to
+    move): a visit confirmed or held reached its minimum by itself."""
+    ahead = sum(s.fate in ("held", "confirmed") for s in slots)
+    too_few = sum(s.fate == "under_minimum" for s in slots)
+    other = sum(s.fate in set(CancelReason) - {CancelReason.UNDER_MINIMUM} for s in slots)
+    return {
+        "by_outcome": {
+            "reached_minimum": ahead,
+            "saved_by_consolidation": 0,
+            "saved_by_share": 0,
+            "merged": 0,
+            "too_few_people": too_few,
+            "cancelled_other": other,
+            "undecided": len(slots) - ahead - too_few - other,
+        },
+        "went_ahead": ahead,
+        "decided_by_bookings": ahead + too_few,
+        "held_rate_when_decided": rate(ahead, ahead + too_few),
+        "visits_saved": 0,
+        "held_rate_without_saved": rate(ahead, ahead + too_few),
+    }
+
+
 def expected_report(year: int, kind: ActivityKind | None = None) -> dict[str, Any]:
     slots, last = in_season(year, kind), in_season(year - 1, kind)
-    totals = expected_metrics(slots)
-    previous = {"season": year - 1, **expected_metrics(last)} if last else None
+    totals = {**expected_metrics(slots), "effects": expected_effects(slots)}
+    previous = (
+        {"season": year - 1, **expected_metrics(last), "effects": expected_effects(last)}
+        if last
+        else None
+    )
     before = previous["participants"]["total"] if previous else 0
     return {
         "season": year,

@@ -46,6 +46,17 @@ FIRST_SEASON, LAST_SEASON = 1990, 2200
 BAD_SEASON = N_("Please choose a season: a year such as 2022.")
 BAD_KIND = N_("Please choose a kind of activity from the list.")
 
+#: The outcomes of the go/no-go decisions (``reports.OUTCOMES``), as the page names them.
+OUTCOME_LABELS = {
+    "reached_minimum": N_("Went ahead: reached its minimum by itself"),
+    "saved_by_consolidation": N_("Went ahead thanks to visitors moved from another date"),
+    "saved_by_share": N_("Went ahead thanks to people from a shared link"),
+    "merged": N_("Merged into another date"),
+    "too_few_people": N_("Called off: too few people"),
+    "cancelled_other": N_("Called off for another reason (weather, farmer...)"),
+    "undecided": N_("Not decided yet"),
+}
+
 #: The groupings the page shows, in order: (report key, CSV table, heading, chart title).
 GROUPS = (
     ("by_weekday", "weekday", N_("By weekday"), N_("Held rate and fill rate by weekday")),
@@ -268,6 +279,7 @@ def report_context(report: Mapping[str, Any]) -> dict[str, Any]:
         "report": report,
         "previous": report["previous_season"],
         "reasons": reasons,
+        "outcomes": [(key, i18n.gettext(OUTCOME_LABELS[key])) for key in reports.OUTCOMES],
         "cancelled": sum(report["slots_cancelled"].values()),
         "groups": _group_tables(report),
         "channels": [(group_label("channel", k), m) for k, m in report["by_channel"].items()],

@@ -7,6 +7,14 @@ those ended by their slot's cancellation; bookings the visitor or the staff canc
 unpaid or expired ones, do not count. Participants come from attendance records on held slots,
 for the bookings that count as demand (a stale record of a booking cancelled afterwards does
 not count). Rates are fractions (0..1), or None when their denominator is 0.
+
+The effect of the office's levers on the go/no-go (``effects``): each slot of the season by the
+outcome of its decision. A visit that went ahead (confirmed or held) was *saved by
+consolidation* when, without the people moved to it by accepted invitations, it would have been
+short of its minimum; otherwise *saved by "help this visit happen"* when, without the people
+who booked from a visitor's share link, it would have been; otherwise it *reached its minimum*
+by itself. A cancelled visit was *merged* when some of its visitors moved to another date by
+invitation; otherwise it was called off for lack of people, or for another reason.
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ from reservations.base.models import (
     CancelledBy,
     CancelReason,
     Channel,
+    MoveInvitation,
     Provider,
     Slot,
     SlotStatus,
@@ -139,6 +148,112 @@ def _demand_by_slot(season: _Season) -> Subquery:
         .group_by(Booking.slot_id)
     )
     return season.restrict(query).subquery("demand")
+
+
+def _levers_by_slot(season: _Season) -> Subquery:
+    """Per slot: the people of its demand brought by a share link, and by accepted invitations
+    to move to it."""
+    people = Booking.adults + Booking.children
+    moved_in = and_(
+        MoveInvitation.accepted_at.is_not(None), MoveInvitation.target_slot_id == Booking.slot_id
+    )
+    query = (
+        select(
+            Booking.slot_id,
+            _total(case((Booking.via_share_link, people), else_=0)).label("shared"),
+            _total(case((MoveInvitation.id.is_not(None), people), else_=0)).label("moved_in"),
+        )
+        .join(Slot, Slot.id == Booking.slot_id)
+        .join(Activity, Activity.id == Slot.activity_id)
+        .outerjoin(MoveInvitation, and_(MoveInvitation.booking_id == Booking.id, moved_in))
+        .where(_counts_as_demand())
+        .group_by(Booking.slot_id)
+    )
+    return season.restrict(query).subquery("levers")
+
+
+def _merged_out(season: _Season) -> Subquery:
+    """Per slot: how many of its bookings moved to another date by invitation."""
+    query = (
+        select(MoveInvitation.source_slot_id.label("slot_id"), func.count().label("moved_out"))
+        .join(Slot, Slot.id == MoveInvitation.source_slot_id)
+        .join(Activity, Activity.id == Slot.activity_id)
+        .where(MoveInvitation.accepted_at.is_not(None))
+        .group_by(MoveInvitation.source_slot_id)
+    )
+    return season.restrict(query).subquery("merged_out")
+
+
+#: The outcomes of a season's go/no-go decisions, in the order the report shows them.
+OUTCOMES = (
+    "reached_minimum",
+    "saved_by_consolidation",
+    "saved_by_share",
+    "merged",
+    "too_few_people",
+    "cancelled_other",
+    "undecided",
+)
+
+
+def _outcome_query(season: _Season) -> Select[Any]:
+    """One row per outcome with its number of slots (one pass over the season's slots)."""
+    demand, levers, merged = _demand_by_slot(season), _levers_by_slot(season), _merged_out(season)
+    booked = func.coalesce(demand.c.people, 0)
+    went_ahead = Slot.status.in_([SlotStatus.CONFIRMED, SlotStatus.HELD])
+    outcome = case(
+        (
+            and_(went_ahead, booked - func.coalesce(levers.c.moved_in, 0) < Slot.min_participants),
+            literal_column("'saved_by_consolidation'"),
+        ),
+        (
+            and_(went_ahead, booked - func.coalesce(levers.c.shared, 0) < Slot.min_participants),
+            literal_column("'saved_by_share'"),
+        ),
+        (went_ahead, literal_column("'reached_minimum'")),
+        (
+            and_(Slot.status == SlotStatus.CANCELLED, merged.c.moved_out.is_not(None)),
+            literal_column("'merged'"),
+        ),
+        (
+            and_(
+                Slot.status == SlotStatus.CANCELLED,
+                Slot.cancel_reason == CancelReason.UNDER_MINIMUM,
+            ),
+            literal_column("'too_few_people'"),
+        ),
+        (Slot.status == SlotStatus.CANCELLED, literal_column("'cancelled_other'")),
+        else_=literal_column("'undecided'"),
+    ).label("outcome")
+    query = (
+        select(outcome, cast(func.count(), Integer).label("slots"))
+        .join(Activity, Activity.id == Slot.activity_id)
+        .outerjoin(demand, demand.c.slot_id == Slot.id)
+        .outerjoin(levers, levers.c.slot_id == Slot.id)
+        .outerjoin(merged, merged.c.slot_id == Slot.id)
+        .group_by(outcome)
+    )
+    return season.restrict(query)
+
+
+async def _effects(session: AsyncSession, season: _Season) -> dict[str, Any]:
+    """The season's slots by decision outcome, and the held rate of the visits decided by
+    their bookings (went ahead, or called off for too few people or merged)."""
+    found = {row.outcome: row.slots for row in await session.execute(_outcome_query(season))}
+    by_outcome = {outcome: int(found.get(outcome, 0)) for outcome in OUTCOMES}
+    ahead = sum(
+        by_outcome[o] for o in ("reached_minimum", "saved_by_consolidation", "saved_by_share")
+    )
+    decided = ahead + by_outcome["too_few_people"] + by_outcome["merged"]
+    saved = by_outcome["saved_by_consolidation"] + by_outcome["saved_by_share"]
+    return {
+        "by_outcome": by_outcome,
+        "went_ahead": ahead,
+        "decided_by_bookings": decided,
+        "held_rate_when_decided": _rate(ahead, decided),
+        "visits_saved": saved,
+        "held_rate_without_saved": _rate(ahead - saved, decided),
+    }
 
 
 def _attendance_by_slot(season: _Season) -> Subquery:
@@ -304,6 +419,9 @@ async def season_report(
         previous: dict[str, Any] | None = await _totals(session, last)
         groups = {name: await _grouped(session, this, column) for name, column in SLOT_GROUPINGS}
         groups["by_channel"] = await _by_channel(session, this)
+        totals["effects"] = await _effects(session, this)
+        if previous["slots_planned"]:
+            previous["effects"] = await _effects(session, last)
     if previous is not None and previous["slots_planned"] == 0:
         previous = None
     previous_total = previous["participants"]["total"] if previous else None
@@ -356,6 +474,7 @@ def _summary_lines(report: Mapping[str, Any]) -> list[str]:
             "(participants / seats booked on held slots)"
         ),
     ]
+    lines.append(_effect_line(report["effects"]))
     previous = report["previous_season"]
     if previous is None:
         lines.append(f"Previous season {report['season'] - 1}: no slots")
@@ -363,7 +482,20 @@ def _summary_lines(report: Mapping[str, Any]) -> list[str]:
         headline = _headline(previous)
         lines.append(f"Previous season {previous['season']}: {headline[0].lower()}{headline[1:]}")
         lines.append(f"Participants change {_signed_percent(report['participants_change'])}")
+        lines.append(
+            f"Previous season: {_effect_line(previous['effects'])[0].lower()}{_effect_line(previous['effects'])[1:]}"
+        )
     return lines
+
+
+def _effect_line(effects: Mapping[str, Any]) -> str:
+    outcomes = " · ".join(f"{_label(o)} {n}" for o, n in effects["by_outcome"].items())
+    return (
+        f"Decided by bookings {effects['decided_by_bookings']}: went ahead "
+        f"{effects['went_ahead']} ({_percent(effects['held_rate_when_decided'])}), of which "
+        f"saved {effects['visits_saved']} (without them "
+        f"{_percent(effects['held_rate_without_saved'])}) · {outcomes}"
+    )
 
 
 def _aligned(header: list[str], rows: list[list[str]]) -> list[str]:
