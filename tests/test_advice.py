@@ -12,6 +12,7 @@ from collections import defaultdict
 from datetime import date, time, timedelta
 from typing import NamedTuple
 
+import pytest
 from sqlalchemy import update
 
 from reservations.base import clock
@@ -252,3 +253,80 @@ async def test_a_bad_season_is_refused_beside_its_field(staff, db):
     assert page.status_code == 422
     assert 'id="season-error"' in page.text
     assert 'aria-invalid="true"' in page.text
+
+
+# --- the season the page opens on --------------------------------------------------------------
+
+
+def plain_text(html: str) -> str:
+    text = re.sub(r"<[^>]+>", " ", html.replace("\xa0", " ").replace("\u202f", " "))
+    return re.sub(r"\s+", " ", text)
+
+
+@pytest.mark.parametrize(
+    ("lang", "title", "from_"),
+    [
+        ("fr", "Conseils de programmation pour", "D’après les visites de"),
+        ("en", "Planning advice for", "From the slots of"),
+    ],
+)
+async def test_with_nothing_planned_the_advice_opens_after_the_last_season_with_outcomes(
+    staff, db, lang, title, from_
+):
+    """This year's season is over and nothing is planned yet: the page opens on the next
+    season, learned from this one, not on the current year whose own slots are no history."""
+    client, _ = staff
+    today = clock.today()
+    past = [
+        Row(today - timedelta(days=days), ML, held, 10, booked)
+        for days, held, booked in [(60, True, 6), (53, False, 1), (46, True, 5), (39, True, 7)]
+    ]
+    await import_rows(db, past)
+    last = max(row.day.year for row in past)
+
+    page = await client.get("/staff/reports/advice", params={"lang": lang})
+
+    assert page.status_code == 200
+    text = plain_text(page.text)
+    assert f"{title} {last + 1}" in text
+    assert f'<option value="{last + 1}" selected' in page.text
+    assert str(last) in text.split(from_, 1)[1][:40], "the last season is the history"
+
+
+def two_years_ago() -> list[Row]:
+    """A July of visits two years before this one."""
+    year = clock.today().year - 2
+    return [
+        Row(day_of(year, 7, TUE, week), ML, held, 10, booked)
+        for week, held, booked in [(0, True, 6), (1, False, 1), (2, True, 5)]
+    ]
+
+
+async def test_the_advice_opens_on_the_season_still_planned(staff, db):
+    """Visits planned ahead: the page opens on their season, with every past one as history."""
+    client, _ = staff
+    await import_rows(db, two_years_ago())
+    farm = await make_activity(db)
+    ahead = clock.local_datetime(clock.today() + timedelta(days=20), time(10))
+    await make_slot(db, activity=farm, starts_at=ahead)
+
+    for lang, title in (("fr", "Conseils de programmation pour"), ("en", "Planning advice for")):
+        page = await client.get("/staff/reports/advice", params={"lang": lang})
+        assert page.status_code == 200
+        assert f"{title} {clock.local_date(ahead).year}" in plain_text(page.text)
+        assert f"{clock.today().year - 2} " in plain_text(page.text).split(title, 2)[2]
+
+
+async def test_a_visit_called_off_ahead_is_no_outcome_of_its_season(staff, db):
+    """The report opens on the last season with outcomes: a visit called off for next week
+    does not make the current year one."""
+    client, _ = staff
+    await import_rows(db, two_years_ago())
+    farm = await make_activity(db)
+    ahead = clock.local_datetime(clock.today() + timedelta(days=20), time(10))
+    slot = await make_slot(db, activity=farm, starts_at=ahead)
+    await slots.cancel_slot(db, slot.id, CancelReason.WEATHER, actor="staff:test")
+    for lang, title in (("fr", "Bilan de la saison"), ("en", "Season report")):
+        page = await client.get("/staff/reports", params={"lang": lang})
+        assert page.status_code == 200
+        assert f"{title} {clock.today().year - 2}" in plain_text(page.text)

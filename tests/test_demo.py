@@ -1,36 +1,51 @@
 """The demo data: the shipped seasons agree with the office's published figures, and the demo
-programme has something to book, something full and something at risk."""
+programme has something to book, something full with a waiting list, two visits of one activity
+at risk, and one called off for the weather; ``serve --demo`` makes it again on a later day."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from importlib import resources
 
 import pytest
 from sqlalchemy import extract, func, select
 
+from reservations import cli
 from reservations.base import clock
+from reservations.base.infra import db as db_module
+from reservations.base.infra.db import Database
 from reservations.base.models import (
     Activity,
     ActivityKind,
     Attendance,
+    AuditEntry,
     Booking,
     BookingStatus,
+    CancelReason,
+    OutboxMessage,
     Provider,
     Slot,
     SlotStatus,
+    WaitlistEntry,
+    WaitlistStatus,
 )
+from reservations.base.reads import board
 from reservations.base.seeding.demo import (
+    BOOKINGS,
     FARMER_DAY,
     OFFERS,
+    WAITING,
+    WEATHER,
     DemoRefused,
     database_is_empty,
     load_demo,
+    made_on,
 )
-from reservations.settings import PROJECT_ROOT
+from reservations.settings import PROJECT_ROOT, Settings
 
 # The tourist office's 2022 report, "Visites de fermes".
 PUBLISHED_2022 = {"farmers": 18, "planned": 160, "held": 76, "adults": 326, "children": 200}
@@ -192,14 +207,20 @@ async def test_the_programme_starts_tomorrow_with_full_and_at_risk_slots(db):
     assert len(upcoming) == summary.upcoming_slots
     assert min(s.starts_on for s in upcoming) == tomorrow
     assert max(s.starts_on for s in upcoming) >= tomorrow + timedelta(days=35)
-    assert all(s.status == SlotStatus.SCHEDULED for s in upcoming)
+    # One visit called off for the weather, with its bookings; every other one still to decide.
+    called_off = [s for s in upcoming if s.status == SlotStatus.CANCELLED]
+    assert [(s.cancel_reason, s.booked) for s in called_off] == [(CancelReason.WEATHER, 0)]
+    assert list(summary.cancelled) == [called_off[0].id]
+    assert all(s.status == SlotStatus.SCHEDULED for s in upcoming if s not in called_off)
     assert any(s.booked == s.capacity for s in upcoming), "no full slot"
     assert any(0 < s.capacity - s.booked <= 2 for s in upcoming), "no nearly full slot"
     assert any(
         now < s.decision_at <= now + timedelta(hours=72) and 0 < s.booked < s.min_participants
         for s in upcoming
     ), "no slot at risk"
-    assert bookings == summary.bookings
+    ended = [b for b in BOOKINGS if (b.offer, b.occurrence) == WEATHER]
+    assert len(summary.cancelled[called_off[0].id]) == len(ended) == 2
+    assert bookings == summary.bookings - len(ended)
     # The farmer's day: a visit over within the hour, with bookings to record attendance for,
     # and one tomorrow to call off.
     this_morning = [s for s in recent if s.starts_on < tomorrow]
@@ -248,3 +269,147 @@ async def test_load_demo_refuses_a_database_that_holds_data(db):
             for model in (Provider, Slot, Booking)
         ]
     assert after == before
+
+
+async def test_the_full_visit_has_a_waiting_list_in_several_languages(db):
+    await load_demo(db)
+    async with db.reading() as session:
+        entries = list(
+            await session.scalars(select(WaitlistEntry).order_by(WaitlistEntry.created_at))
+        )
+        slot = await session.get(Slot, entries[0].slot_id)
+        joined = await session.scalar(
+            select(func.count()).where(AuditEntry.action == "waitlist.joined")
+        )
+    assert slot is not None and slot.booked == slot.capacity == 10
+    assert slot.status == SlotStatus.SCHEDULED and slot.starts_at > clock.now()
+    assert {e.slot_id for e in entries} == {slot.id}
+    assert [(e.name, e.locale, e.people) for e in entries] == [
+        (w.name, w.locale, w.adults + w.children) for w in WAITING
+    ]
+    assert len({e.locale for e in entries}) == len(entries) == 3
+    assert all(e.status == WaitlistStatus.WAITING for e in entries)
+    assert joined == 3  # joined through the rule, each with its audit entry
+
+
+async def test_two_visits_of_one_activity_are_at_risk_a_day_apart(db):
+    now = clock.now()
+    await load_demo(db)
+    at_risk = [s for s in await board.at_risk(db, now=now) if s.booked > 0]
+    async with db.reading() as session:
+        grizac = await session.scalar(
+            select(Activity.id).join(Provider).where(Provider.name == OFFERS["grizac"].provider)
+        )
+    assert [s.activity_id for s in at_risk] == [grizac, grizac]
+    first, second = at_risk
+    days = clock.local_date(second.starts_at) - clock.local_date(first.starts_at)
+    assert days == timedelta(days=1)
+    assert [s.booked for s in at_risk] == [2, 2]
+    assert all(s.booked < s.min_participants == 5 for s in at_risk)
+    assert all(now < s.decision_at <= now + board.HORIZON for s in at_risk)
+
+
+async def load_with_the_cli(settings: Settings, today: date | None = None) -> None:
+    """``serve --demo``'s loading, in a thread: it runs its own event loop, as the command."""
+    await asyncio.to_thread(cli._load_demo_if_empty, settings, today=today)
+
+
+async def test_the_visitors_of_the_visit_called_off_are_emailed(db, database_url):
+    await load_with_the_cli(Settings(database_url=database_url))
+    async with db.reading() as session:
+        slot = await session.scalar(
+            select(Slot).where(Slot.status == SlotStatus.CANCELLED, Slot.starts_on > clock.today())
+        )
+        ended = list(await session.scalars(select(Booking).where(Booking.slot_id == slot.id)))
+        messages = list(
+            await session.scalars(
+                select(OutboxMessage).where(OutboxMessage.dedup_key.like("slot-cancelled:%"))
+            )
+        )
+    assert slot.cancel_reason == CancelReason.WEATHER
+    assert {m.dedup_key for m in messages} == {f"slot-cancelled:{slot.id}:{b.id}" for b in ended}
+    assert {m.to_address for m in messages} == {b.email for b in ended}
+    # Each in its reader's language: Martine Roche in French, Oliver Clarke in English.
+    subjects = {m.to_address: m.subject for m in messages}
+    assert subjects["roche@example.org"].startswith("Visite annulée : ")
+    assert subjects["clarke@example.org"].startswith("Cancelled: Reinette apples")
+
+
+async def test_serve_demo_keeps_a_demo_made_today(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    settings = Settings()  # the demo's own file, reservations.sqlite3 here
+    db_module.upgrade(settings.database_url)
+    await load_with_the_cli(settings)
+    first = (tmp_path / "reservations.sqlite3").stat().st_mtime_ns
+    capsys.readouterr()
+    await load_with_the_cli(settings)
+    assert capsys.readouterr().out == ""
+    database = Database(settings.database_url)
+    try:
+        assert await made_on(database) == clock.today()
+    finally:
+        await database.dispose()
+    assert (tmp_path / "reservations.sqlite3").stat().st_mtime_ns >= first
+
+
+async def test_serve_demo_makes_a_demo_of_an_earlier_day_again_for_today(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    today = clock.today()
+    earlier = today - timedelta(days=9)
+    settings = Settings()  # the demo's own file, reservations.sqlite3 here
+    db_module.upgrade(settings.database_url)
+    await load_with_the_cli(settings, today=earlier)
+    capsys.readouterr()
+
+    await load_with_the_cli(settings, today=today)
+
+    out = capsys.readouterr().out
+    assert f"The demo data were made on {earlier}; making them again for today ({today})" in out
+    noon = clock.local_datetime(today, time(12, 0))
+    database = Database(settings.database_url)
+    try:
+        assert await made_on(database) == today
+        async with database.reading() as session:
+            first_day = await session.scalar(
+                select(func.min(Slot.starts_on)).where(Slot.starts_on > today)
+            )
+            past_decisions = await session.scalar(
+                select(func.count()).where(
+                    Slot.status == SlotStatus.SCHEDULED, Slot.decision_at < noon
+                )
+            )
+            before_today = await session.scalar(
+                select(func.count()).where(Slot.starts_on < today, Slot.starts_on > earlier)
+            )
+            providers = await session.scalar(select(func.count()).select_from(Provider))
+    finally:
+        await database.dispose()
+    assert first_day == today + timedelta(days=1)
+    assert past_decisions == 0
+    assert before_today == 0, "the old programme is gone"
+    assert providers == len({o.provider for o in OFFERS.values()}) + other_providers()
+
+
+def other_providers() -> int:
+    """The farms of the past seasons that offer nothing in the programme."""
+    names = {r["provider"] for year in (2021, 2022) for r in season_rows(year)}
+    return len(names - {o.provider for o in OFFERS.values()})
+
+
+async def test_serve_demo_leaves_a_database_chosen_by_its_owner_as_it_is(db, database_url, capsys):
+    earlier = clock.today() - timedelta(days=9)
+    settings = Settings(database_url=database_url)
+    await load_with_the_cli(settings, today=earlier)
+    async with db.reading() as session:
+        before = await session.scalar(select(func.count()).select_from(Slot))
+    capsys.readouterr()
+
+    await load_with_the_cli(settings)
+
+    out = capsys.readouterr().out
+    assert f"The demo data were made on {earlier}" in out and "left as it is" in out
+    async with db.reading() as session:
+        after = await session.scalar(select(func.count()).select_from(Slot))
+    assert after == before and await made_on(db) == earlier

@@ -267,11 +267,17 @@ async def test_kiosk_shows_today_and_tomorrow_with_places_left(db, client, fixed
 
     assert response.status_code == 200
     cards = kiosk_cards(response.text)
-    assert list(cards) == [this_afternoon.id, tomorrow.id, late_tomorrow.id]
-    assert {started.id, in_three_days.id, cancelled.id}.isdisjoint(cards)
+    assert list(cards) == [this_afternoon.id, tomorrow.id, cancelled.id, late_tomorrow.id]
+    assert {started.id, in_three_days.id}.isdisjoint(cards)
     assert "12 places left" in text_of_html(cards[this_afternoon.id])
     assert "5 places left" in text_of_html(cards[tomorrow.id])  # 8 - (2 adults + 1 child)
+    # Full, or called off: said so, and no code to scan for a booking page that takes none.
     assert "Full" in text_of_html(cards[late_tomorrow.id])
+    assert "Cancelled" in text_of_html(cards[cancelled.id])
+    for slot in (late_tomorrow, cancelled):
+        assert "<svg" not in cards[slot.id] and "Scan to book" not in cards[slot.id]
+    for slot in (this_afternoon, tomorrow):
+        assert cards[slot.id].count("<svg") == 1 and "Scan to book" in cards[slot.id]
     assert '<meta http-equiv="refresh" content="300">' in response.text
     assert "<form" not in response.text and "<script" not in response.text.lower()
 
@@ -298,6 +304,28 @@ async def test_kiosk_qr_codes_open_each_booking_page(db, client, fixed_now) -> N
         assert card.count("<svg") == 1
         assert qr_path(card) == expected
     assert qr_path(cards[slots[0].id]) != qr_path(cards[slots[1].id])
+
+
+@pytest.mark.parametrize(
+    ("lang", "full", "cancelled"), [("fr", "Complet", "Annulée"), ("en", "Full", "Cancelled")]
+)
+async def test_kiosk_marks_full_and_cancelled_visits_in_each_language(
+    db, client, fixed_now, lang, full, cancelled
+) -> None:
+    today = clock.local_date(fixed_now)
+    booked_out = await make_slot(db, starts_at=local(0, time(15, 0), today), capacity=2)
+    await book(db, booked_out.id, adults=2, children=0, now=fixed_now)
+    called_off = await make_slot(db, starts_at=local(1, time(9, 0), today))
+    async with db.writing() as session:
+        await session.execute(
+            update(Slot).where(Slot.id == called_off.id).values(status=SlotStatus.CANCELLED)
+        )
+
+    cards = kiosk_cards((await client.get("/kiosk", params={"lang": lang})).text)
+
+    assert full in text_of_html(cards[booked_out.id])
+    assert cancelled in text_of_html(cards[called_off.id])
+    assert "<svg" not in cards[booked_out.id] + cards[called_off.id]
 
 
 async def test_kiosk_speaks_the_requested_language(db, client, fixed_now) -> None:

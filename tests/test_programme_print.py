@@ -254,3 +254,64 @@ def test_the_period_is_written_as_the_office_writes_it():
     assert french_period(date(2027, 12, 27), date(2028, 1, 9)) == (
         "du lundi 27 décembre 2027 au dimanche 9 janvier 2028"
     )
+
+
+# --- full and cancelled visits -----------------------------------------------------------------
+
+
+async def full_and_cancelled(db):  # type: ignore[no-untyped-def]
+    """A visit booked to its last place and one called off for the weather, in the fortnight,
+    beside one still taking bookings."""
+    from reservations.base.rules import booking as booking_service
+    from reservations.base.rules.booking import BookingPolicy, BookingRequest
+
+    hive = await titled(db, ML, "Au cœur de la ruche")
+    full = await make_slot(db, activity=hive, starts_at=at(FIRST, 10), capacity=3)
+    request = BookingRequest(full.id, 2, 1, "Jan de Vries", "jan@example.nl", locale="nl")
+    await booking_service.book(
+        db, request, BookingPolicy(secret_key="test"), actor="test", now=at(FIRST - timedelta(7), 8)
+    )
+    called_off = await make_slot(db, activity=hive, starts_at=at(FIRST + timedelta(2), 10))
+    await slots.cancel_slot(db, called_off.id, CancelReason.WEATHER, actor="test")
+    open_ = await make_slot(db, activity=hive, starts_at=at(FIRST + timedelta(4), 10))
+    return full, called_off, open_
+
+
+async def test_the_print_view_marks_full_and_cancelled_visits_without_a_link(staff, db):
+    client, _ = staff
+    full, called_off, open_ = await full_and_cancelled(db)
+    for lang in ("fr", "en"):  # the sheet is French whatever the reader's language
+        page = await client.get("/staff/programme", params={**QUERY, "lang": lang})
+        assert page.status_code == 200
+        days = re.findall(
+            r'<h3 class="day-heading" id="day-([\d-]+)">(.*?)</section>', page.text, re.S
+        )
+        entries = {day: plain(body) for day, body in days}
+        assert "Complet" in entries[FIRST.isoformat()]
+        assert "Réserver" not in entries[FIRST.isoformat()]
+        assert "Annulée" in entries[(FIRST + timedelta(2)).isoformat()]
+        assert "Réserver" not in entries[(FIRST + timedelta(2)).isoformat()]
+        assert "Réserver" in entries[(FIRST + timedelta(4)).isoformat()]
+        assert f'/visits/{full.id}"' not in page.text
+        assert f'/visits/{called_off.id}"' not in page.text
+        assert f'href="{PUBLIC_URL}/visits/{open_.id}"' in page.text
+        assert page.text.count('class="entry entry-cancelled"') == 1
+
+
+async def test_the_pdf_marks_full_and_cancelled_visits_without_a_link(staff, db):
+    client, _ = staff
+    full, called_off, open_ = await full_and_cancelled(db)
+    answer = await client.get("/staff/programme.pdf", params=QUERY)
+    assert answer.status_code == 200
+    lines = [line.replace("\xa0", " ").replace("\u202f", " ") for line in pdf_lines(answer.content)]
+    first, third, fifth = (
+        lines.index(f"{day[0].upper()}{day[1:]}")
+        for day in ("jeudi 1er juillet", "samedi 3 juillet", "lundi 5 juillet")
+    )
+    assert "Complet" in lines[first:third] and "Annulée" in lines[third:fifth]
+    assert f"Réserver : {PUBLIC_URL}/visits/{open_.id}" in lines[fifth:]
+    text = "\n".join(lines) + "\n"
+    assert f"/visits/{full.id}\n" not in text and f"/visits/{called_off.id}\n" not in text
+    for slot in (full, called_off):  # not even as a link annotation
+        assert b"/visits/%d)" % slot.id not in answer.content
+    assert b"/visits/%d)" % open_.id in answer.content

@@ -142,10 +142,12 @@ async def test_a_cash_counter_booking_records_a_paid_payment_the_report_counts(s
     client, account = staff
     slot = await paid_slot(db)
     page, form = await open_form(client, slot.id)
-    # The payment question, the party's price (one adult) prefilled; no link without Stripe.
+    # The payment question and the amount to collect (one adult); no link without Stripe. The
+    # amount is left empty, the party's price: prefilled, it would stay one adult's price.
     assert 'name="payment" value="cash"' in page and 'name="payment" value="on_site"' in page
     assert 'value="link"' not in page
-    assert hidden(page, "amount") == "5,00"
+    assert hidden(page, "amount") == ""
+    assert shown_total(page) == "€5.00"
     assert problems(page, "en") == []
 
     done = await client.post(
@@ -227,11 +229,48 @@ async def test_a_paid_visit_needs_its_payment_chosen(staff, db):
     assert await rows(db, Booking, Booking.slot_id == slot.id) == []
 
 
+def shown_total(page: str) -> str:
+    found = re.search(r'<output id="total"[^>]*>([^<]*)</output>', page)
+    assert found, "no amount to collect on the page"
+    return found.group(1).replace("\xa0", " ").replace("\u202f", " ")
+
+
+@pytest.mark.parametrize(
+    ("lang", "label", "one_adult", "family"),
+    [
+        ("fr", "Montant à encaisser :", "5,00 €", "13,00 €"),
+        ("en", "Amount to collect:", "€5.00", "€13.00"),
+    ],
+)
+async def test_the_counter_form_shows_the_amount_to_collect_for_the_party(
+    staff, db, lang, label, one_adult, family
+):
+    """Computed by the server for the party the form is sent with (a refused form keeps its
+    party and its amount), and again in the page by the visitors' form's script."""
+    client, _ = staff
+    slot = await paid_slot(db)
+    page = (await client.get(f"/staff/bookings/new?slot_id={slot.id}&lang={lang}")).text
+    assert shown_total(page) == one_adult
+    assert label in plain(page)
+    assert f'data-adult-cents="{ADULT}" data-child-cents="{CHILD}"' in page
+    assert '<script src="/static/booking-total.js" defer></script>' in page
+    _, form = await open_form(client, slot.id)
+    refused = await client.post(
+        f"/staff/bookings/new?lang={lang}",
+        data={**form, **FAMILY, "payment": ""},  # no payment chosen: the form comes back
+        follow_redirects=False,
+    )
+    assert refused.status_code == 422
+    assert shown_total(refused.text) == family  # 2 × 5 € + 3 €
+    assert hidden(refused.text, "adults") == "2"
+
+
 async def test_a_free_visit_asks_no_payment(staff, db):
     client, _ = staff
     slot = await make_slot(db)
     page, form = await open_form(client, slot.id)
     assert 'name="payment" value="cash"' not in page and 'id="amount"' not in page
+    assert 'id="total"' not in page
     done = await client.post("/staff/bookings/new", data={**form, **FAMILY}, follow_redirects=False)
     assert done.status_code == 303
     [booking] = await rows(db, Booking, Booking.slot_id == slot.id)

@@ -7,11 +7,14 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.engine import make_url
 
+from reservations.base import clock
 from reservations.base.infra import db as db_module
 from reservations.base.infra.db import Database
 from reservations.settings import Settings, ensure_secret_key_file, secret_key_file
@@ -113,16 +116,67 @@ def _one_key_for_every_worker(settings: Settings, *, demo: bool, workers: int) -
     return settings
 
 
-def _load_demo_if_empty(settings: Settings) -> None:
-    from reservations.base.seeding.demo import database_is_empty, load_demo
+def _load_demo_if_empty(settings: Settings, *, today: date | None = None) -> None:
+    """``serve --demo``: the demo into an empty database; a demo made on an earlier day made
+    again for today (its programme would have decision times already past), when the database
+    is the demo's own file; a database configured by its owner is never touched."""
+    from reservations.base.seeding.demo import database_is_empty, made_on
 
-    async def work(database: Database) -> None:
+    async def work(database: Database) -> date | None:
         if await database_is_empty(database):
             click.echo("Loading the demo data ...")
-            summary = await load_demo(database)
-            click.echo(f"Demo data loaded: {summary}")
+            click.echo(f"Demo data loaded: {await _load_demo(database, settings, today)}")
+            return None
+        made = await made_on(database)
+        return made if made is not None and made < (today or clock.today()) else None
 
-    _run(work, settings)
+    made = _run(work, settings)
+    if made is None:
+        return
+    own_file = _demo_own_file(settings)
+    if own_file is None:
+        click.echo(
+            f"The demo data were made on {made}: their decision times are past. This database "
+            "was chosen in RESERVATIONS_DATABASE_URL, so it is left as it is; empty it to make "
+            "the demo again for today."
+        )
+        return
+    click.echo(
+        f"The demo data were made on {made}; making them again for today "
+        f"({today or clock.today()})."
+    )
+    for path in (own_file, *(own_file.with_name(own_file.name + end) for end in _SQLITE_SIDE)):
+        path.unlink(missing_ok=True)
+    db_module.upgrade(settings.database_url)
+
+    async def again(database: Database) -> None:
+        click.echo(f"Demo data loaded: {await _load_demo(database, settings, today)}")
+
+    _run(again, settings)
+
+
+#: The files SQLite keeps beside a database (write-ahead log, shared memory, rollback journal).
+_SQLITE_SIDE = ("-wal", "-shm", "-journal")
+
+
+def _demo_own_file(settings: Settings) -> Path | None:
+    """The demo's SQLite file when the database is the default one (the demo's own), else None."""
+    if settings.database_url != Settings.database_url:
+        return None
+    name = make_url(settings.database_url).database
+    return Path(name).resolve() if name else None
+
+
+async def _load_demo(database: Database, settings: Settings, today: date | None) -> Any:
+    """The demo, and what its changes are followed by as anywhere else: the visitors of the
+    visit called off for the weather are emailed (queued in the outbox)."""
+    from reservations.base.seeding.demo import load_demo
+    from reservations.notices import followups
+
+    summary = await load_demo(database, today=today)
+    for slot_id, booking_ids in summary.cancelled.items():
+        await followups.slot_cancelled(database, settings, slot_id, booking_ids)
+    return summary
 
 
 @main.group()
@@ -163,7 +217,7 @@ def import_history(settings: Settings, csv_file: Path) -> None:
 @click.pass_obj
 def demo(settings: Settings) -> None:
     """Load the demo providers, the 2021 and 2022 seasons and an upcoming programme."""
-    from reservations.base.seeding.demo import database_is_empty, load_demo
+    from reservations.base.seeding.demo import database_is_empty
 
     db_module.upgrade(settings.database_url)
 
@@ -172,7 +226,7 @@ def demo(settings: Settings) -> None:
             raise click.ClickException(
                 "The database already holds data; the demo loads into an empty one."
             )
-        return await load_demo(database)
+        return await _load_demo(database, settings, None)
 
     click.echo(f"Demo data loaded: {_run(work, settings)}")
 

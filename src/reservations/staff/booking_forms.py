@@ -8,7 +8,8 @@ as its idempotency key, so a double click or a resent form books once.
 
 A paid visit's form also asks how the booking is paid (cash, cheque, card terminal, on site on
 the day, or a payment link emailed to the visitor when Stripe is configured) and the amount,
-in euros, prefilled with the party's price; left empty, the amount is the party's price.
+in euros; left empty, the amount is the party's price, which the form shows as the amount to
+collect (computed for the party typed, and again in the page as it changes).
 The booking page's forms record a payment and refund part of what was paid online."""
 
 from __future__ import annotations
@@ -87,8 +88,9 @@ def payment_choices(online: bool) -> list[str]:
     return [method.value for method in COUNTER_METHODS] + ([LINK] if online else [])
 
 
-def blank_booking_form(slot_id: int, locale: str, amount_cents: int = 0) -> Form:
-    """A new booking's form; ``amount_cents`` the price of its default party (one adult)."""
+def blank_booking_form(slot_id: int, locale: str) -> Form:
+    """A new booking's form, for one adult. Its amount is left empty (the party's price): a
+    prefilled one would stay one adult's price when the party grows."""
     return Form(
         {
             "slot_id": str(slot_id),
@@ -102,7 +104,7 @@ def blank_booking_form(slot_id: int, locale: str, amount_cents: int = 0) -> Form
             "locale": locale,
             "notes": "",
             "payment": "",
-            "amount": inputs.euros_text(amount_cents) if amount_cents else "",
+            "amount": "",
         }
     )
 

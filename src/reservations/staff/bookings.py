@@ -277,7 +277,7 @@ class BookingController(Controller):
         if slot_id is None:
             return await _picker_page(db, request.query_params)
         slot = await catalogue.slot_detail(db, slot_id, published_only=False)
-        form = booking_forms.blank_booking_form(slot.id, i18n.current(), slot.total_cents(1, 0))
+        form = booking_forms.blank_booking_form(slot.id, i18n.current())
         return _new_booking_page(slot, form, booking_policy, settings)
 
     @post("/new", name="staff_book")

@@ -37,7 +37,8 @@ from reservations.staff.programme_sheet import DAYS, Sheet, build_sheet
 from reservations.web import inputs
 from reservations.web.forms import Form
 
-LISTED = (SlotStatus.SCHEDULED, SlotStatus.CONFIRMED, SlotStatus.HELD)
+#: The cancelled visits stay, marked cancelled: a printed sheet outlives the day it is printed.
+LISTED = (SlotStatus.SCHEDULED, SlotStatus.CONFIRMED, SlotStatus.HELD, SlotStatus.CANCELLED)
 BAD_SECTOR = N_("Please choose one of the office's sectors.")
 BAD_DATE = N_("Please give the first day as a date, e.g. 2027-07-01.")
 

@@ -26,6 +26,7 @@ LINE = 4.6  # mm, the height of a line of 9-point text
 BRAND = (11, 93, 59)  # the site's green
 MUTED = (74, 74, 74)
 RULE = (201, 207, 196)
+STATE_CANCELLED = (176, 0, 32)  # the site's error red (#b00020)
 
 
 class _ProgrammePdf(FPDF):
@@ -118,8 +119,10 @@ def _day(pdf: FPDF, day: SheetDay) -> None:
 
 
 def _details(entry: SheetEntry) -> list[str]:
-    """The entry's lines under its title, in 9 points; the last one is the booking link."""
-    lines = [entry.what, entry.meeting, entry.terms, f"{entry.book} {entry.booking_url}"]
+    """The entry's lines under its title, in 9 points; the last one is the booking link, or
+    what the visit is instead ("Complet", "Annulée")."""
+    last = entry.state or f"{entry.book} {entry.booking_url}"
+    lines = [entry.what, entry.meeting, entry.terms, last]
     return [line for line in lines if line]
 
 
@@ -143,11 +146,16 @@ def _entry(pdf: FPDF, entry: SheetEntry) -> None:
     pdf.set_xy(pdf.l_margin + TIME_WIDTH, top)
     _paragraph(pdf, width, TITLE_LINE, entry.title)
     pdf.set_font(FONT, "", 9)
-    *details, booking = _details(entry)
+    *details, last = _details(entry)
     for line in details:
         _paragraph(pdf, width, LINE, line)
-    pdf.set_text_color(*BRAND)
-    _paragraph(pdf, width, LINE, booking, link=entry.booking_url)
+    if entry.state:  # no link to book: the visit is full or cancelled, in bold
+        pdf.set_font(FONT, "B", 9)
+        pdf.set_text_color(*(STATE_CANCELLED if entry.cancelled else MUTED))
+        _paragraph(pdf, width, LINE, last)
+    else:
+        pdf.set_text_color(*BRAND)
+        _paragraph(pdf, width, LINE, last, link=entry.booking_url or "")
     pdf.set_text_color(0, 0, 0)
     pdf.ln(1.5)
     _rule(pdf, RULE)

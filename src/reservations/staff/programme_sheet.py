@@ -12,7 +12,7 @@ from itertools import groupby
 from babel.dates import format_date
 
 from reservations import i18n
-from reservations.base.models import ActivityKind
+from reservations.base.models import ActivityKind, SlotStatus
 from reservations.base.reads.public_programme import ProgrammeEntry
 from reservations.notices.words import price_text
 from reservations.settings import Settings
@@ -28,6 +28,9 @@ BOOKING = "Réservation obligatoire auprès de l’office de tourisme\u00a0: {ph
 MEETING = "Rendez-vous\u00a0: {place}"
 MINIMUM = "maintenue à partir de {minimum} participants"
 BOOK = "Réserver\u00a0:"
+#: What replaces the booking link of a visit that takes no more bookings.
+FULL = "Complet"
+CANCELLED = "Annulée"
 NOTHING = "Aucune visite ni animation n’est prévue dans ce secteur pendant cette quinzaine."
 
 
@@ -41,8 +44,15 @@ class SheetEntry:
     meeting: str | None
     #: "Adultes 5,00 €, enfants 3,00 € · maintenue à partir de 4 participants"
     terms: str
-    booking_url: str
+    #: None when there is nothing to book: the visit is full or cancelled (``state`` says so).
+    booking_url: str | None
+    #: "Complet" or "Annulée", printed instead of the booking link; None for a visit to book.
+    state: str | None = None
     book: str = BOOK
+
+    @property
+    def cancelled(self) -> bool:
+        return self.state == CANCELLED
 
 
 @dataclass(frozen=True)
@@ -117,11 +127,13 @@ def _entry(entry: ProgrammeEntry, settings: Settings) -> SheetEntry:
     terms = [price_text(entry.price_adult_cents, entry.price_child_cents)]
     if entry.min_participants > 1:
         terms.append(MINIMUM.format(minimum=entry.min_participants))
+    state = CANCELLED if entry.status == SlotStatus.CANCELLED else FULL if entry.full else None
     return SheetEntry(
         time=f"{i18n.clock_time(entry.starts_at)} – {i18n.clock_time(entry.ends_at)}",
         title=entry.title_in("fr"),
         what=f"{KINDS[entry.kind]} · {entry.provider}, {entry.village}",
         meeting=MEETING.format(place=entry.meeting_point) if entry.meeting_point else None,
         terms=" · ".join(terms),
-        booking_url=visit_url(settings.public_url, entry.id),
+        booking_url=None if state else visit_url(settings.public_url, entry.id),
+        state=state,
     )

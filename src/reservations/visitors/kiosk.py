@@ -1,6 +1,7 @@
 """``/kiosk``: the office's 24/7 touch terminals. Today's and tomorrow's visits (Paris days) in
-big type with the places left, and a QR code per slot that opens its booking page on the
-visitor's phone. Read-only; the page reloads itself every few minutes."""
+big type with the places left, and a QR code per slot still taking bookings that opens its
+booking page on the visitor's phone; a full visit says so, and a cancelled one is marked
+cancelled, neither with a code. Read-only; the page reloads itself every few minutes."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from markupsafe import Markup
 from reservations import i18n
 from reservations.base import clock
 from reservations.base.infra.db import Database
+from reservations.base.models import BOOKABLE_STATUSES, SlotStatus
 from reservations.base.reads import availability
 from reservations.base.reads.availability import SlotView
 from reservations.i18n import N_
@@ -33,7 +35,12 @@ QR_LABEL = N_("QR code of this visit's booking page")
 class KioskEntry:
     slot: SlotView
     url: str
-    qr_svg: Markup
+    #: None when the visit takes no booking now (full, closed, cancelled): no code to scan.
+    qr_svg: Markup | None
+
+    @property
+    def cancelled(self) -> bool:
+        return self.slot.status == SlotStatus.CANCELLED
 
 
 @dataclass(frozen=True)
@@ -60,11 +67,13 @@ async def kiosk_days(db: Database, settings: Settings, *, now: datetime) -> list
     today = clock.local_date(now)
     tomorrow = today + timedelta(days=1)
     views = await availability.list_slots(db, today, tomorrow, locale=i18n.current(), now=now)
-    shown = [v for v in views if availability.on_programme(v, now)]
+    # As on the programme, and the visits called off that were to come: people look for them.
+    listed = (*BOOKABLE_STATUSES, SlotStatus.CANCELLED)
+    shown = [v for v in views if v.starts_at > now and v.status in listed]
     days = []
     for day in (today, tomorrow):
         entries = [
-            KioskEntry(view, url, qr_svg(url))
+            KioskEntry(view, url, qr_svg(url) if view.bookable else None)
             for view in shown
             if view.starts_on == day
             for url in (links.visit_url(settings.public_url, view.id),)

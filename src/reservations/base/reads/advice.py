@@ -153,24 +153,44 @@ async def seasons_on_record(db: Database) -> list[int]:
         return [int(row[0]) for row in rows]
 
 
-async def latest_decided_season(db: Database) -> int:
-    """The last year with a slot that was held or cancelled (the season a report is first
-    asked for), else the current year."""
-    query = select(func.max(Slot.starts_on)).where(Slot.status.in_(DECIDED))
+def _last_outcome(now: datetime) -> Any:
+    """The date of the last slot held or cancelled whose day has come (a visit called off for
+    next week is no outcome of its season yet)."""
+    return (
+        select(func.max(Slot.starts_on))
+        .where(Slot.status.in_(DECIDED), Slot.starts_at <= now)
+        .scalar_subquery()
+    )
+
+
+async def latest_decided_season(db: Database, *, now: datetime | None = None) -> int:
+    """The last year with a slot that was held or cancelled, its day come (the season a report
+    is first asked for), else the current year."""
+    now = now or clock.now()
     async with db.reading_connection() as connection:
-        last = (await connection.execute(query)).scalar()
-    return (last or clock.today()).year
+        last = (await connection.execute(select(_last_outcome(now)))).scalar()
+    return (last or clock.local_date(now)).year
 
 
-async def coming_season(db: Database) -> int:
-    """The year of the next slot still planned from today, else the current year."""
-    today = clock.today()
-    query = select(func.min(Slot.starts_on)).where(
-        Slot.status.in_(BOOKABLE_STATUSES), Slot.starts_on >= today
+async def coming_season(db: Database, *, now: datetime | None = None) -> int:
+    """The season the planning advice opens on: the year of the next slot still planned from
+    today; with nothing planned ahead, the year after the last season with outcomes (so that its
+    figures are in the history, not an empty current year), never before the current year.
+    One SELECT."""
+    now = now or clock.now()
+    today = clock.local_date(now)
+    next_planned = (
+        select(func.min(Slot.starts_on))
+        .where(Slot.status.in_(BOOKABLE_STATUSES), Slot.starts_on >= today)
+        .scalar_subquery()
     )
     async with db.reading_connection() as connection:
-        first = (await connection.execute(query)).scalar()
-    return (first or today).year
+        planned, last = (await connection.execute(select(next_planned, _last_outcome(now)))).one()
+    if planned is not None:
+        return planned.year
+    if last is not None:
+        return max(today.year, last.year + 1)
+    return today.year
 
 
 async def planning_advice(

@@ -5,7 +5,7 @@ SELECT over slot ⋈ activity ⋈ provider, and, for the feed's conditional GET,
 that changes whenever anything the feed shows may have changed.
 
 Slots of archived activities are left out, as on the programme; cancelled slots are kept (the
-feed must withdraw them from calendars; the printed programme leaves them out itself).
+feed must withdraw them from calendars; the printed programme marks them cancelled).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Row, func, select
 from reservations.base import clock
 from reservations.base.infra.db import Database
 from reservations.base.models import Activity, ActivityKind, Provider, Slot, SlotStatus
+from reservations.base.rules import room
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,13 @@ class ProgrammeEntry:
     provider: str
     village: str
     sector: str
+    #: The places that can be booked (``room.places_left``, the farm's daily cap included).
+    places_left: int
+
+    @property
+    def full(self) -> bool:
+        """Still to come and not one place left: the printed programme says "complet"."""
+        return self.status in (SlotStatus.SCHEDULED, SlotStatus.CONFIRMED) and self.places_left <= 0
 
     def title_in(self, locale: str) -> str:
         return self.title.get(locale) or self.title.get("fr") or self.name
@@ -125,6 +133,7 @@ async def programme_entries(db: Database, selection: ProgrammeSelection) -> list
             Provider.name.label("provider"),
             Provider.village,
             Provider.sector,
+            room.places_left().label("places_left"),
         )
         .select_from(_from_slots())
         .where(*selection.conditions())

@@ -1,8 +1,12 @@
 """A demo office: two past seasons of farm visits, and six weeks of bookable visits and
-animations from tomorrow, with a few bookings, so that every screen has something to show.
+animations from tomorrow, with a few bookings, so that every screen has something to show: a
+full visit with a waiting list, two visits of one activity under their minimum and decided
+within three days (the at-risk board can merge them), a visit called off for the weather.
 
 The past seasons are the shipped CSV files (``reservations.demo_data``), imported like any
 history file. The programme starts the day after ``today`` whatever the season: it is a demo.
+The day it was made is kept (a ``demo.loaded`` audit entry, ``made_on``), so that ``serve
+--demo`` makes it again on a later day rather than show decision times already past.
 """
 
 from __future__ import annotations
@@ -16,10 +20,20 @@ from sqlalchemy import select
 
 from reservations.base import clock
 from reservations.base.infra.db import Database
-from reservations.base.models import Activity, ActivityKind, Channel, Provider, Slot, SlotStatus
-from reservations.base.rules import audit
+from reservations.base.models import (
+    Activity,
+    ActivityKind,
+    AuditEntry,
+    CancelReason,
+    Channel,
+    Provider,
+    Slot,
+    SlotStatus,
+)
+from reservations.base.rules import audit, waitlist
 from reservations.base.rules.booking import BookingPolicy, BookingRequest, book
 from reservations.base.rules.planning import new_slot
+from reservations.base.rules.slots import cancel_slot
 from reservations.base.seeding.history import HistoryImport, import_history
 
 SEASON_FILES = ("season_2021.csv", "season_2022.csv")
@@ -37,6 +51,8 @@ class DemoSummary:
     last_day: date
     upcoming_slots: int
     bookings: int
+    #: The visits called off (for the weather) and their bookings ended with them: whom to tell.
+    cancelled: dict[int, list[int]] = field(default_factory=dict)
 
     def __str__(self) -> str:
         past = "; ".join(str(season) for season in self.seasons)
@@ -516,10 +532,13 @@ OFFERS: dict[str, _Offer] = {
 
 #: The at-risk visit: the day after tomorrow, decided within 72 hours, under its minimum.
 AT_RISK = ("grizac", 1, time(10, 0))
+#: A second visit of the same activity under its minimum the day after, also decided within
+#: 72 hours (at the latest the day after tomorrow at 18:00): the board proposes to merge them.
+AT_RISK_NEXT_DAYS_AFTER = 2
 
 
 #: Where a demo booking goes besides the n-th slot of its offer in the programme.
-AT_RISK_SLOT, THIS_MORNING, TOMORROW = -1, -2, -3
+AT_RISK_SLOT, THIS_MORNING, TOMORROW, AT_RISK_NEXT = -1, -2, -3, -4
 
 
 @dataclass(frozen=True)
@@ -544,8 +563,12 @@ BOOKINGS = (
     _Booking("anes", 0, 2, 3, "Familie Müller", WEB, "de"),
     _Booking("anes", 0, 4, 0, "Emma Thompson", WEB, "en"),
     _Booking("anes", 0, 2, 2, "Lucie Bernard", COUNTER, "fr"),
-    # At risk: 2 of a minimum of 5.
+    # At risk: 2 of a minimum of 5, and the next day 2 more of the same minimum.
     _Booking("grizac", AT_RISK_SLOT, 2, 0, "Pieter Janssen", WEB, "nl"),
+    _Booking("grizac", AT_RISK_NEXT, 1, 1, "Famille Garnier", WEB, "fr"),
+    # Called off for the weather (WEATHER), its visitors told by email.
+    _Booking("vergers", 0, 2, 2, "Martine Roche", WEB, "fr"),
+    _Booking("vergers", 0, 2, 0, "Oliver Clarke", WEB, "en"),
     # The farmer's day (FARMER_DAY): a visit this morning, over, whose attendance is to record,
     # and one tomorrow.
     _Booking("barthe", THIS_MORNING, 2, 2, "Famille Lefèvre", WEB, "fr"),
@@ -571,11 +594,33 @@ BOOKINGS = (
 #: The farm whose day sheet has something to show today and tomorrow (``provider link``).
 FARMER_DAY = "barthe"
 
+#: The full visit (its offer's first slot in the programme), and who waits for a place on it.
+FULL = ("abeille", 0)
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    adults: int
+    children: int
+    name: str
+    email: str
+    locale: str
+
+
+WAITING = (
+    _Waiting(2, 1, "Katrin Hoffmann", "hoffmann@example.org", "de"),
+    _Waiting(2, 0, "James Walker", "walker@example.org", "en"),
+    _Waiting(1, 2, "Élodie Garnier", "elodie.garnier@example.org", "fr"),
+)
+
+#: The visit called off for the weather: its offer's first slot in the programme.
+WEATHER = ("vergers", 0)
+
 
 @dataclass
 class _Programme:
     slots: dict[str, list[Slot]] = field(default_factory=dict)
-    #: The at-risk slot, this morning's and tomorrow's slot of the farmer's day.
+    #: The at-risk slots, this morning's and tomorrow's slot of the farmer's day.
     special: dict[int, Slot] = field(default_factory=dict)
 
     def slot_for(self, booking: _Booking) -> Slot:
@@ -594,6 +639,24 @@ async def database_is_empty(db: Database) -> bool:
         return await session.scalar(select(Provider.id).limit(1)) is None
 
 
+async def made_on(db: Database) -> date | None:
+    """The day the demo in this database was made for: the last ``demo.loaded`` entry's, or for
+    a demo made before those entries, the day of its first audit entry; None: no demo here."""
+    async with db.reading() as session:
+        marker = await session.scalar(
+            select(AuditEntry.data)
+            .where(AuditEntry.actor == ACTOR, AuditEntry.action == "demo.loaded")
+            .order_by(AuditEntry.id.desc())
+            .limit(1)
+        )
+        if marker is not None:
+            return date.fromisoformat(marker["today"])
+        first = await session.scalar(
+            select(AuditEntry.at).where(AuditEntry.actor == ACTOR).order_by(AuditEntry.id).limit(1)
+        )
+    return clock.local_date(first) if first is not None else None
+
+
 async def load_demo(db: Database, *, today: date | None = None) -> DemoSummary:
     """Fill an empty database with the demo; refuses (``DemoRefused``) a database with data."""
     if not await database_is_empty(db):
@@ -608,13 +671,16 @@ async def load_demo(db: Database, *, today: date | None = None) -> DemoSummary:
     programme = await _plan(db, first_day, now)
     for booking in BOOKINGS:
         slot = programme.slot_for(booking)
-        await _book(db, slot, booking, min(now, slot.booking_cutoff_at - timedelta(days=1)))
+        await _book(db, slot, booking, _booked_at(slot, now))
+    await _fill_the_waiting_list(db, programme.slots[FULL[0]][FULL[1]], now)
+    cancelled = await _call_off_for_the_weather(db, programme.slots[WEATHER[0]][WEATHER[1]], now)
     return DemoSummary(
         seasons=tuple(seasons),
         first_day=first_day,
         last_day=first_day + timedelta(days=PROGRAMME_DAYS - 1),
         upcoming_slots=programme.count,
         bookings=len(BOOKINGS),
+        cancelled=cancelled,
     )
 
 
@@ -646,6 +712,11 @@ async def _plan(db: Database, first_day: date, now: datetime) -> _Programme:
                 programme.special[AT_RISK_SLOT] = _slot_at(
                     programme.slots[key], activity, _at_risk_start(first_day)
                 )
+                programme.special[AT_RISK_NEXT] = _slot_at(
+                    programme.slots[key],
+                    activity,
+                    _at_risk_start(first_day, days_after=AT_RISK_NEXT_DAYS_AFTER),
+                )
             if key == FARMER_DAY:
                 programme.special[TOMORROW] = _slot_at(
                     programme.slots[key], activity, clock.local_datetime(first_day, offer.start)
@@ -663,6 +734,10 @@ async def _plan(db: Database, first_day: date, now: datetime) -> _Programme:
                 slot_id=slot.id,
                 after={"status": slot.status.value, "capacity": slot.capacity},
             )
+        # The day it was made for: ``serve --demo`` makes it again on a later day.
+        audit.record(
+            session, ACTOR, "demo.loaded", today=(first_day - timedelta(days=1)).isoformat()
+        )
     return programme
 
 
@@ -699,10 +774,9 @@ def _slots_of(activity: Activity, offer: _Offer, first_day: date) -> list[Slot]:
     ]
 
 
-def _at_risk_start(first_day: date) -> datetime:
-    """The day after tomorrow: its decision falls within 72 hours."""
-    _, days_after, start = AT_RISK
-    return clock.local_datetime(first_day + timedelta(days=days_after), start)
+def _at_risk_start(first_day: date, *, days_after: int = AT_RISK[1]) -> datetime:
+    """The day after tomorrow (or ``days_after`` tomorrow): decided within 72 hours."""
+    return clock.local_datetime(first_day + timedelta(days=days_after), AT_RISK[2])
 
 
 def _this_mornings_visit(activity: Activity, now: datetime) -> Slot:
@@ -738,3 +812,36 @@ async def _book(db: Database, slot: Slot, booking: _Booking, now: datetime) -> N
     )
     actor = "visitor" if booking.channel == WEB else "staff:demo@example.org"
     await book(db, request, POLICY, actor=actor, now=now)
+
+
+def _booked_at(slot: Slot, now: datetime) -> datetime:
+    """When the demo's people booked or joined the list: now, or a day before the cut-off of
+    this morning's visit (already over now)."""
+    return min(now, slot.booking_cutoff_at - timedelta(days=1))
+
+
+async def _fill_the_waiting_list(db: Database, slot: Slot, now: datetime) -> None:
+    """The full visit's waiting list, joined as visitors join it (``waitlist.join``)."""
+    for waiting in WAITING:
+        await waitlist.join(
+            db,
+            slot.id,
+            adults=waiting.adults,
+            children=waiting.children,
+            name=waiting.name,
+            email=waiting.email,
+            locale=waiting.locale,
+            policy=POLICY,
+            now=_booked_at(slot, now),
+        )
+
+
+async def _call_off_for_the_weather(
+    db: Database, slot: Slot, now: datetime
+) -> dict[int, list[int]]:
+    """The office calls a booked visit off for the weather (``rules.slots.cancel_slot``); whoever
+    loads the demo tells its visitors (``notices.followups.slot_cancelled``, or ``tick``)."""
+    ended = await cancel_slot(
+        db, slot.id, CancelReason.WEATHER, actor="staff:demo@example.org", now=now
+    )
+    return {slot.id: ended}
