@@ -292,7 +292,7 @@ async def test_the_full_visit_has_a_waiting_list_in_several_languages(db):
     assert joined == 3  # joined through the rule, each with its audit entry
 
 
-async def test_two_visits_of_one_activity_are_at_risk_a_day_apart(db):
+async def test_two_visits_of_one_activity_are_at_risk_a_day_apart_and_proposed_to_merge(db):
     now = clock.now()
     await load_demo(db)
     at_risk = [s for s in await board.at_risk(db, now=now) if s.booked > 0]
@@ -304,9 +304,12 @@ async def test_two_visits_of_one_activity_are_at_risk_a_day_apart(db):
     first, second = at_risk
     days = clock.local_date(second.starts_at) - clock.local_date(first.starts_at)
     assert days == timedelta(days=1)
-    assert [s.booked for s in at_risk] == [2, 2]
+    assert [s.booked for s in at_risk] == [2, 3]
     assert all(s.booked < s.min_participants == 5 for s in at_risk)
     assert all(now < s.decision_at <= now + board.HORIZON for s in at_risk)
+    # Together they reach the minimum: the board proposes to invite the 2 to the day of the 3.
+    [merge] = await board.merge_proposals(db, await board.at_risk(db, now=now), now=now)
+    assert (merge.source.id, merge.target.id, merge.people_after) == (first.id, second.id, 5)
 
 
 async def load_with_the_cli(settings: Settings, today: date | None = None) -> None:
