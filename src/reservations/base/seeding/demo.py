@@ -20,6 +20,7 @@ from reservations.base.models import Activity, ActivityKind, Channel, Provider, 
 from reservations.base.rules import audit
 from reservations.base.rules.booking import BookingPolicy, BookingRequest, book
 from reservations.base.rules.planning import new_slot
+from reservations.base.seeding.demo_pictures import add_demo_pictures
 from reservations.base.seeding.history import HistoryImport, import_history
 
 SEASON_FILES = ("season_2021.csv", "season_2022.csv")
@@ -609,6 +610,7 @@ async def load_demo(db: Database, *, today: date | None = None) -> DemoSummary:
     for booking in BOOKINGS:
         slot = programme.slot_for(booking)
         await _book(db, slot, booking, min(now, slot.booking_cutoff_at - timedelta(days=1)))
+    await add_demo_pictures(db)
     return DemoSummary(
         seasons=tuple(seasons),
         first_day=first_day,
