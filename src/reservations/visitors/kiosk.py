@@ -16,8 +16,9 @@ from markupsafe import Markup
 from reservations import i18n
 from reservations.base import clock
 from reservations.base.infra.db import Database
-from reservations.base.reads import availability
+from reservations.base.reads import availability, pictures
 from reservations.base.reads.availability import SlotView
+from reservations.base.reads.pictures import PictureView
 from reservations.i18n import N_
 from reservations.settings import Settings
 from reservations.web import links
@@ -34,6 +35,7 @@ class KioskEntry:
     slot: SlotView
     url: str
     qr_svg: Markup
+    cover: PictureView | None = None
 
 
 @dataclass(frozen=True)
@@ -61,10 +63,11 @@ async def kiosk_days(db: Database, settings: Settings, *, now: datetime) -> list
     tomorrow = today + timedelta(days=1)
     views = await availability.list_slots(db, today, tomorrow, locale=i18n.current(), now=now)
     shown = [v for v in views if availability.on_programme(v, now)]
+    covers = await pictures.covers(db, (view.activity_id for view in shown))
     days = []
     for day in (today, tomorrow):
         entries = [
-            KioskEntry(view, url, qr_svg(url))
+            KioskEntry(view, url, qr_svg(url), covers.get(view.activity_id))
             for view in shown
             if view.starts_on == day
             for url in (links.visit_url(settings.public_url, view.id),)

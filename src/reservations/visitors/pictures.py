@@ -26,7 +26,7 @@ _VERSION = re.compile(r"^[0-9a-f]{%d}$" % pictures.VERSION_LENGTH)
 class PictureController(Controller):
     path = pictures.PREFIX
 
-    @get("/{picture_id:int}/{version:str}/{file:str}", name="picture", sync_to_thread=False)
+    @get("/{picture_id:int}/{version:str}/{file:str}", name="picture")
     async def picture(
         self,
         request: Request[Any, Any, Any],
