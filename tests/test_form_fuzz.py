@@ -23,7 +23,7 @@ from litestar.testing import AsyncTestClient
 from reservations.app import create_app
 from reservations.base import clock
 from reservations.base.models import Payment, PaymentMethod, PaymentStatus, StaffRole
-from reservations.base.rules import activities, providers
+from reservations.base.rules import activities, pictures, providers
 from reservations.web import inputs
 from tests.factories import make_activity, make_slot
 from tests.staff_support import log_in, make_staff
@@ -41,6 +41,7 @@ from tests.test_csrf_forms import (
 )
 from tests.test_farmers import at_local, make_farm, slot_of
 from tests.test_farmers import book as farm_book
+from tests.test_pictures import photo
 from tests.test_staff_payments import counter_booking, paid_slot, stripe_settings
 from tests.test_staff_slots import full_slot_with_waiting
 from tests.test_visitors import site_settings, upcoming
@@ -179,6 +180,21 @@ async def _activity(clients: Clients) -> Setup:
     return Setup(await clients.admin(), f"/staff/catalogue/activities/{activity.id}")
 
 
+async def _activity_picture(clients: Clients) -> Setup:
+    """An activity with a picture: its page describes, orders and deletes it."""
+    activity = await make_activity(clients.db)
+    owner = pictures.Owner(activity_id=activity.id)
+    await pictures.add_picture(clients.db, owner, photo(400, 300), {"fr": "x"}, actor="t")
+    return Setup(await clients.admin(), f"/staff/catalogue/activities/{activity.id}")
+
+
+async def _provider_picture(clients: Clients) -> Setup:
+    activity = await make_activity(clients.db)
+    owner = pictures.Owner(provider_id=activity.provider_id)
+    await pictures.add_picture(clients.db, owner, photo(400, 300), {}, actor="t")
+    return Setup(await clients.admin(), f"/staff/catalogue/providers/{activity.provider_id}")
+
+
 async def _archived_activity(clients: Clients) -> Setup:
     activity = await make_activity(clients.db)
     await activities.set_archived(clients.db, activity.id, True, actor="test")
@@ -269,6 +285,18 @@ CASES = {
         "/staff/catalogue/providers/{provider_id:int}/activities", None, _new_activity
     ),
     "edit activity": Case("/staff/catalogue/activities/{activity_id:int}", None, _activity),
+    "add picture": Case("/staff/catalogue/activities/{activity_id:int}/pictures", None, _activity),
+    "describe picture": Case(
+        "/staff/catalogue/activities/{activity_id:int}/pictures/{picture_id:int}/{action:str}",
+        None,
+        _activity_picture,
+    ),
+    "add portrait": Case("/staff/catalogue/providers/{provider_id:int}/pictures", None, _provider),
+    "describe portrait": Case(
+        "/staff/catalogue/providers/{provider_id:int}/pictures/{picture_id:int}/{action:str}",
+        None,
+        _provider_picture,
+    ),
     "archive": Case("/staff/catalogue/activities/{activity_id:int}/archive", None, _activity),
     "restore": Case(
         "/staff/catalogue/activities/{activity_id:int}/restore", None, _archived_activity

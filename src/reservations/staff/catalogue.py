@@ -85,6 +85,7 @@ ALT_FIELDS = tuple(f"alt_{code}" for code in SUPPORTED_LOCALES)
 #: An upload's body: the largest picture taken, and room for the rest of its form. More is
 #: answered 413 with the reason (``picture_too_large``) before it is read.
 MAX_UPLOAD_BODY = images.MAX_UPLOAD_BYTES + 64 * 1024
+ALT_REFUSED = N_("The picture's description could not be saved: see the message beside it.")
 NO_FILE = N_("Choose a picture to send (a photo in JPEG, PNG or WebP format).")
 
 
@@ -255,12 +256,14 @@ def _provider_template(
     status_code: int = 200,
     picture_form: Form | None = None,
     error: str | None = None,
+    typed_alts: dict[int, Form] | None = None,
 ) -> Template:
     return Template(
         template_name="staff/catalogue_provider.html",
         context={
             "page": page,
             "picture_form": picture_form or upload_form(),
+            "typed_alts": typed_alts or {},
             "error": error,
             "form": form,
             "day_off_form": day_off_form or Form({name: "" for name in DAY_OFF_FIELDS}),
@@ -283,12 +286,14 @@ def _activity_template(
     error: str | None = None,
     status_code: int = 200,
     picture_form: Form | None = None,
+    typed_alts: dict[int, Form] | None = None,
 ) -> Template:
     return Template(
         template_name="staff/catalogue_activity.html",
         context={
             "form": form,
             "picture_form": picture_form or upload_form(),
+            "typed_alts": typed_alts or {},
             "provider_id": provider_id,
             "provider": provider,
             "activity": activity,
@@ -610,9 +615,11 @@ async def _owner_page(
     *,
     picture_form: Form | None = None,
     error: str | None = None,
+    typed_alts: dict[int, Form] | None = None,
     status_code: int,
 ) -> Template:
-    """The activity's or the farm's page again, with the upload form as sent or a refusal."""
+    """The activity's or the farm's page again, with the upload form or a picture's
+    descriptions as sent, or a refusal."""
     if owner.activity_id is not None:
         page = await catalogue_pages.activity_page(db, owner.activity_id)
         return _activity_template(
@@ -622,6 +629,7 @@ async def _owner_page(
             activity=page,
             picture_form=picture_form,
             error=error,
+            typed_alts=typed_alts,
             status_code=status_code,
         )
     assert owner.provider_id is not None
@@ -632,6 +640,7 @@ async def _owner_page(
         settings,
         picture_form=picture_form,
         error=error,
+        typed_alts=typed_alts,
         status_code=status_code,
     )
 
@@ -673,18 +682,11 @@ async def _change_picture(
     """``alt`` (its descriptions), ``first``, ``up``, ``down`` (its place), ``delete``."""
     actor = request.user.actor
     submitted = await request.form()
+    form = inputs.form_of(submitted, ALT_FIELDS)
     try:
         if action == "alt":
-            form = inputs.form_of(submitted, ALT_FIELDS)
-            if not form.valid:  # unusable characters: said, and taken out
-                return await _owner_page(
-                    db,
-                    settings,
-                    owner,
-                    error=" ".join(form.errors.values()),
-                    status_code=HTTP_422_UNPROCESSABLE_ENTITY,
-                )
-            await pictures.describe(db, owner, picture_id, alt_of(form), actor=actor)
+            if form.valid:  # else unusable characters: said beside their field, taken out
+                await pictures.describe(db, owner, picture_id, alt_of(form), actor=actor)
             done = "picture_described"
         elif action in ("first", "up", "down"):
             await pictures.move(db, owner, picture_id, action, actor=actor)
@@ -695,17 +697,18 @@ async def _change_picture(
         else:
             raise NotFoundException()
     except InvalidFields as exc:
+        inputs.refused(form, exc)
+    except PictureNotFound as exc:
+        return await _owner_page(
+            db, settings, owner, error=i18n.error_text(exc), status_code=status_of(exc)
+        )
+    if not form.valid:
         return await _owner_page(
             db,
             settings,
             owner,
-            error=" ".join(i18n.error_text(problem) for problem in exc.problems),
+            error=i18n.gettext(ALT_REFUSED),
+            typed_alts={picture_id: form},
             status_code=HTTP_422_UNPROCESSABLE_ENTITY,
         )
-    except DomainError as exc:
-        if isinstance(exc, PictureNotFound):
-            return await _owner_page(
-                db, settings, owner, error=i18n.error_text(exc), status_code=status_of(exc)
-            )
-        raise
     return _to(_owner_path(owner), done, "#pictures")
