@@ -504,3 +504,31 @@ async def test_the_demo_programme_has_its_pictures_under_100_kb_in_one_select(db
         assert len(portraits.all()) >= 1
         alts = await session.scalars(select(Picture.alt))
         assert all(set(alt) == {"fr", "en", "de", "nl"} for alt in alts)
+
+
+async def test_pages_with_pictures_meet_the_accessibility_basics(db, client, staff):
+    from tests.test_accessibility import problems
+
+    logged_in, _ = staff
+    slot = await make_slot(db)
+    for n in range(2):
+        await pictures.add_picture(
+            db,
+            Owner(activity_id=slot.activity_id),
+            photo(800, 600, colour=(n * 90, 9, 9)),
+            {"fr": f"Photo {n}"},
+            actor="t",
+        )
+    refused = await post_picture(logged_in, slot.activity_id, b"not a picture", fr="Gardé")
+    assert refused.status_code == 422
+    pages = {
+        "programme": await client.get("/", headers={"accept-language": "de"}),
+        "visit": await client.get(f"/visits/{slot.id}", headers={"accept-language": "de"}),
+        "embed": await client.get("/embed"),
+        "kiosk": await client.get("/kiosk"),
+        "staff activity": await logged_in.get(f"/staff/catalogue/activities/{slot.activity_id}"),
+        "refused upload": refused,
+    }
+    for name, answer in pages.items():
+        lang = {"programme": "de", "visit": "de", "embed": "fr", "kiosk": "fr"}.get(name, "en")
+        assert problems(answer.text, lang) == [], name
