@@ -563,7 +563,7 @@ async def visitor_pages(client, db, lang: str, fake) -> dict[str, tuple[int, str
 
 async def invited_to_move(db, lang: str, settings) -> str:  # type: ignore[no-untyped-def]
     """Two dates of one activity short of their minimum 5, 3 people on each: the first's
-    booking invited to the second (consolidation); the link's secret, from its email."""
+    booking invited to the second (consolidation); the link's secret, from its (latest) email."""
     activity = await make_activity(db, capacity=8, min_participants=5)
     first, second = [
         await make_slot(
@@ -578,7 +578,10 @@ async def invited_to_move(db, lang: str, settings) -> str:  # type: ignore[no-un
     )
     async with db.reading() as session:
         message = await session.scalar(
-            select(OutboxMessage).where(OutboxMessage.dedup_key.startswith("move-invitation:"))
+            select(OutboxMessage)
+            .where(OutboxMessage.dedup_key.startswith("move-invitation:"))
+            .order_by(OutboxMessage.id.desc())
+            .limit(1)
         )
     found = re.search(r"/move/([A-Za-z0-9_-]+)", as_sent(message).text)  # type: ignore[arg-type]
     assert found

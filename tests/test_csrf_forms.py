@@ -1,6 +1,6 @@
 """Every form of the visitors' site that changes something is refused without its CSRF token, on
 each database and in each language: booking, changing the party, cancelling, joining the waiting
-list, claiming places, leaving the list. A post without the token, with a forged one, with
+list, claiming places, leaving the list, moving to the date an invitation proposes. A post without the token, with a forged one, with
 another visitor's or without the cookie gets the friendly 403 page in the visitor's language and
 changes nothing in the database; the same post with the page's token does what it says.
 
@@ -27,6 +27,7 @@ from reservations.base.models import (
     AuditEntry,
     Booking,
     BookingStatus,
+    MoveInvitation,
     OutboxMessage,
     Slot,
     WaitlistEntry,
@@ -128,6 +129,20 @@ async def withdraw_form(db) -> Setup:  # type: ignore[no-untyped-def]
     return Setup(path, path, {"action": "withdraw"}, slot.id)
 
 
+async def move_form(db) -> Setup:  # type: ignore[no-untyped-def]
+    """An invitation to move a booking to another date (consolidation): its one button."""
+    from tests.test_accessibility import invited_to_move
+
+    token = await invited_to_move(db, "fr", site_settings(db))
+    async with db.reading() as session:
+        invitation = await session.scalar(
+            select(MoveInvitation).order_by(MoveInvitation.id.desc()).limit(1)
+        )
+    assert invitation is not None
+    path = f"/move/{token}"
+    return Setup(path, path, {}, invitation.target_slot_id)
+
+
 async def bookings_of(db, slot_id: int) -> list[Booking]:  # type: ignore[no-untyped-def]
     async with db.reading() as session:
         found = await session.scalars(
@@ -183,6 +198,12 @@ async def sent_on(db, setup: Setup) -> None:  # type: ignore[no-untyped-def]
     assert booking.status == BookingStatus.PENDING_PAYMENT
 
 
+async def moved_here(db, setup: Setup) -> None:  # type: ignore[no-untyped-def]
+    """The invited party of 3 joined the 3 already on the target."""
+    assert len(await bookings_of(db, setup.slot_id)) == 2
+    assert await booked(db, setup.slot_id) == 6
+
+
 async def withdrawn(db, setup: Setup) -> None:  # type: ignore[no-untyped-def]
     [entry] = await entries_of(db, setup.slot_id)
     assert entry.status == WaitlistStatus.WITHDRAWN
@@ -213,6 +234,7 @@ FORMS = {
     "join waiting list": FormCase("/waitlist/join/{slot_id:int}", None, join_form, on_the_list),
     "claim": FormCase("/waitlist/{token:str}", "claim", claim_form, claimed),
     "leave waiting list": FormCase("/waitlist/{token:str}", "withdraw", withdraw_form, withdrawn),
+    "move to another date": FormCase("/move/{token:str}", None, move_form, moved_here),
 }
 
 

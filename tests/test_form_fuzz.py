@@ -23,16 +23,18 @@ from litestar.testing import AsyncTestClient
 from reservations.app import create_app
 from reservations.base import clock
 from reservations.base.models import Payment, PaymentMethod, PaymentStatus, StaffRole
-from reservations.base.rules import activities, providers
+from reservations.base.rules import activities, pictures, providers
 from reservations.web import inputs
 from tests.factories import make_activity, make_slot
 from tests.staff_support import log_in, make_staff
 from tests.test_accessibility import Document, Element
+from tests.test_consolidation import book as book_party
 from tests.test_csrf_forms import booking_form as visitor_booking_form
 from tests.test_csrf_forms import cancel_form as visitor_cancel_form
 from tests.test_csrf_forms import (
     claim_form,
     join_form,
+    move_form,
     party_form,
     pay_form,
     route_of,
@@ -41,6 +43,7 @@ from tests.test_csrf_forms import (
 )
 from tests.test_farmers import at_local, make_farm, slot_of
 from tests.test_farmers import book as farm_book
+from tests.test_pictures import photo
 from tests.test_staff_payments import counter_booking, paid_slot, stripe_settings
 from tests.test_staff_slots import full_slot_with_waiting
 from tests.test_visitors import site_settings, upcoming
@@ -156,6 +159,18 @@ async def _staff_slot(clients: Clients) -> Setup:
     return Setup(await clients.admin(), f"/staff/slots/{slot.id}")
 
 
+async def _staff_merge(clients: Clients) -> Setup:
+    """Two dates of one activity short of their minimum 5, 2 and 3 people: the board proposes
+    to merge them."""
+    activity = await make_activity(clients.db, capacity=8, min_participants=5)
+    for days, party in ((2, 2), (3, 3)):
+        slot = await make_slot(
+            clients.db, activity=activity, capacity=8, min_participants=5, starts_at=upcoming(days)
+        )
+        await book_party(clients.db, slot.id, party)
+    return Setup(await clients.admin(), "/staff/")
+
+
 async def _provider(clients: Clients) -> Setup:
     activity = await make_activity(clients.db)
     await providers.add_days_off(
@@ -177,6 +192,21 @@ async def _new_activity(clients: Clients) -> Setup:
 async def _activity(clients: Clients) -> Setup:
     activity = await make_activity(clients.db)
     return Setup(await clients.admin(), f"/staff/catalogue/activities/{activity.id}")
+
+
+async def _activity_picture(clients: Clients) -> Setup:
+    """An activity with a picture: its page describes, orders and deletes it."""
+    activity = await make_activity(clients.db)
+    owner = pictures.Owner(activity_id=activity.id)
+    await pictures.add_picture(clients.db, owner, photo(400, 300), {"fr": "x"}, actor="t")
+    return Setup(await clients.admin(), f"/staff/catalogue/activities/{activity.id}")
+
+
+async def _provider_picture(clients: Clients) -> Setup:
+    activity = await make_activity(clients.db)
+    owner = pictures.Owner(provider_id=activity.provider_id)
+    await pictures.add_picture(clients.db, owner, photo(400, 300), {}, actor="t")
+    return Setup(await clients.admin(), f"/staff/catalogue/providers/{activity.provider_id}")
 
 
 async def _archived_activity(clients: Clients) -> Setup:
@@ -240,6 +270,7 @@ CASES = {
     "join waiting list": Case("/waitlist/join/{slot_id:int}", None, _visitor(join_form)),
     "claim": Case("/waitlist/{token:str}", "claim", _visitor(claim_form)),
     "leave waiting list": Case("/waitlist/{token:str}", "withdraw", _visitor(withdraw_form)),
+    "move to another date": Case("/move/{token:str}", None, _visitor(move_form)),
     "farmer attendance": Case("/farm/{secret:str}/slots/{slot_id:int}/attendance", None, _farm_day),
     "farmer cancel": Case("/farm/{secret:str}/slots/{slot_id:int}/cancel", None, _farm_cancel),
     "staff login": Case("/staff/login", None, _login),
@@ -255,6 +286,7 @@ CASES = {
     ),
     "staff cancel": Case("/staff/bookings/{booking_id:int}/cancel", None, _staff_booking),
     "staff move": Case("/staff/bookings/{booking_id:int}/move", None, _staff_booking),
+    "merge two dates": Case("/staff/merge", None, _staff_merge),
     "offer": Case("/staff/slots/{slot_id:int}/waitlist/{entry_id:int}/offer", None, _staff_slot),
     "remove": Case("/staff/slots/{slot_id:int}/waitlist/{entry_id:int}/remove", None, _staff_slot),
     "new provider": Case("/staff/catalogue/providers", None, _new_provider),
@@ -269,6 +301,18 @@ CASES = {
         "/staff/catalogue/providers/{provider_id:int}/activities", None, _new_activity
     ),
     "edit activity": Case("/staff/catalogue/activities/{activity_id:int}", None, _activity),
+    "add picture": Case("/staff/catalogue/activities/{activity_id:int}/pictures", None, _activity),
+    "describe picture": Case(
+        "/staff/catalogue/activities/{activity_id:int}/pictures/{picture_id:int}/{action:str}",
+        None,
+        _activity_picture,
+    ),
+    "add portrait": Case("/staff/catalogue/providers/{provider_id:int}/pictures", None, _provider),
+    "describe portrait": Case(
+        "/staff/catalogue/providers/{provider_id:int}/pictures/{picture_id:int}/{action:str}",
+        None,
+        _provider_picture,
+    ),
     "archive": Case("/staff/catalogue/activities/{activity_id:int}/archive", None, _activity),
     "restore": Case(
         "/staff/catalogue/activities/{activity_id:int}/restore", None, _archived_activity

@@ -13,7 +13,11 @@ from typing import Any
 from litestar.routes import HTTPRoute
 
 from reservations.app import create_app
+from reservations.base.reads import pictures as picture_reads
+from reservations.base.rules import pictures
+from reservations.base.rules.pictures import Owner
 from tests.factories import make_slot
+from tests.test_pictures import photo
 from tests.test_visitors import book_directly, site_settings, upcoming
 from tests.test_waitlist_web import full_slot, join_directly
 
@@ -67,6 +71,9 @@ async def test_every_get_route_answers_head_with_its_headers_and_no_body(db) -> 
     booking = await book_directly(db, slot.id)
     full, _ = await full_slot(db)
     entry = await join_directly(db, full.id)
+    owner = Owner(activity_id=slot.activity_id)
+    await pictures.add_picture(db, owner, photo(800, 600), {}, actor="test")
+    (picture,) = await picture_reads.of_owner(db, activity_id=slot.activity_id)
     examples = {
         "slot_id": str(slot.id),
         "token": booking.manage_token,
@@ -80,6 +87,9 @@ async def test_every_get_route_answers_head_with_its_headers_and_no_body(db) -> 
         "provider_id": "1",  # the provider of the first slot
         "booking_id": str(booking.booking.id),  # a booking's page in the back office
         "reference": booking.booking.reference,  # back from Stripe without a session: 404
+        "picture_id": str(picture.id),  # one size of a picture
+        "version": picture.version,
+        "file": "640.webp",
     }
     app = create_app(site_settings(db), database=db)
     paths = sorted(

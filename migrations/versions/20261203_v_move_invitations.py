@@ -2,7 +2,7 @@
 under-minimum slots); bookings made from a visitor's share link (existing ones: not)
 
 Revision ID: 20261203_v
-Revises: 20261203_t
+Revises: 20261203_u
 Create Date: 2026-12-03 11:10:00+00:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import reservations.base.models
 
 revision: str = "20261203_v"
-down_revision: str | None = "20261203_t"
+down_revision: str | None = "20261203_u"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

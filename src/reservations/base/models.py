@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -406,6 +407,55 @@ class Refund(Base):
     requested_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Picture(Base):
+    """A photo of an activity, or a farm's portrait (exactly one of the two owners), as staff
+    uploaded it: the first by ``position`` is the cover. Its encoded sizes are
+    ``PictureRendition`` rows (``rules.pictures`` says why they live in the database)."""
+
+    __tablename__ = "picture"
+    __table_args__ = (
+        CheckConstraint(
+            "(activity_id IS NULL AND provider_id IS NOT NULL)"
+            " OR (activity_id IS NOT NULL AND provider_id IS NULL)",
+            name="one_owner",
+        ),
+        CheckConstraint("width > 0 AND height > 0", name="dimensions_positive"),
+        CheckConstraint("position >= 0", name="position_not_negative"),
+        Index("ix_picture_activity_id_position", "activity_id", "position"),
+        Index("ix_picture_provider_id_position", "provider_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activity.id"))
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("provider.id"))
+    #: 0 is the cover, then the order staff chose.
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    #: Per locale, what the picture shows for those who cannot see it: {"fr": "...", ...}.
+    alt: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    #: The original's size, upright (its EXIF orientation applied).
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    #: SHA-256 of the file uploaded: part of the renditions' addresses, which never change.
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class PictureRendition(Base):
+    """One encoded size of a picture (WebP or JPEG), metadata stripped, served as it is."""
+
+    __tablename__ = "picture_rendition"
+
+    picture_id: Mapped[int] = mapped_column(
+        ForeignKey("picture.id", ondelete="CASCADE"), primary_key=True
+    )
+    width: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: "webp" or "jpg", as in the address.
+    format: Mapped[str] = mapped_column(String(8), primary_key=True)
+    height: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class SchedulerLease(Base):

@@ -2,30 +2,45 @@
 for administrators; any staff member records a provider's days off and creates, edits, archives
 and restores activities. A refused form comes back with the values as typed and each message
 beside its field (422); a saved one redirects (post/redirect/get) with a word on what was done.
+
+Any staff member also adds pictures to an activity (its cover first) and a portrait to a farm,
+describes them in each language, orders and deletes them (``rules.pictures``); an upload is a
+multipart form, CSRF token included, of at most ``MAX_UPLOAD_BODY``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
-from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_422_UNPROCESSABLE_ENTITY
+from litestar.status_codes import (
+    HTTP_303_SEE_OTHER,
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+)
 
 from reservations import i18n
-from reservations.base.errors import DomainError
+from reservations.base.errors import DomainError, ErrorKind
+from reservations.base.infra import images
 from reservations.base.infra.db import Database
 from reservations.base.models import ActivityKind
 from reservations.base.reads import catalogue_pages
-from reservations.base.rules import activities, providers
+from reservations.base.rules import activities, pictures, providers
 from reservations.base.rules.activities import ActivityFields
+from reservations.base.rules.catalogue_checks import InvalidFields
+from reservations.base.rules.pictures import Owner, PictureNotFound
 from reservations.base.rules.providers import ProviderFields
 from reservations.i18n import N_
 from reservations.settings import SUPPORTED_LOCALES, Settings
 from reservations.staff import inputs
 from reservations.staff.auth import PREFIX, admin_only
+from reservations.web.error_pages import html_error
 from reservations.web.forms import Form
 from reservations.web.http_status import status_of
 
@@ -40,6 +55,10 @@ DONE = {
     "restored": N_("The activity is back in the programme and the planning."),
     "days_off": N_("Days off recorded."),
     "day_off_removed": N_("Day off removed."),
+    "picture_added": N_("Picture added."),
+    "picture_described": N_("Picture description saved."),
+    "picture_moved": N_("Pictures reordered."),
+    "picture_deleted": N_("Picture deleted."),
 }
 
 PROVIDER_FIELDS = ("name", "village", "sector", "email", "phone", "daily_cap")
@@ -62,6 +81,31 @@ ACTIVITY_FIELDS = (
     "decision_time",
 )
 DAY_OFF_FIELDS = ("first_day", "last_day", "note")
+ALT_FIELDS = tuple(f"alt_{code}" for code in SUPPORTED_LOCALES)
+#: An upload's body: the largest picture taken, and room for the rest of its form. More is
+#: answered 413 with the reason (``picture_too_large``) before it is read.
+MAX_UPLOAD_BODY = images.MAX_UPLOAD_BYTES + 64 * 1024
+ALT_REFUSED = N_("The picture's description could not be saved: see the message beside it.")
+NO_FILE = N_("Choose a picture to send (a photo in JPEG, PNG or WebP format).")
+
+
+def upload_form(submitted: Any = None) -> Form:
+    """The upload form (its alt texts as typed), blank without ``submitted``."""
+    if submitted is None:
+        return Form({name: "" for name in ALT_FIELDS})
+    return inputs.form_of(submitted, ALT_FIELDS)
+
+
+def alt_of(form: Form) -> dict[str, str]:
+    return {code: form.values[f"alt_{code}"] for code in SUPPORTED_LOCALES}
+
+
+def picture_too_large(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A body larger than any upload may be, refused before it is read: the back office's
+    error page says why (nothing was saved), in 413."""
+    response = html_error(request, images.PictureFileTooLarge())
+    response.status_code = HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    return response
 
 
 def done_message(done: str | None) -> str | None:
@@ -210,11 +254,17 @@ def _provider_template(
     day_off_form: Form | None = None,
     done: str | None = None,
     status_code: int = 200,
+    picture_form: Form | None = None,
+    error: str | None = None,
+    typed_alts: dict[int, Form] | None = None,
 ) -> Template:
     return Template(
         template_name="staff/catalogue_provider.html",
         context={
             "page": page,
+            "picture_form": picture_form or upload_form(),
+            "typed_alts": typed_alts or {},
+            "error": error,
             "form": form,
             "day_off_form": day_off_form or Form({name: "" for name in DAY_OFF_FIELDS}),
             "sectors": settings.sectors,
@@ -235,11 +285,15 @@ def _activity_template(
     done: str | None = None,
     error: str | None = None,
     status_code: int = 200,
+    picture_form: Form | None = None,
+    typed_alts: dict[int, Form] | None = None,
 ) -> Template:
     return Template(
         template_name="staff/catalogue_activity.html",
         context={
             "form": form,
+            "picture_form": picture_form or upload_form(),
+            "typed_alts": typed_alts or {},
             "provider_id": provider_id,
             "provider": provider,
             "activity": activity,
@@ -482,3 +536,179 @@ class CatalogueController(Controller):
                 status_code=status_of(exc),
             )
         return _to(f"{BASE}/activities/{activity_id}", "archived" if archived else "restored")
+
+    # --- pictures (an activity's, a farm's portrait) ---
+
+    @post(
+        "/activities/{activity_id:int}/pictures",
+        name="staff_activity_picture_add",
+        request_max_body_size=MAX_UPLOAD_BODY,
+        exception_handlers={RequestEntityTooLarge: picture_too_large},
+    )
+    async def add_activity_picture(
+        self,
+        request: Request[Any, Any, Any],
+        activity_id: FromPath[int],
+        db: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+    ) -> Template | Redirect:
+        return await _add_picture(request, db, settings, Owner(activity_id=activity_id))
+
+    @post(
+        "/providers/{provider_id:int}/pictures",
+        name="staff_provider_picture_add",
+        request_max_body_size=MAX_UPLOAD_BODY,
+        exception_handlers={RequestEntityTooLarge: picture_too_large},
+    )
+    async def add_provider_picture(
+        self,
+        request: Request[Any, Any, Any],
+        provider_id: FromPath[int],
+        db: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+    ) -> Template | Redirect:
+        return await _add_picture(request, db, settings, Owner(provider_id=provider_id))
+
+    @post(
+        "/activities/{activity_id:int}/pictures/{picture_id:int}/{action:str}",
+        name="staff_activity_picture_change",
+    )
+    async def change_activity_picture(
+        self,
+        request: Request[Any, Any, Any],
+        activity_id: FromPath[int],
+        picture_id: FromPath[int],
+        action: FromPath[str],
+        db: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+    ) -> Template | Redirect:
+        owner = Owner(activity_id=activity_id)
+        return await _change_picture(request, db, settings, owner, picture_id, action)
+
+    @post(
+        "/providers/{provider_id:int}/pictures/{picture_id:int}/{action:str}",
+        name="staff_provider_picture_change",
+    )
+    async def change_provider_picture(
+        self,
+        request: Request[Any, Any, Any],
+        provider_id: FromPath[int],
+        picture_id: FromPath[int],
+        action: FromPath[str],
+        db: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+    ) -> Template | Redirect:
+        owner = Owner(provider_id=provider_id)
+        return await _change_picture(request, db, settings, owner, picture_id, action)
+
+
+def _owner_path(owner: Owner) -> str:
+    if owner.activity_id is not None:
+        return f"{BASE}/activities/{owner.activity_id}"
+    return f"{BASE}/providers/{owner.provider_id}"
+
+
+async def _owner_page(
+    db: Database,
+    settings: Settings,
+    owner: Owner,
+    *,
+    picture_form: Form | None = None,
+    error: str | None = None,
+    typed_alts: dict[int, Form] | None = None,
+    status_code: int,
+) -> Template:
+    """The activity's or the farm's page again, with the upload form or a picture's
+    descriptions as sent, or a refusal."""
+    if owner.activity_id is not None:
+        page = await catalogue_pages.activity_page(db, owner.activity_id)
+        return _activity_template(
+            activity_form(page.fields),
+            provider_id=page.provider_id,
+            provider=page.provider,
+            activity=page,
+            picture_form=picture_form,
+            error=error,
+            typed_alts=typed_alts,
+            status_code=status_code,
+        )
+    assert owner.provider_id is not None
+    provider_page = await catalogue_pages.provider_page(db, owner.provider_id)
+    return _provider_template(
+        provider_page,
+        provider_form(provider_page.fields),
+        settings,
+        picture_form=picture_form,
+        error=error,
+        typed_alts=typed_alts,
+        status_code=status_code,
+    )
+
+
+async def _add_picture(
+    request: Request[Any, Any, Any], db: Database, settings: Settings, owner: Owner
+) -> Template | Redirect:
+    submitted = await request.form()
+    form = upload_form(submitted)
+    upload = submitted.get("file")
+    data = b""
+    if isinstance(upload, UploadFile):
+        data = await upload.read(images.MAX_UPLOAD_BYTES + 1)  # one byte more: too large
+    if not data:
+        form.add_error("file", i18n.gettext(NO_FILE))
+    status = HTTP_422_UNPROCESSABLE_ENTITY
+    if form.valid:
+        try:
+            await pictures.add_picture(db, owner, data, alt_of(form), actor=request.user.actor)
+        except DomainError as exc:
+            if exc.kind == ErrorKind.NOT_FOUND and exc.field is None:
+                raise  # no such activity or farm: the 404 page
+            inputs.refused(form, exc)
+            if isinstance(exc, images.PictureFileTooLarge):
+                status = HTTP_413_REQUEST_ENTITY_TOO_LARGE
+        else:
+            return _to(_owner_path(owner), "picture_added", "#pictures")
+    return await _owner_page(db, settings, owner, picture_form=form, status_code=status)
+
+
+async def _change_picture(
+    request: Request[Any, Any, Any],
+    db: Database,
+    settings: Settings,
+    owner: Owner,
+    picture_id: int,
+    action: str,
+) -> Template | Redirect:
+    """``alt`` (its descriptions), ``first``, ``up``, ``down`` (its place), ``delete``."""
+    actor = request.user.actor
+    submitted = await request.form()
+    form = inputs.form_of(submitted, ALT_FIELDS)
+    try:
+        if action == "alt":
+            if form.valid:  # else unusable characters: said beside their field, taken out
+                await pictures.describe(db, owner, picture_id, alt_of(form), actor=actor)
+            done = "picture_described"
+        elif action in ("first", "up", "down"):
+            await pictures.move(db, owner, picture_id, action, actor=actor)
+            done = "picture_moved"
+        elif action == "delete":
+            await pictures.remove(db, owner, picture_id, actor=actor)
+            done = "picture_deleted"
+        else:
+            raise NotFoundException()
+    except InvalidFields as exc:
+        inputs.refused(form, exc)
+    except PictureNotFound as exc:
+        return await _owner_page(
+            db, settings, owner, error=i18n.error_text(exc), status_code=status_of(exc)
+        )
+    if not form.valid:
+        return await _owner_page(
+            db,
+            settings,
+            owner,
+            error=i18n.gettext(ALT_REFUSED),
+            typed_alts={picture_id: form},
+            status_code=HTTP_422_UNPROCESSABLE_ENTITY,
+        )
+    return _to(_owner_path(owner), done, "#pictures")

@@ -2,9 +2,9 @@
 
 Pages: the programme (``/``), a visit and its booking form (``/visits/{id}``), the
 confirmation and the manage link (``/manage/{token}``), the return from Stripe's checkout
-(``/payments/return/{reference}``). Templates live in the top-level
-``templates/visitors`` and ``templates/emails``; the language of each request is set by
-``LocaleMiddleware``.
+(``/payments/return/{reference}``), and the pictures they show (``/pictures/...``). Templates
+live in the top-level ``templates/visitors`` and ``templates/emails``; the language of each
+request is set by ``LocaleMiddleware``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from reservations.visitors.kiosk import KioskController
 from reservations.visitors.manage import ManageController
 from reservations.visitors.move_invitation import MoveInvitationController
 from reservations.visitors.payments import PaymentReturnController
+from reservations.visitors.pictures import PictureController
 from reservations.visitors.programme import ProgrammeController
 from reservations.visitors.visits import VisitController
 from reservations.visitors.waitlist import WaitlistController
@@ -38,6 +39,7 @@ def router() -> Router:
             KioskController,
             WaitlistController,
             CalendarFeedController,
+            PictureController,
         ],
         middleware=[LocaleMiddleware()],
         include_in_schema=False,

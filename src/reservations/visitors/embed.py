@@ -19,7 +19,7 @@ from reservations import i18n
 from reservations.base import clock
 from reservations.base.infra.db import Database
 from reservations.base.models import ActivityKind
-from reservations.base.reads import availability
+from reservations.base.reads import availability, pictures
 from reservations.base.reads.availability import SlotFilter, SlotView
 from reservations.web import inputs
 
@@ -97,5 +97,8 @@ class EmbedController(Controller):
         slots = await embedded_slots(db, query, now=clock.now())
         return Template(
             template_name="visitors/embed.html",
-            context={"days": by_day(slots)},
+            context={
+                "days": by_day(slots),
+                "covers": await pictures.covers(db, (slot.activity_id for slot in slots)),
+            },
         )

@@ -18,8 +18,9 @@ from reservations import i18n
 from reservations.base import clock
 from reservations.base.infra.db import Database
 from reservations.base.models import BOOKABLE_STATUSES, SlotStatus
-from reservations.base.reads import availability
+from reservations.base.reads import availability, pictures
 from reservations.base.reads.availability import SlotView
+from reservations.base.reads.pictures import PictureView
 from reservations.i18n import N_
 from reservations.settings import Settings
 from reservations.web import links
@@ -37,6 +38,7 @@ class KioskEntry:
     url: str
     #: None when the visit takes no booking now (full, closed, cancelled): no code to scan.
     qr_svg: Markup | None
+    cover: PictureView | None = None
 
     @property
     def cancelled(self) -> bool:
@@ -70,10 +72,13 @@ async def kiosk_days(db: Database, settings: Settings, *, now: datetime) -> list
     # As on the programme, and the visits called off that were to come: people look for them.
     listed = (*BOOKABLE_STATUSES, SlotStatus.CANCELLED)
     shown = [v for v in views if v.starts_at > now and v.status in listed]
+    covers = await pictures.covers(db, (view.activity_id for view in shown))
     days = []
     for day in (today, tomorrow):
         entries = [
-            KioskEntry(view, url, qr_svg(url) if view.bookable else None)
+            KioskEntry(
+                view, url, qr_svg(url) if view.bookable else None, covers.get(view.activity_id)
+            )
             for view in shown
             if view.starts_on == day
             for url in (links.visit_url(settings.public_url, view.id),)

@@ -23,7 +23,7 @@ from reservations import i18n
 from reservations.base import clock
 from reservations.base.infra.db import Database
 from reservations.base.models import ActivityKind
-from reservations.base.reads import availability, catalogue
+from reservations.base.reads import availability, catalogue, pictures
 from reservations.base.reads.availability import SlotFilter, SlotView
 from reservations.settings import SUPPORTED_LOCALES, Settings
 from reservations.web import inputs
@@ -229,6 +229,7 @@ class ProgrammeController(Controller):
         )
         days = await upcoming(db, query, locale=i18n.current(), now=now)
         providers = await catalogue.providers_on_programme(db, query.first_day, query.last_day)
+        covers = await pictures.covers(db, (e.slot.activity_id for d in days for e in d.entries))
         return Template(
             template_name="visitors/programme.html",
             context={
@@ -242,5 +243,6 @@ class ProgrammeController(Controller):
                 "shortcuts": shortcuts(clock.local_date(now)),
                 "months": month_calendar(query.first_day, query.last_day, days),
                 "spoken_choices": SUPPORTED_LOCALES,
+                "covers": covers,
             },
         )

@@ -37,7 +37,7 @@ from reservations.base.errors import (
 from reservations.base.infra.db import Database
 from reservations.base.infra.stripe_gateway import StripeGateway
 from reservations.base.models import BookingStatus
-from reservations.base.reads import catalogue
+from reservations.base.reads import catalogue, pictures
 from reservations.base.reads.catalogue import SlotDetail
 from reservations.base.rules import payments
 from reservations.base.rules.booking import BookingPolicy, BookingReceipt
@@ -65,11 +65,14 @@ def slot_page(
     settings: Settings,
     payment: PaymentSettings,
     status_code: int = 200,
+    *,
+    gallery: pictures.Gallery | None = None,
 ) -> Template:
     return Template(
         template_name="visitors/slot.html",
         context={
             "slot": slot,
+            "gallery": gallery,
             "form": form,
             "max_party": policy.max_party_size,
             "office_phone": settings.office_phone,
@@ -135,8 +138,14 @@ class VisitController(Controller):
         """``?shared=1``: the link a visitor passed on ("help this visit happen"); a booking
         made from it is counted in the report as brought by that notice."""
         slot = await catalogue.slot_detail(db, slot_id)
-        form = forms.blank_booking_form(shared=shared == "1")
-        return slot_page(slot, form, booking_policy, settings, payment_settings)
+        return slot_page(
+            slot,
+            forms.blank_booking_form(shared=shared == "1"),
+            booking_policy,
+            settings,
+            payment_settings,
+            gallery=await pictures.gallery(db, slot.activity_id, slot.provider_id),
+        )
 
     @post("/{slot_id:int}", opt=RATE_LIMITED_FORM, name="book")
     async def book(
@@ -154,8 +163,12 @@ class VisitController(Controller):
         submitted = await request.form()
         form, booking_request = forms.booking_request(submitted, slot.id, i18n.current())
 
+        gallery = await pictures.gallery(db, slot.activity_id, slot.provider_id)
+
         def again(status: int) -> Template:
-            return slot_page(slot, form, booking_policy, settings, payment_settings, status)
+            return slot_page(
+                slot, form, booking_policy, settings, payment_settings, status, gallery=gallery
+            )
 
         if rate_limit.over_limit(request):
             form.add_error("", i18n.gettext(TOO_MANY_TRIES))

@@ -26,7 +26,7 @@ from reservations.base import clock
 from reservations.base.errors import BookingClosed, DomainError
 from reservations.base.infra.db import Database
 from reservations.base.models import WaitlistStatus
-from reservations.base.reads import catalogue
+from reservations.base.reads import catalogue, pictures
 from reservations.base.reads.catalogue import SlotDetail
 from reservations.base.rules import waitlist as waitlist_service
 from reservations.base.rules.booking import BookingPolicy
@@ -153,7 +153,10 @@ class WaitlistController(Controller):
                     f"/waitlist/{receipt.token}?done=joined", status_code=HTTP_303_SEE_OTHER
                 )
         blank = forms.blank_booking_form()
-        page = slot_page(slot, blank, booking_policy, settings, payment_settings, status)
+        gallery = await pictures.gallery(db, slot.activity_id, slot.provider_id)
+        page = slot_page(
+            slot, blank, booking_policy, settings, payment_settings, status, gallery=gallery
+        )
         page.context["waitlist_form"] = form
         return page
 

@@ -4,7 +4,7 @@ Reads only; one SELECT (or two) each."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import func, select
@@ -19,6 +19,8 @@ from reservations.base.models import (
     ProviderDayOff,
     Slot,
 )
+from reservations.base.reads import pictures
+from reservations.base.reads.pictures import PictureView
 from reservations.base.rules.activities import ActivityFields, ActivityNotFound, fields_of_activity
 from reservations.base.rules.providers import (
     NoSuchProvider,
@@ -103,13 +105,15 @@ class ProviderPage:
     provider: ProviderLine
     fields: ProviderFields
     days_off: list[DayOff]
+    #: The farm's portrait (the first) and its other pictures.
+    pictures: list[PictureView] = field(default_factory=list)
 
 
 async def provider_page(
     db: Database, provider_id: int, *, today: date | None = None
 ) -> ProviderPage:
-    """A provider, its activities, and its days off from ``today`` on with the live slots
-    still planned on each (three SELECTs)."""
+    """A provider, its activities, its days off from ``today`` on with the live slots still
+    planned on each, and its pictures (four SELECTs)."""
     today = today or clock.today()
     planned = (
         select(func.count(Slot.id))
@@ -136,7 +140,12 @@ async def provider_page(
             .order_by(ProviderDayOff.day)
         )
         days_off = [DayOff(i, d, n, int(p or 0)) for i, d, n, p in days]
-    return ProviderPage(_provider_line(provider, lines), fields_of_provider(provider), days_off)
+    return ProviderPage(
+        _provider_line(provider, lines),
+        fields_of_provider(provider),
+        days_off,
+        await pictures.of_owner(db, provider_id=provider_id),
+    )
 
 
 @dataclass(frozen=True)
@@ -146,6 +155,8 @@ class ActivityPage:
     provider: str
     fields: ActivityFields
     archived_at: datetime | None
+    #: The cover (the first) and the other pictures.
+    pictures: list[PictureView] = field(default_factory=list)
 
 
 async def activity_page(db: Database, activity_id: int) -> ActivityPage:
@@ -166,6 +177,7 @@ async def activity_page(db: Database, activity_id: int) -> ActivityPage:
         provider,
         fields_of_activity(activity),
         activity.archived_at,
+        await pictures.of_owner(db, activity_id=activity_id),
     )
 
 

@@ -34,6 +34,7 @@ from reservations.base.rules import audit, waitlist
 from reservations.base.rules.booking import BookingPolicy, BookingRequest, book
 from reservations.base.rules.planning import new_slot
 from reservations.base.rules.slots import cancel_slot
+from reservations.base.seeding.demo_pictures import add_demo_pictures
 from reservations.base.seeding.history import HistoryImport, import_history
 
 SEASON_FILES = ("season_2021.csv", "season_2022.csv")
@@ -675,6 +676,7 @@ async def load_demo(db: Database, *, today: date | None = None) -> DemoSummary:
         await _book(db, slot, booking, _booked_at(slot, now))
     await _fill_the_waiting_list(db, programme.slots[FULL[0]][FULL[1]], now)
     cancelled = await _call_off_for_the_weather(db, programme.slots[WEATHER[0]][WEATHER[1]], now)
+    await add_demo_pictures(db)
     return DemoSummary(
         seasons=tuple(seasons),
         first_day=first_day,
