@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import os
 import subprocess
 import sys
 from datetime import date, time, timedelta
@@ -416,3 +417,16 @@ async def test_serve_demo_leaves_a_database_chosen_by_its_owner_as_it_is(db, dat
     async with db.reading() as session:
         after = await session.scalar(select(func.count()).select_from(Slot))
     assert after == before and await made_on(db) == earlier
+
+
+def test_serve_demo_writes_its_mail_with_live_links_unless_told_otherwise(monkeypatch):
+    monkeypatch.delenv("RESERVATIONS_MAIL_DIR_LIVE_LINKS", raising=False)
+    monkeypatch.delenv("RESERVATIONS_SMTP_HOST", raising=False)
+    assert cli._demo_mail_with_live_links(Settings.from_env()).mail_dir_live_links
+    # Said otherwise in the environment, or mail going to a real server: left as it is.
+    monkeypatch.setenv("RESERVATIONS_MAIL_DIR_LIVE_LINKS", "0")
+    assert not cli._demo_mail_with_live_links(Settings.from_env()).mail_dir_live_links
+    monkeypatch.delenv("RESERVATIONS_MAIL_DIR_LIVE_LINKS")
+    monkeypatch.setenv("RESERVATIONS_SMTP_HOST", "smtp.example.org")
+    assert not cli._demo_mail_with_live_links(Settings.from_env()).mail_dir_live_links
+    assert "RESERVATIONS_MAIL_DIR_LIVE_LINKS" not in os.environ

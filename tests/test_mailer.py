@@ -437,3 +437,36 @@ async def test_tick_sends_due_mail_once(db: Database, database_url: str, tmp_pat
     assert len(list(mail_dir.glob("*.eml"))) == 1
     [row] = await rows(db)
     assert row.sent_at is not None
+
+
+async def test_the_mail_folder_has_live_links_only_when_the_settings_say_so(
+    db: Database, tmp_path: Path
+) -> None:
+    """Without ``mail_dir_live_links`` the folder gets no key, so its files show placeholders
+    (``test_secrets_at_rest`` reads them); with it (the demo) a file has the link a visitor
+    follows."""
+    secret = "S" * 43
+    link = f"https://visites.example/move/{secret}"
+    async with db.writing() as session:
+        await outbox.enqueue(
+            session,
+            dedup_key="move-invitation:1",
+            to="anne@example.org",
+            subject="Passer à une date qui a lieu",
+            text=f"Pour changer de date : {link}\n",
+            secret_key="test",
+        )
+    assert secret not in (await rows(db))[0].text_body  # queued with its placeholder
+    folder = tmp_path / "mail"
+
+    def settings(live: bool) -> Settings:
+        return Settings(
+            database_url=db.url, secret_key="test", mail_dir=str(folder), mail_dir_live_links=live
+        )
+
+    assert transport_for(settings(False)).secret_key is None
+    report = await deliver_due(db, transport_for(settings(True)), now=soon())
+    assert report.sent == 1
+    [written] = folder.iterdir()
+    parsed = email.message_from_bytes(written.read_bytes(), policy=email.policy.default)
+    assert link in parsed.get_body(("plain",)).get_content()

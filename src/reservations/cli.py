@@ -68,6 +68,8 @@ def serve(
     from reservations.base.infra.log_masking import with_masking
 
     settings = _one_key_for_every_worker(settings, demo=demo, workers=workers)
+    if demo:
+        settings = _demo_mail_with_live_links(settings)
     db_module.upgrade(settings.database_url)
     if demo:
         _load_demo_if_empty(settings)
@@ -85,6 +87,16 @@ def serve(
         log_config=with_masking(uvicorn.config.LOGGING_CONFIG),  # no live link in a log line
         log_level="info",
     )
+
+
+def _demo_mail_with_live_links(settings: Settings) -> Settings:
+    """The demo's emails in the mail folder carry live links (a waiting-list offer, an
+    invitation to move can be followed from there), unless told otherwise."""
+    if settings.smtp_host or os.environ.get("RESERVATIONS_MAIL_DIR_LIVE_LINKS") is not None:
+        return settings
+    os.environ["RESERVATIONS_MAIL_DIR_LIVE_LINKS"] = "1"  # the workers read the environment
+    click.echo(f"Demo: the emails written to {settings.mail_dir}/ carry live links.")
+    return Settings.from_env()
 
 
 def _one_key_for_every_worker(settings: Settings, *, demo: bool, workers: int) -> Settings:

@@ -89,6 +89,9 @@ class Settings:
     smtp_password: str = field(default="", repr=False)
     smtp_starttls: bool = True
     mail_dir: str = "var/mail"
+    #: The .eml files of mail_dir carry live links instead of placeholders (the demo: its
+    #: offers and invitations can be followed from the folder). Never on a shared machine.
+    mail_dir_live_links: bool = False
     #: How long a waiting-list offer of freed places stays open, in minutes.
     waitlist_offer_minutes: int = 720
     #: From this local (Paris) hour, ``tick`` sends each provider with visitors its day sheet.
@@ -139,6 +142,8 @@ class Settings:
             smtp_starttls=(env("RESERVATIONS_SMTP_STARTTLS") or "1").lower()
             not in {"0", "false", "no"},
             mail_dir=env("RESERVATIONS_MAIL_DIR") or defaults.mail_dir,
+            mail_dir_live_links=(env("RESERVATIONS_MAIL_DIR_LIVE_LINKS") or "").lower()
+            in {"1", "true", "yes"},
             waitlist_offer_minutes=_int(
                 "RESERVATIONS_WAITLIST_OFFER_MINUTES", defaults.waitlist_offer_minutes
             ),

@@ -15,8 +15,10 @@ Links: the outbox holds placeholders for the secrets of its links, sealed beside
 (``secret_links``). The SMTP transport, made from the settings, holds the secret key and puts the
 links back in each attempt; once the message is sent or abandoned its sealed secrets are deleted.
 The folder of .eml files is a development sink that sits on the disk: it shows the placeholders,
-never a live link (the confirmation page shows the manage link; try an offer's claim link with an
-SMTP catcher such as ``python -m aiosmtpd -n -l 127.0.0.1:1025``).
+not live links (the confirmation page shows the manage link; try an offer's claim link with an
+SMTP catcher such as ``python -m aiosmtpd -n -l 127.0.0.1:1025``), except where the settings say
+``mail_dir_live_links``: the demo does, so that its emails' links (an offer to claim, an
+invitation to move) can be followed from ``var/mail`` on the demo's own machine.
 """
 
 from __future__ import annotations
@@ -142,11 +144,19 @@ class FolderTransport(Transport):
 
     The name comes from the outbox row, and the file appears whole (written aside, then
     renamed): sending a message again rewrites the same file. A development sink on the disk:
-    the links show their placeholders (no ``secret_key``), so no file opens a booking."""
+    the links show their placeholders (no ``secret_key``), so no file opens a booking; with
+    ``secret_key`` (the demo) they are live."""
 
-    def __init__(self, path: Path | str, *, mail_from: str = Settings.mail_from) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        mail_from: str = Settings.mail_from,
+        secret_key: str | None = None,
+    ) -> None:
         self.path = Path(path)
         self.mail_from = mail_from
+        self.secret_key = secret_key
 
     async def send(self, outgoing: Outgoing) -> None:
         data = outgoing.message.as_bytes(policy=email.policy.SMTP)
@@ -169,7 +179,8 @@ def transport_for(settings: Settings) -> Transport:
     """SMTP when a host is configured, otherwise the mail folder."""
     if settings.smtp_host:
         return SmtpTransport(settings)
-    return FolderTransport(settings.mail_dir, mail_from=settings.mail_from)
+    live = settings.secret_key if settings.mail_dir_live_links else None
+    return FolderTransport(settings.mail_dir, mail_from=settings.mail_from, secret_key=live)
 
 
 @dataclass(frozen=True)
