@@ -196,22 +196,9 @@ def site(database_url: str, smtp):  # type: ignore[no-untyped-def]
     """The real server (``python -m reservations serve``), mailing to ``smtp``; its links point
     at itself, so the port is put into RESERVATIONS_PUBLIC_URL by the command (``live_server``
     fills ``{port}`` in there only)."""
-    import sys
+    from tests.live_server import live_server, self_pointing_command
 
-    from tests.live_server import HOST, live_server
-
-    command = [
-        "/usr/bin/env",
-        f"RESERVATIONS_PUBLIC_URL=http://{HOST}:{{port}}",
-        sys.executable,
-        "-m",
-        "reservations",
-        "serve",
-        "--host",
-        HOST,
-        "--port",
-        "{port}",
-    ]
+    command = self_pointing_command()
     with live_server(database_url, env=smtp.environment(), command=command) as server:
         yield server
 

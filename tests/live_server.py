@@ -68,6 +68,23 @@ def serve_command(port: int) -> list[str]:
     return [sys.executable, "-m", "reservations", "serve", "--host", HOST, "--port", str(port)]
 
 
+def self_pointing_command() -> list[str]:
+    """``serve_command`` with the server's links pointing at itself: its port goes into
+    RESERVATIONS_PUBLIC_URL (``live_server`` fills ``{port}`` in the command only)."""
+    return [
+        "/usr/bin/env",
+        f"RESERVATIONS_PUBLIC_URL=http://{HOST}:{{port}}",
+        sys.executable,
+        "-m",
+        "reservations",
+        "serve",
+        "--host",
+        HOST,
+        "--port",
+        "{port}",
+    ]
+
+
 def server_environment(database_url: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.update(

@@ -28,7 +28,7 @@ from reservations.base.models import BookingStatus, Refund
 from reservations.base.rules import booking as booking_service
 from tests.factories import fetch_slot
 from tests.fake_stripe import TEST_SECRET_KEY, TEST_WEBHOOK_SECRET, FakeStripe
-from tests.live_server import HOST, LiveServer, live_server, server_environment
+from tests.live_server import LiveServer, live_server, self_pointing_command, server_environment
 from tests.payment_support import ADULT_CENTS, CHILD_CENTS, priced_slot
 from tests.smtp_server import SmtpServer
 from tests.test_browser import phone, plain, small_targets
@@ -51,18 +51,7 @@ def stripe_environment(fake: FakeStripe, smtp: SmtpServer) -> dict[str, str]:
 def paid_site(database_url: str, smtp: SmtpServer, fake_stripe: FakeStripe) -> Iterator[LiveServer]:
     """``reservations serve`` with Stripe configured (the fake), its links pointing at itself;
     the fake delivers its events to the server's webhook."""
-    command = [
-        "/usr/bin/env",
-        f"RESERVATIONS_PUBLIC_URL=http://{HOST}:{{port}}",
-        sys.executable,
-        "-m",
-        "reservations",
-        "serve",
-        "--host",
-        HOST,
-        "--port",
-        "{port}",
-    ]
+    command = self_pointing_command()
     env = stripe_environment(fake_stripe, smtp)
     with live_server(database_url, env=env, command=command) as server:
         fake_stripe.webhook_url = server.url("/payments/stripe/webhook")

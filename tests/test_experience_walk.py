@@ -20,7 +20,6 @@ import asyncio
 import email
 import email.policy
 import re
-import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -35,7 +34,7 @@ from reservations.base.reads import board
 from reservations.base.rules.accounts import add_staff
 from reservations.base.seeding.demo import load_demo
 from tests.factories import fetch_slot
-from tests.live_server import HOST, LiveServer, live_server
+from tests.live_server import LiveServer, live_server, self_pointing_command
 from tests.test_browser_csp import visit, watched
 from tests.test_visitors import LOCALES
 
@@ -109,18 +108,7 @@ def demo_site(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def
     """The server as ``serve --demo`` runs it: its own scheduler every second, mail to a folder
     with live links, its links pointing at itself."""
     folder = tmp_path / "mail"
-    command = [
-        "/usr/bin/env",
-        f"RESERVATIONS_PUBLIC_URL=http://{HOST}:{{port}}",
-        sys.executable,
-        "-m",
-        "reservations",
-        "serve",
-        "--host",
-        HOST,
-        "--port",
-        "{port}",
-    ]
+    command = self_pointing_command()
     environment = {
         "RESERVATIONS_TICK_SECONDS": "1",
         "RESERVATIONS_MAIL_DIR": str(folder),
