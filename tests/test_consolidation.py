@@ -26,6 +26,7 @@ from reservations.base.models import (
     MoveInvitation,
     OutboxMessage,
 )
+from reservations.base.reads import board
 from reservations.base.reads.reports import season_report
 from reservations.base.rules import booking as booking_service
 from reservations.base.rules import consolidation
@@ -293,6 +294,7 @@ async def test_the_board_proposes_the_pair_and_one_click_invites_then_one_tap_mo
         assert answer.status_code == 200
         assert "Invitations envoyées à 2 réservations (2 personnes)" in answer.text
         assert "2 réservations invitées · 0 a changé de date" in answer.text.replace("\xa0", " ")
+        assert "Inviter les autres" not in answer.text  # everyone with an address was invited
     token = (await invitation_links(db))[0]
     async with AsyncTestClient(app=create_app(settings, database=db)) as visitor:
         page = await visitor.get(f"/move/{token}?lang=de")
@@ -428,3 +430,17 @@ async def test_the_report_counts_the_visits_saved_by_a_merge_and_by_a_shared_lin
     )
     assert row and row.group(1) == "1"
     assert "Sur 5 visites décidées par leurs réservations, 3 ont eu lieu" in page.text
+
+
+async def test_the_board_counts_who_is_left_to_invite(db):
+    """Two invited; then a third party books the first date: one left to invite, and the
+    board offers to invite the others. A booking without an email is never counted."""
+    first, second = await two_dates(db, minimum=7, source=(1, 1), target=(5,))
+    await book(db, first.id, 1, email=None)
+    [before] = await board.merge_proposals(db, await board.at_risk(db))
+    assert (before.invited, before.accepted, before.to_invite) == (0, 0, 2)
+    await invite(db, first.id, second.id)
+    await book(db, first.id, 1, email="late@example.org")
+    [after] = await board.merge_proposals(db, await board.at_risk(db))
+    assert (after.source.id, after.target.id) == (first.id, second.id)
+    assert (after.invited, after.accepted, after.to_invite) == (2, 0, 1)

@@ -73,8 +73,10 @@ class MergeProposal:
     source: BoardSlot
     target: BoardSlot
     #: Invitations already sent from ``source`` to ``target``, and those accepted.
-    invited: int
-    accepted: int
+    invited: int = 0
+    accepted: int = 0
+    #: Bookings of ``source`` with an email address not invited to ``target`` yet.
+    to_invite: int = 0
 
     @property
     def people_after(self) -> int:
@@ -86,7 +88,7 @@ async def merge_proposals(
 ) -> list[MergeProposal]:
     """Pairs of the board's slots worth merging, each slot in one pair at most: the smaller
     group is invited to the larger (the earlier visit on a tie), the pairs reaching the most
-    people first. One SELECT for the invitations already sent."""
+    people first. Two SELECTs for the invitations sent and the bookings still to invite."""
     now = now or clock.now()
     pairs = [
         (source, target)
@@ -96,37 +98,49 @@ async def merge_proposals(
         and (source.booked, target.starts_at) < (target.booked, source.starts_at)
     ]
     pairs.sort(key=lambda pair: (-(pair[0].booked + pair[1].booked), pair[1].starts_at))
-    chosen: list[tuple[BoardSlot, BoardSlot]] = []
+    chosen: dict[int, BoardSlot] = {}  # source id: target
     used: set[int] = set()
+    sources: dict[int, BoardSlot] = {}
     for source, target in pairs:
         if source.id not in used and target.id not in used:
-            chosen.append((source, target))
+            chosen[source.id], sources[source.id] = target, source
             used |= {source.id, target.id}
-    sent = await _invitations_sent(db, [source.id for source, _ in chosen])
+    counts = await _invitation_counts(db, {s: t.id for s, t in chosen.items()})
     return [
-        MergeProposal(source, target, *sent.get((source.id, target.id), (0, 0)))
-        for source, target in chosen
+        MergeProposal(sources[source_id], target, **counts[source_id])
+        for source_id, target in chosen.items()
     ]
 
 
-async def _invitations_sent(
-    db: Database, source_ids: list[int]
-) -> dict[tuple[int, int], tuple[int, int]]:
-    if not source_ids:
-        return {}
-    query = (
-        select(
-            MoveInvitation.source_slot_id,
-            MoveInvitation.target_slot_id,
-            func.count(),
-            func.count(MoveInvitation.accepted_at),
-        )
-        .where(MoveInvitation.source_slot_id.in_(source_ids))
-        .group_by(MoveInvitation.source_slot_id, MoveInvitation.target_slot_id)
+async def _invitation_counts(db: Database, targets: dict[int, int]) -> dict[int, dict[str, int]]:
+    """For each source slot (its target given): invitations sent to that target, accepted, and
+    its bookings with an email not invited to it yet."""
+    counts = {source: {"invited": 0, "accepted": 0, "to_invite": 0} for source in targets}
+    if not targets:
+        return counts
+    sent = select(
+        MoveInvitation.booking_id,
+        MoveInvitation.source_slot_id,
+        MoveInvitation.target_slot_id,
+        MoveInvitation.accepted_at,
+    ).where(MoveInvitation.source_slot_id.in_(list(targets)))
+    reachable = select(Booking.id, Booking.slot_id).where(
+        Booking.slot_id.in_(list(targets)),
+        Booking.status == BookingStatus.CONFIRMED,
+        Booking.email.is_not(None),
     )
     async with db.reading_connection() as connection:
-        rows = (await connection.execute(query)).all()
-    return {(row[0], row[1]): (int(row[2]), int(row[3])) for row in rows}
+        invitations = (await connection.execute(sent)).all()
+        bookings = (await connection.execute(reachable)).all()
+    invited = set()
+    for booking_id, source, target, accepted_at in invitations:
+        if targets[source] == target:
+            invited.add(booking_id)
+            counts[source]["invited"] += 1
+            counts[source]["accepted"] += accepted_at is not None
+    for booking_id, source in bookings:
+        counts[source]["to_invite"] += booking_id not in invited
+    return counts
 
 
 @dataclass(frozen=True)
