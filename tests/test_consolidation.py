@@ -20,6 +20,7 @@ from reservations.base import clock
 from reservations.base.errors import DomainError
 from reservations.base.models import (
     AuditEntry,
+    CancelReason,
     Booking,
     BookingStatus,
     Channel,
@@ -29,7 +30,7 @@ from reservations.base.models import (
 from reservations.base.reads import board
 from reservations.base.reads.reports import season_report
 from reservations.base.rules import booking as booking_service
-from reservations.base.rules import consolidation
+from reservations.base.rules import consolidation, moves
 from reservations.base.rules import slots as slot_service
 from reservations.base.rules.booking import BookingPolicy, BookingRequest
 from reservations.base.rules.consolidation import (
@@ -444,3 +445,87 @@ async def test_the_board_counts_who_is_left_to_invite(db):
     [after] = await board.merge_proposals(db, await board.at_risk(db))
     assert (after.source.id, after.target.id) == (first.id, second.id)
     assert (after.invited, after.accepted, after.to_invite) == (2, 0, 1)
+
+
+async def test_two_clerks_inviting_at_once_invite_each_booking_once(db):
+    first, second = await two_dates(db, source=(1, 1), target=(3,))
+    answers = await asyncio.gather(
+        invite(db, first.id, second.id), invite(db, first.id, second.id), return_exceptions=True
+    )
+    assert sorted(type(a).__name__ for a in answers) == ["Invited", "NobodyToInvite"]
+    assert await count(db, MoveInvitation) == 2
+    assert len(await invitation_links(db)) == 2
+
+
+async def test_an_invitation_past_its_end_says_so_before_anything_else(db):
+    """Ended at the target's cut-off: the visitor reads that the invitation ended, not the
+    target's 'bookings closed'."""
+    first, second = await two_dates(db, source=(2,), target=(3,))
+    await invite(db, first.id, second.id)
+    (token,) = await invitation_links(db)
+    later = (await fetch_slot(db, second.id)).booking_cutoff_at + timedelta(minutes=1)
+    with pytest.raises(InvitationExpired):
+        await consolidation.accept(db, token, now=later)
+
+
+async def june_visit(db, activity, days: int, *parties: int, shared: tuple[int, ...] = ()):  # type: ignore[no-untyped-def]
+    starts_at = clock.local_datetime(date(2030, 6, 10 + days), time(10, 0))
+    slot = await make_slot(
+        db, activity=activity, starts_at=starts_at, capacity=10, min_participants=5
+    )
+    bookings = [(await book(db, slot.id, people, now=JUNE)).booking.id for people in parties]
+    for people in shared:
+        await book(db, slot.id, people, now=JUNE, via_share_link=True)
+    return slot.id, bookings
+
+
+async def test_a_cancellation_after_the_decision_saves_nothing_and_a_weather_day_merges_nothing(
+    db,
+):
+    """A visit confirmed with 3 + 2 whose party of 2 cancels afterwards reached its minimum
+    by itself; a date that lost a party by invitation and was then called off for the weather
+    is a weather day, not a merge."""
+    activity = await make_activity(db, capacity=10, min_participants=5)
+    kept, (_, leaving) = await june_visit(db, activity, 2, 3, 2)
+    rained_on, _ = await june_visit(db, activity, 3, 2, 1)
+    target, _ = await june_visit(db, activity, 4, 3)
+    await invite(db, rained_on, target, now=JUNE)
+    first_link = (await invitation_links(db))[0]
+    await consolidation.accept(db, first_link, now=JUNE + timedelta(hours=1))
+    await slot_service.cancel_slot(
+        db, rained_on, CancelReason.WEATHER, actor=ACTOR, now=JUNE + timedelta(hours=2)
+    )
+    decided = await slot_service.decide_due_slots(db, now=JUNE + timedelta(days=5))
+    assert kept in decided.confirmed
+    await booking_service.cancel_booking(
+        db, leaving, actor=ACTOR, now=JUNE + timedelta(days=5, hours=1)
+    )
+    effects = (await season_report(db, 2030))["effects"]
+    outcomes = {k: v for k, v in effects["by_outcome"].items() if v}
+    # The target: 3 + 2 moved in = 5 at its decision, 3 without them: saved by the move.
+    assert outcomes == {"reached_minimum": 1, "saved_by_consolidation": 1, "cancelled_other": 1}
+
+
+async def test_a_booking_invited_twice_to_the_same_date_counts_once(db):
+    """Moved A -> T by invitation, moved to B by the office, invited B -> T and moved again:
+    its 2 people count once among those T's invitations brought."""
+    activity = await make_activity(db, capacity=10, min_participants=5)
+    a, _ = await june_visit(db, activity, 2, 2)
+    b, _ = await june_visit(db, activity, 3, 1)
+    t, _ = await june_visit(db, activity, 4, 2)
+    await invite(db, a, t, now=JUNE)
+    moved = await consolidation.accept(db, (await invitation_links(db))[0], now=JUNE)
+    await moves.move_booking(db, moved.booking_id, b, actor=ACTOR, now=JUNE + timedelta(hours=1))
+    await invite(db, b, t, now=JUNE + timedelta(hours=2))
+    links = await invitation_links(db)
+    assert len(links) == 3  # the booking again, and b's own party of 1
+    for link in links[1:]:
+        await consolidation.accept(db, link, now=JUNE + timedelta(hours=3))
+    assert (await fetch_slot(db, t)).booked == 5
+    await slot_service.decide_due_slots(db, now=JUNE + timedelta(days=5))
+    effects = (await season_report(db, 2030))["effects"]
+    # T went ahead with 5, 3 of them moved in (2 + 1): without them 2, so saved; A and B merged.
+    assert {k: v for k, v in effects["by_outcome"].items() if v} == {
+        "saved_by_consolidation": 1,
+        "merged": 2,
+    }

@@ -204,10 +204,23 @@ def _truncated() -> bytes:
         (lambda: photo(200, 150), "This picture is too small: 200 pixels wide, at least 320"),
         (lambda: bomb_png(9000, 200), "This picture is too big: 9000 × 200 pixels"),
         (lambda: bomb_png(40_000, 40_000), "This picture has far too many pixels"),
+        (
+            lambda: bomb_png(6000, 5000),
+            "This PNG or WebP picture is too big: 6000 × 5000 pixels, at most 24 million",
+        ),
         (_truncated, "This picture seems damaged or incomplete"),
         (lambda: b"", "Choose a picture to send"),
     ],
-    ids=["text-named-jpg", "gif", "too-small", "too-wide", "bomb", "truncated", "empty"],
+    ids=[
+        "text-named-jpg",
+        "gif",
+        "too-small",
+        "too-wide",
+        "bomb",
+        "png-too-many-to-decode",
+        "truncated",
+        "empty",
+    ],
 )
 async def test_a_refused_file_comes_back_with_the_reason_and_the_descriptions_kept(
     db, staff, make, message
@@ -532,3 +545,17 @@ async def test_pages_with_pictures_meet_the_accessibility_basics(db, client, sta
     for name, answer in pages.items():
         lang = {"programme": "de", "visit": "de", "embed": "fr", "kiosk": "fr"}.get(name, "en")
         assert problems(answer.text, lang) == [], name
+
+
+def test_a_phones_multi_picture_jpeg_is_taken_from_its_first_picture() -> None:
+    """Many phones and cameras save MPO files (a JPEG with more pictures after it)."""
+    first = Image.new("RGB", (800, 600), (30, 120, 60))
+    second = Image.new("RGB", (800, 600), (200, 30, 30))
+    out = io.BytesIO()
+    first.save(out, "MPO", save_all=True, append_images=[second])
+    assert Image.open(io.BytesIO(out.getvalue())).format == "MPO"
+    prepared = images.prepare(out.getvalue())
+    assert (prepared.width, prepared.height) == (800, 600)
+    largest = Image.open(io.BytesIO(prepared.renditions[-1].data)).convert("RGB")
+    red, green, _ = largest.getpixel((400, 300))
+    assert green > red  # the first picture's green, not the second's red

@@ -42,6 +42,12 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_move_invitation")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_move_invitation_token_hash")),
+        sa.UniqueConstraint(
+            "booking_id",
+            "source_slot_id",
+            "target_slot_id",
+            name=op.f("uq_move_invitation_booking_id_source_slot_id_target_slot_id"),
+        ),
     )
     op.create_index(
         op.f("ix_move_invitation_booking_id"), "move_invitation", ["booking_id"], unique=False

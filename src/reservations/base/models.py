@@ -588,7 +588,11 @@ class MoveInvitation(Base):
     board). Its visitor accepts with one tap of the link in their email until ``expires_at``."""
 
     __tablename__ = "move_invitation"
-    __table_args__ = (Index("ix_move_invitation_target_slot_id", "target_slot_id"),)
+    __table_args__ = (
+        Index("ix_move_invitation_target_slot_id", "target_slot_id"),
+        #: A booking is invited once from one date to another.
+        UniqueConstraint("booking_id", "source_slot_id", "target_slot_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     booking_id: Mapped[int] = mapped_column(ForeignKey("booking.id"), index=True)

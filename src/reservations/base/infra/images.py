@@ -26,7 +26,14 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from reservations.base.errors import N_, DomainError
 
 #: What a browser shows and a camera or phone makes; anything else is refused.
-ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")
+OPENED_FORMATS = ("JPEG", "PNG", "WEBP")
+#: MPO is how Pillow names the multi-picture JPEGs of many phones and cameras, which its JPEG
+#: reader opens (their first picture is used).
+ACCEPTED_FORMATS = (*OPENED_FORMATS, "MPO")
+#: JPEGs are decoded at a reduced scale (``draft``); the others whole, so fewer of their pixels
+#: are taken: a small PNG of 8000 × 8000 would take a gigabyte of memory to decode.
+JPEG_FORMATS = ("JPEG", "MPO")
+MAX_DECODED_PIXELS = 24_000_000
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 MIN_WIDTH = 320
 MAX_SIDE = 8000
@@ -93,6 +100,14 @@ class PictureTooManyPixels(PictureRefused):
     )
 
 
+class PictureTooManyPixelsToDecode(PictureRefused):
+    code = "picture_too_many_pixels_to_decode"
+    message = N_(
+        "This PNG or WebP picture is too big: {width} × {height} pixels, at most {megapixels} "
+        "million. Send it as a JPEG photo, or a smaller version of it."
+    )
+
+
 class PictureTooBig(PictureRefused):
     code = "picture_too_big"
     message = N_(
@@ -138,7 +153,7 @@ def _opened(data: bytes) -> Image.Image:
         # read, refuses it next. Beyond, Pillow refuses it before we can read the size.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+            image = Image.open(io.BytesIO(data), formats=OPENED_FORMATS)
         except Image.DecompressionBombError as exc:
             raise PictureTooManyPixels(field="file", maximum=MAX_SIDE) from exc
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
@@ -152,7 +167,7 @@ def _pixels(image: Image.Image) -> Image.Image:
     """The decoded picture, upright, in RGB (transparent parts on white)."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        if image.format == "JPEG":
+        if image.format in JPEG_FORMATS:
             # Decode at a reduced scale when the largest rendition allows it: much less work.
             image.draft("RGB", (WIDTHS[-1] * 2, WIDTHS[-1] * 2))
         image.load()
@@ -194,6 +209,10 @@ def prepare(data: bytes) -> Prepared:
     width, height = image.size
     if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
         raise PictureTooBig(field="file", width=width, height=height, maximum=MAX_SIDE)
+    if image.format not in JPEG_FORMATS and width * height > MAX_DECODED_PIXELS:
+        raise PictureTooManyPixelsToDecode(
+            field="file", width=width, height=height, megapixels=MAX_DECODED_PIXELS // 1_000_000
+        )
     try:
         # EXIF orientations 5 to 8 turn the picture a quarter: its width is its height.
         turned = image.getexif().get(ORIENTATION, 1) in (5, 6, 7, 8)

@@ -9,12 +9,14 @@ for the bookings that count as demand (a stale record of a booking cancelled aft
 not count). Rates are fractions (0..1), or None when their denominator is 0.
 
 The effect of the office's levers on the go/no-go (``effects``): each slot of the season by the
-outcome of its decision. A visit that went ahead (confirmed or held) was *saved by
-consolidation* when, without the people moved to it by accepted invitations, it would have been
-short of its minimum; otherwise *saved by "help this visit happen"* when, without the people
-who booked from a visitor's share link, it would have been; otherwise it *reached its minimum*
-by itself. A cancelled visit was *merged* when some of its visitors moved to another date by
-invitation; otherwise it was called off for lack of people, or for another reason.
+outcome of its decision, judged on the people booked on it at its decision. A visit that went
+ahead (confirmed or held) was *saved by consolidation* when some of them had moved to it by
+accepting an invitation and, without them, it would have been short of its minimum; otherwise
+*saved by "help this visit happen"* when the same holds of those who booked from a visitor's
+share link (a lower bound: a visitor who left the page and came back is not counted);
+otherwise it *reached its minimum* by itself. A visit called off for too few people was
+*merged* when some of its visitors had moved to another date by invitation; otherwise it was
+called off for lack of people, or for another reason.
 """
 
 from __future__ import annotations
@@ -151,31 +153,48 @@ def _demand_by_slot(season: _Season) -> Subquery:
 
 
 def _levers_by_slot(season: _Season) -> Subquery:
-    """Per slot: the people of its demand brought by a share link, and by accepted invitations
-    to move to it."""
+    """Per slot, among the people booked on it at its decision (booked by then, not cancelled
+    before it but by the decision itself): all of them, those who came from a share link, and
+    those who had moved to it by accepting an invitation by then (each booking once)."""
     people = Booking.adults + Booking.children
-    moved_in = and_(
-        MoveInvitation.accepted_at.is_not(None), MoveInvitation.target_slot_id == Booking.slot_id
+    decided_at = Slot.decision_at
+    on_it_at_decision = and_(
+        Booking.status.in_([BookingStatus.CONFIRMED, BookingStatus.CANCELLED]),
+        Booking.created_at <= decided_at,
+        or_(
+            Booking.cancelled_at.is_(None),
+            Booking.cancelled_at > decided_at,
+            Booking.cancelled_by == CancelledBy.SLOT,
+        ),
+    )
+    moved_in = (
+        select(MoveInvitation.id)
+        .where(
+            MoveInvitation.booking_id == Booking.id,
+            MoveInvitation.target_slot_id == Booking.slot_id,
+            MoveInvitation.accepted_at <= decided_at,
+        )
+        .exists()
     )
     query = (
         select(
             Booking.slot_id,
+            _total(people).label("at_decision"),
             _total(case((Booking.via_share_link, people), else_=0)).label("shared"),
-            _total(case((MoveInvitation.id.is_not(None), people), else_=0)).label("moved_in"),
+            _total(case((moved_in, people), else_=0)).label("moved_in"),
         )
         .join(Slot, Slot.id == Booking.slot_id)
         .join(Activity, Activity.id == Slot.activity_id)
-        .outerjoin(MoveInvitation, and_(MoveInvitation.booking_id == Booking.id, moved_in))
-        .where(_counts_as_demand())
+        .where(on_it_at_decision)
         .group_by(Booking.slot_id)
     )
     return season.restrict(query).subquery("levers")
 
 
 def _merged_out(season: _Season) -> Subquery:
-    """Per slot: how many of its bookings moved to another date by invitation."""
+    """The slots some of whose bookings moved to another date by accepting an invitation."""
     query = (
-        select(MoveInvitation.source_slot_id.label("slot_id"), func.count().label("moved_out"))
+        select(MoveInvitation.source_slot_id.label("slot_id"))
         .join(Slot, Slot.id == MoveInvitation.source_slot_id)
         .join(Activity, Activity.id == Slot.activity_id)
         .where(MoveInvitation.accepted_at.is_not(None))
@@ -198,37 +217,29 @@ OUTCOMES = (
 
 def _outcome_query(season: _Season) -> Select[Any]:
     """One row per outcome with its number of slots (one pass over the season's slots)."""
-    demand, levers, merged = _demand_by_slot(season), _levers_by_slot(season), _merged_out(season)
-    booked = func.coalesce(demand.c.people, 0)
+    levers, merged = _levers_by_slot(season), _merged_out(season)
+    at_decision = func.coalesce(levers.c.at_decision, 0)
+    moved_in, shared = func.coalesce(levers.c.moved_in, 0), func.coalesce(levers.c.shared, 0)
     went_ahead = Slot.status.in_([SlotStatus.CONFIRMED, SlotStatus.HELD])
+    too_few = and_(
+        Slot.status == SlotStatus.CANCELLED, Slot.cancel_reason == CancelReason.UNDER_MINIMUM
+    )
+
+    def saved_by(brought: Any) -> ColumnElement[bool]:
+        return and_(went_ahead, brought > 0, at_decision - brought < Slot.min_participants)
+
     outcome = case(
-        (
-            and_(went_ahead, booked - func.coalesce(levers.c.moved_in, 0) < Slot.min_participants),
-            literal_column("'saved_by_consolidation'"),
-        ),
-        (
-            and_(went_ahead, booked - func.coalesce(levers.c.shared, 0) < Slot.min_participants),
-            literal_column("'saved_by_share'"),
-        ),
+        (saved_by(moved_in), literal_column("'saved_by_consolidation'")),
+        (saved_by(shared), literal_column("'saved_by_share'")),
         (went_ahead, literal_column("'reached_minimum'")),
-        (
-            and_(Slot.status == SlotStatus.CANCELLED, merged.c.moved_out.is_not(None)),
-            literal_column("'merged'"),
-        ),
-        (
-            and_(
-                Slot.status == SlotStatus.CANCELLED,
-                Slot.cancel_reason == CancelReason.UNDER_MINIMUM,
-            ),
-            literal_column("'too_few_people'"),
-        ),
+        (and_(too_few, merged.c.slot_id.is_not(None)), literal_column("'merged'")),
+        (too_few, literal_column("'too_few_people'")),
         (Slot.status == SlotStatus.CANCELLED, literal_column("'cancelled_other'")),
         else_=literal_column("'undecided'"),
     ).label("outcome")
     query = (
         select(outcome, cast(func.count(), Integer).label("slots"))
         .join(Activity, Activity.id == Slot.activity_id)
-        .outerjoin(demand, demand.c.slot_id == Slot.id)
         .outerjoin(levers, levers.c.slot_id == Slot.id)
         .outerjoin(merged, merged.c.slot_id == Slot.id)
         .group_by(outcome)

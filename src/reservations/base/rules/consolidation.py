@@ -34,7 +34,8 @@ from reservations.base.models import (
     SlotStatus,
 )
 from reservations.base.rules import audit, room
-from reservations.base.rules.moves import Move, move_booking
+from reservations.base.rules.booking import lock_slot
+from reservations.base.rules.moves import Move, MoveToSameSlot, move_booking
 
 # --- What can be refused ---------------------------------------------------------------------
 
@@ -153,9 +154,13 @@ async def invite_to_merge(
     now: clock.At = None,
 ) -> Invited:
     """Invite every confirmed booking of ``source_id`` (with an email, not invited yet) to
-    move to ``target_id``; or refuse, saying why, with nothing written."""
+    move to ``target_id``; or refuse, saying why, with nothing written. Both slots' rows are
+    locked first (in id order, as a move locks them): two clerks clicking at once invite each
+    booking once, the second finding the first's invitations."""
     read_clock = clock.reader(now)
     async with db.writing() as session:
+        for slot_id in sorted({source_id, target_id}):
+            await lock_slot(session, slot_id)
         now_ = read_clock()
         source, target = await _mergeable_pair(session, source_id, target_id, now_)
         bookings = await _live_bookings(session, source_id)
@@ -280,7 +285,9 @@ async def _mergeable_pair(
     if source_id not in rows or target_id not in rows:
         raise SlotNotFound(field="target")
     source, target = rows[source_id], rows[target_id]
-    if source.activity_id != target.activity_id or source_id == target_id:
+    if source_id == target_id:
+        raise NotMergeable(field="target")
+    if source.activity_id != target.activity_id:
         raise NotSameActivity(field="target")
     if not _may_merge(source, target, now):
         raise NotMergeable(field="target")
@@ -417,6 +424,8 @@ async def accept(db: Database, token: str, *, now: clock.At = None) -> Move:
     invitation = await find(db, token)
     if invitation.accepted_at is not None or not invitation.still_valid:
         raise InvitationOutdated(field="token")
+    if invitation.expired(clock.reader(now)()):  # said first, before the target's own refusals
+        raise InvitationExpired(field="token", expires=invitation.expires_at)
     token_hash = tokens.digest(token)
 
     async def mark_accepted(session: AsyncSession, move: Move) -> None:
@@ -431,14 +440,27 @@ async def accept(db: Database, token: str, *, now: clock.At = None) -> Move:
             .returning(MoveInvitation.id)
             .execution_options(synchronize_session=False)
         )
-        if accepted.first() is None:
+        invitation_id = accepted.scalar()
+        if invitation_id is None:
             raise InvitationOutdated(field="token")
+        for slot_id in (move.source_slot_id, move.target_slot_id):
+            audit.record(
+                session,
+                "visitor",
+                "move_invitation.accepted",
+                slot_id=slot_id,
+                booking_id=move.booking_id,
+                invitation_id=invitation_id,
+            )
 
-    return await move_booking(
-        db,
-        invitation.booking_id,
-        invitation.target_slot_id,
-        actor="visitor",
-        now=now,
-        also=mark_accepted,
-    )
+    try:
+        return await move_booking(
+            db,
+            invitation.booking_id,
+            invitation.target_slot_id,
+            actor="visitor",
+            now=now,
+            also=mark_accepted,
+        )
+    except MoveToSameSlot:  # on the target already: another tap, or the office, moved it
+        raise InvitationOutdated(field="token") from None
