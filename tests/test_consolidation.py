@@ -529,3 +529,10 @@ async def test_a_booking_invited_twice_to_the_same_date_counts_once(db):
         "saved_by_consolidation": 1,
         "merged": 2,
     }
+
+
+async def test_the_board_shows_only_references_from_its_address(db):
+    settings = site_settings(db)
+    async with staff_client(db, settings) as (office, _):
+        page = await office.get("/staff/?call=K7QM-42ZD,Call+0900+123+456+now")
+    assert "K7QM-42ZD" in page.text and "0900" not in page.text

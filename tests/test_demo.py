@@ -394,6 +394,9 @@ async def test_serve_demo_makes_a_demo_of_an_earlier_day_again_for_today(
     assert past_decisions == 0
     assert before_today == 0, "the old programme is gone"
     assert providers == len({o.provider for o in OFFERS.values()}) + other_providers()
+    # The old database is set aside, not deleted: the default file may hold more than the demo.
+    kept = tmp_path / f"reservations.sqlite3.made-{earlier.isoformat()}"
+    assert kept.exists() and f"kept as {kept.resolve()}" in out
 
 
 def other_providers() -> int:
@@ -428,5 +431,9 @@ def test_serve_demo_writes_its_mail_with_live_links_unless_told_otherwise(monkey
     assert not cli._demo_mail_with_live_links(Settings.from_env()).mail_dir_live_links
     monkeypatch.delenv("RESERVATIONS_MAIL_DIR_LIVE_LINKS")
     monkeypatch.setenv("RESERVATIONS_SMTP_HOST", "smtp.example.org")
+    assert not cli._demo_mail_with_live_links(Settings.from_env()).mail_dir_live_links
+    # A database its owner chose: its visitors' links are never written in clear.
+    monkeypatch.delenv("RESERVATIONS_SMTP_HOST")
+    monkeypatch.setenv("RESERVATIONS_DATABASE_URL", "postgresql+asyncpg://office@db/reservations")
     assert not cli._demo_mail_with_live_links(Settings.from_env()).mail_dir_live_links
     assert "RESERVATIONS_MAIL_DIR_LIVE_LINKS" not in os.environ

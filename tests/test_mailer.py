@@ -470,3 +470,4 @@ async def test_the_mail_folder_has_live_links_only_when_the_settings_say_so(
     [written] = folder.iterdir()
     parsed = email.message_from_bytes(written.read_bytes(), policy=email.policy.default)
     assert link in parsed.get_body(("plain",)).get_content()
+    assert written.stat().st_mode & 0o077 == 0  # a file that opens a booking: its owner's only

@@ -91,9 +91,11 @@ def serve(
 
 def _demo_mail_with_live_links(settings: Settings) -> Settings:
     """The demo's emails in the mail folder carry live links (a waiting-list offer, an
-    invitation to move can be followed from there), unless told otherwise."""
-    if settings.smtp_host or os.environ.get("RESERVATIONS_MAIL_DIR_LIVE_LINKS") is not None:
-        return settings
+    invitation to move can be followed from there), on the demo's own database only and
+    unless told otherwise."""
+    told = os.environ.get("RESERVATIONS_MAIL_DIR_LIVE_LINKS") is not None
+    if settings.smtp_host or told or _demo_own_file(settings) is None:
+        return settings  # mail to a server, said otherwise, or a database its owner chose
     os.environ["RESERVATIONS_MAIL_DIR_LIVE_LINKS"] = "1"  # the workers read the environment
     click.echo(f"Demo: the emails written to {settings.mail_dir}/ carry live links.")
     return Settings.from_env()
@@ -157,8 +159,8 @@ def _load_demo_if_empty(settings: Settings, *, today: date | None = None) -> Non
         f"The demo data were made on {made}; making them again for today "
         f"({today or clock.today()})."
     )
-    for path in (own_file, *(own_file.with_name(own_file.name + end) for end in _SQLITE_SIDE)):
-        path.unlink(missing_ok=True)
+    kept = _set_aside(own_file, made)
+    click.echo(f"The previous demo database is kept as {kept}.")
     db_module.upgrade(settings.database_url)
 
     async def again(database: Database) -> None:
@@ -169,6 +171,17 @@ def _load_demo_if_empty(settings: Settings, *, today: date | None = None) -> Non
 
 #: The files SQLite keeps beside a database (write-ahead log, shared memory, rollback journal).
 _SQLITE_SIDE = ("-wal", "-shm", "-journal")
+
+
+def _set_aside(database: Path, made: date) -> Path:
+    """Rename the old demo database (and the files SQLite keeps beside it) rather than delete
+    it: the default file may hold more than the demo. Returns the new name."""
+    kept = database.with_name(f"{database.name}.made-{made.isoformat()}")
+    for end in ("", *_SQLITE_SIDE):
+        old = database.with_name(database.name + end)
+        if old.exists():
+            old.replace(kept.with_name(kept.name + end))
+    return kept
 
 
 def _demo_own_file(settings: Settings) -> Path | None:

@@ -5,6 +5,7 @@ accepting with one tap), then today's and tomorrow's visits with their head coun
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -29,6 +30,8 @@ from reservations.web.http_status import status_of
 
 TO_CALL = N_("Bookings without an email address, to call: %(references)s.")
 BAD_PAIR = N_("Choose two visits from the board.")
+#: A booking's reference (``tokens.new_reference``), as the "to call" notice lists them.
+REFERENCE = re.compile(r"[0-9A-Z]{4}-[0-9A-Z]{4}")
 
 
 async def board_page(
@@ -76,15 +79,17 @@ class HomeController(Controller):
         notices: list[str] = []
         if invited is not None and people is not None:
             said = i18n.ngettext(
-                "Invitation sent to %(num)d booking (%(people)s people): it moves with one tap "
-                "of the link in its email; the board shows when it has.",
-                "Invitations sent to %(num)d bookings (%(people)s people): each moves with one "
-                "tap of the link in its email; the board shows who has.",
+                "Invitation sent to %(num)d booking (%(people)s): it moves with one tap of the "
+                "link in its email; the board shows when it has.",
+                "Invitations sent to %(num)d bookings (%(people)s): each moves with one tap of "
+                "the link in its email; the board shows who has.",
                 invited,
             )
-            notices.append(said % {"num": invited, "people": people})
-        if call:
-            notices.append(i18n.gettext(TO_CALL) % {"references": call[:200]})
+            party = i18n.ngettext("%(num)d person", "%(num)d people", people) % {"num": people}
+            notices.append(said % {"num": invited, "people": party})
+        references = [r for r in (call or "").split(",") if REFERENCE.fullmatch(r)]
+        if references:  # only what a reference looks like: the address is not a message board
+            notices.append(i18n.gettext(TO_CALL) % {"references": ", ".join(references[:20])})
         return await board_page(db, notices=tuple(notices))
 
     @post("/merge", name="staff_merge")

@@ -171,7 +171,11 @@ class FolderTransport(Transport):
         self.path.mkdir(parents=True, exist_ok=True)
         final = self.path / name
         partial = self.path / f".{name}.partial"
-        partial.write_bytes(data)
+        # With live links a file opens bookings: readable by this user only.
+        mode = 0o600 if self.secret_key else 0o644
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(data)
         os.replace(partial, final)
 
 

@@ -88,6 +88,6 @@ async def list_slots(
 
 
 def on_programme(view: SlotView, now: datetime) -> bool:
-    """Listed publicly (programme, embed, kiosk): not started, neither held nor cancelled. A
+    """Listed publicly (programme, embed): not started, neither held nor cancelled. A
     cancelled slot's visitors are told by email with other dates; its page stays readable."""
     return view.starts_at > now and view.status in BOOKABLE_STATUSES

@@ -2,7 +2,7 @@
 hours while they are under their minimum (the office's main lever on visits called off for lack
 of people: promote them, call the farmer, merge groups early), the pairs of them worth merging
 (``consolidation.mergeable``), and the visits of today and tomorrow with their head counts.
-Reads only; one SELECT each."""
+Reads only; one SELECT each (two for the pairs: the invitations sent, the bookings to invite)."""
 
 from __future__ import annotations
 

@@ -490,13 +490,15 @@ def _summary_lines(report: Mapping[str, Any]) -> list[str]:
     if previous is None:
         lines.append(f"Previous season {report['season'] - 1}: no slots")
     else:
-        headline = _headline(previous)
-        lines.append(f"Previous season {previous['season']}: {headline[0].lower()}{headline[1:]}")
+        headline = _lower_first(_headline(previous))
+        lines.append(f"Previous season {previous['season']}: {headline}")
         lines.append(f"Participants change {_signed_percent(report['participants_change'])}")
-        lines.append(
-            f"Previous season: {_effect_line(previous['effects'])[0].lower()}{_effect_line(previous['effects'])[1:]}"
-        )
+        lines.append("Previous season: " + _lower_first(_effect_line(previous["effects"])))
     return lines
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
 
 
 def _effect_line(effects: Mapping[str, Any]) -> str:
