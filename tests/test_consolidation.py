@@ -536,3 +536,15 @@ async def test_the_board_shows_only_references_from_its_address(db):
     async with staff_client(db, settings) as (office, _):
         page = await office.get("/staff/?call=K7QM-42ZD,Call+0900+123+456+now")
     assert "K7QM-42ZD" in page.text and "0900" not in page.text
+
+
+async def test_the_slots_history_names_the_invitations_in_words(db):
+    first, second = await two_dates(db, source=(2,), target=(3,))
+    await invite(db, first.id, second.id)
+    (token,) = await invitation_links(db)
+    await consolidation.accept(db, token)
+    async with staff_client(db, site_settings(db)) as (office, _):
+        page = (await office.get(f"/staff/slots/{first.id}")).text
+    assert "Ses visiteurs invités à changer de date" in page
+    assert "Déplacée en acceptant une invitation" in page
+    assert "merge_invited" not in page and "target_slot_id" not in page

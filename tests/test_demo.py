@@ -437,3 +437,19 @@ def test_serve_demo_writes_its_mail_with_live_links_unless_told_otherwise(monkey
     monkeypatch.setenv("RESERVATIONS_DATABASE_URL", "postgresql+asyncpg://office@db/reservations")
     assert not cli._demo_mail_with_live_links(Settings.from_env()).mail_dir_live_links
     assert "RESERVATIONS_MAIL_DIR_LIVE_LINKS" not in os.environ
+
+
+async def test_every_demo_activity_says_how_to_get_there_in_each_language(db):
+    await load_demo(db)
+    async with db.reading() as session:
+        found = list(
+            await session.scalars(
+                select(Activity).join(Provider).where(
+                    Provider.name.in_([o.provider for o in OFFERS.values()])
+                )
+            )
+        )
+    assert len(found) == len(OFFERS)
+    for activity in found:
+        assert set(activity.directions) == {"fr", "en", "de", "nl"}
+        assert "shuttle" in activity.directions["en"] and "parking" in activity.directions["en"]

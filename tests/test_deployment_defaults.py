@@ -138,3 +138,16 @@ async def test_the_rate_limit_counts_each_visitor_behind_a_trusted_proxy(databas
         forged = statuses(server, ["203.0.113.1", "203.0.113.2", "203.0.113.3"])
         assert [s == 429 for s in forged] == [False, False, True]
         assert "203.0.113.1" not in server.output()
+
+
+async def test_without_a_public_url_the_links_point_at_the_server_itself(db, database_url):
+    """``serve --port P`` with no RESERVATIONS_PUBLIC_URL: the feed's links (as the emails' and
+    QR codes') name port P, not the default 8000."""
+    from tests.test_visitors import upcoming
+
+    slot = await make_slot(db, starts_at=upcoming(5))
+    environment = {"RESERVATIONS_PUBLIC_URL": ""}
+    with live_server(database_url, env=environment) as server:
+        feed = httpx.get(server.url("/calendar.ics"), timeout=10).text.replace("\r\n ", "")
+    assert f"{server.base_url}/visits/{slot.id}" in feed
+    assert ":8000" not in feed

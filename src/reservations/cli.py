@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import sys
@@ -68,6 +69,7 @@ def serve(
     from reservations.base.infra.log_masking import with_masking
 
     settings = _one_key_for_every_worker(settings, demo=demo, workers=workers)
+    settings = _public_url_of(settings, host, port)
     if demo:
         settings = _demo_mail_with_live_links(settings)
     db_module.upgrade(settings.database_url)
@@ -87,6 +89,17 @@ def serve(
         log_config=with_masking(uvicorn.config.LOGGING_CONFIG),  # no live link in a log line
         log_level="info",
     )
+
+
+def _public_url_of(settings: Settings, host: str, port: int) -> Settings:
+    """Without RESERVATIONS_PUBLIC_URL, the links in emails, QR codes and feeds point at this
+    server itself (``--host``, ``--port``), not at the default port."""
+    if os.environ.get("RESERVATIONS_PUBLIC_URL"):
+        return settings
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    url = f"http://{shown}:{port}"
+    os.environ["RESERVATIONS_PUBLIC_URL"] = url  # the server's processes read it
+    return dataclasses.replace(settings, public_url=url)
 
 
 def _demo_mail_with_live_links(settings: Settings) -> Settings:

@@ -41,6 +41,9 @@ AUDIT_ACTION = {
     "payment.paid": N_("Paid online"),
     "payment.mismatch": N_("Online payment with a wrong amount"),
     "refund.requested": N_("Refund requested"),
+    "slot.merge_invited_out": N_("Its visitors invited to move to another date"),
+    "slot.merge_invited_in": N_("Visitors of another date invited here"),
+    "move_invitation.accepted": N_("Moved by accepting an invitation"),
 }
 #: How a booking was paid, or is to be paid (the new-booking form's "link" too).
 PAYMENT_METHOD = {
@@ -80,6 +83,10 @@ AUDIT_FIELD = {
     "method": N_("Payment method"),
     "amount_cents": N_("Amount"),
     "paid": N_("Paid"),
+    "target_slot_id": N_("Visit proposed"),
+    "source_slot_id": N_("Invited from the visit"),
+    "bookings": N_("Bookings"),
+    "invitation_id": N_("Invitation"),
 }
 #: How values of these facts are named (statuses of slots and bookings share their words).
 _VALUES_OF_FIELD: dict[str, dict[Any, str]] = {
@@ -134,6 +141,8 @@ def audit_value(value: Any, key: str | None = None) -> str:
         except ValueError:
             return value
         return i18n.moment(instant) if instant.tzinfo is not None else value
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return ", ".join(value)  # booking references
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     return str(value)

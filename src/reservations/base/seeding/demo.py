@@ -766,6 +766,30 @@ def _describe_activity(activity: Activity, offer: _Offer) -> None:
     activity.cutoff_minutes = 120
     activity.decision_days_before = 1
     activity.decision_time = time(18, 0)
+    activity.directions = _directions(offer)
+
+
+def _directions(offer: _Offer) -> dict[str, str]:
+    """How to get there, as an office would write it: its summer shuttle and the parking."""
+    village, sector = offer.village, offer.sector
+    return {
+        "fr": (
+            f"Navette estivale de l'office (ligne {sector}) : arrêt « {village} – place », puis "
+            "10 minutes à pied, fléché. En voiture : parking à l'entrée de la ferme."
+        ),
+        "en": (
+            f'The office\'s summer shuttle ({sector} line): stop "{village} – place", then a '
+            "10-minute signposted walk. By car: parking at the farm's entrance."
+        ),
+        "de": (
+            f"Sommer-Shuttle des Büros (Linie {sector}): Haltestelle „{village} – place“, dann "
+            "10 Minuten ausgeschilderter Fußweg. Mit dem Auto: Parkplatz am Hofeingang."
+        ),
+        "nl": (
+            f'Zomerpendel van het bureau (lijn {sector}): halte "{village} – place", dan 10 '
+            "minuten bewegwijzerd lopen. Met de auto: parkeren bij de ingang van de boerderij."
+        ),
+    }
 
 
 def _slots_of(activity: Activity, offer: _Offer, first_day: date) -> list[Slot]:
