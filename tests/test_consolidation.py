@@ -316,6 +316,9 @@ async def test_the_board_proposes_the_pair_and_one_click_invites_then_one_tap_mo
         unknown = await visitor.get("/move/" + "x" * 43)
         assert unknown.status_code == 404
     assert (await fetch_slot(db, second.id)).booked == 4
+    async with staff_client(db, settings) as (office, _):
+        board_after = (await office.get("/staff/")).text.replace("\xa0", " ")
+    assert "1 réservation passée à une autre date sur invitation" in board_after
     async with db.reading() as session:
         moved_emails = await session.scalar(
             select(func.count())

@@ -51,6 +51,7 @@ async def board_page(
         context={
             "at_risk": at_risk,
             "merges": await board.merge_proposals(db, at_risk, now=now),
+            "moved_away": await board.moved_away(db, [slot.id for slot in at_risk]),
             "horizon_hours": int(board.HORIZON.total_seconds() // 3600),
             "days": [
                 (today, [v for v in visits if v.starts_on == today]),

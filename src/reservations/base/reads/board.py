@@ -143,6 +143,23 @@ async def _invitation_counts(db: Database, targets: dict[int, int]) -> dict[int,
     return counts
 
 
+async def moved_away(db: Database, slot_ids: Sequence[int]) -> dict[int, int]:
+    """How many bookings of each slot moved to another date by accepting an invitation: the
+    board says so beside a slot its visitors left (one SELECT)."""
+    if not slot_ids:
+        return {}
+    query = (
+        select(MoveInvitation.source_slot_id, func.count())
+        .where(
+            MoveInvitation.source_slot_id.in_(list(slot_ids)),
+            MoveInvitation.accepted_at.is_not(None),
+        )
+        .group_by(MoveInvitation.source_slot_id)
+    )
+    async with db.reading_connection() as connection:
+        return {row[0]: int(row[1]) for row in await connection.execute(query)}
+
+
 @dataclass(frozen=True)
 class DayVisit(BoardSlot):
     """A visit of today or tomorrow with the head count of its live bookings."""
