@@ -20,9 +20,9 @@ from reservations.base import clock
 from reservations.base.errors import DomainError
 from reservations.base.models import (
     AuditEntry,
-    CancelReason,
     Booking,
     BookingStatus,
+    CancelReason,
     Channel,
     MoveInvitation,
     OutboxMessage,

@@ -444,9 +444,9 @@ async def test_every_demo_activity_says_how_to_get_there_in_each_language(db):
     async with db.reading() as session:
         found = list(
             await session.scalars(
-                select(Activity).join(Provider).where(
-                    Provider.name.in_([o.provider for o in OFFERS.values()])
-                )
+                select(Activity)
+                .join(Provider)
+                .where(Provider.name.in_([o.provider for o in OFFERS.values()]))
             )
         )
     assert len(found) == len(OFFERS)
