@@ -70,6 +70,8 @@ def update_catalogs() -> None:
         "extract",
         "-F",
         "babel.cfg",
+        "-k",
+        "N_plural:1,2",  # base/errors.py: messages with a singular and a plural
         "-o",
         str(POT),
         "--no-location",

@@ -48,7 +48,9 @@ def extracted(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
     previous = Path.cwd()
     os.chdir(PROJECT_ROOT)  # babel.cfg's patterns are relative to the checkout
     try:
-        pybabel("extract", "-F", "babel.cfg", "-o", str(pot), "--no-location", ".")
+        pybabel(
+            "extract", "-F", "babel.cfg", "-k", "N_plural:1,2", "-o", str(pot), "--no-location", "."
+        )
     finally:
         os.chdir(previous)
     with pot.open("rb") as stream:
@@ -172,9 +174,17 @@ def test_domain_errors_are_translated_with_their_parameters():
         assert i18n.error_text(PartyTooLarge(maximum=12)).startswith(
             "Eine Buchung umfasst höchstens 12 Personen."
         )
+    with i18n.use_locale("de"):  # one place, two places: the number chooses the words
+        assert i18n.error_text(NotEnoughPlaces(remaining=1, requested=3)) == (
+            "Für diesen Besuch ist nur noch 1 Platz frei; Sie haben 3 angefragt."
+        )
+        assert i18n.error_text(NotEnoughPlaces(remaining=2, requested=3)) == (
+            "Für diesen Besuch sind nur noch 2 Plätze frei; Sie haben 3 angefragt."
+        )
+    assert NotEnoughPlaces(remaining=1, requested=3).text.startswith("Only 1 place left")
     with i18n.use_locale("nl"):
         assert i18n.error_text(NotEnoughPlaces(remaining=2, requested=5)) == (
-            "Er zijn nog maar 2 plaats(en) voor dit bezoek; u vraagt er 5."
+            "Er zijn nog maar 2 plaatsen voor dit bezoek; u vraagt er 5."
         )
 
 

@@ -285,7 +285,7 @@ async def test_a_full_slot_refuses_and_the_form_comes_back(staff, db):
     await book(db, slot.id, 2)
     answer = await client.post("/staff/bookings/new", data={**form, **FAMILY})
     assert answer.status_code == 409
-    assert "Only 1 place(s) left for this visit; you asked for 4." in text_of(answer)
+    assert "Only 1 place left for this visit; you asked for 4." in text_of(answer)
     assert 'value="Familie Schmidt"' in answer.text
     assert len(await bookings_of(db, slot.id)) == 1
 
@@ -430,7 +430,7 @@ async def test_a_refused_move_says_why_beside_the_target_and_changes_nothing(sta
         data={"_csrf_token": csrf(client), "target_number": str(full.id)},
     )
     assert typed.status_code == 409
-    assert "Only 2 place(s) left for this visit; you asked for 3." in text_of(typed)
+    assert "Only 2 places left for this visit; you asked for 3." in text_of(typed)
     assert 'id="target-error"' in typed.text
     nothing = await client.post(
         f"/staff/bookings/{booking.id}/move", data={"_csrf_token": csrf(client)}

@@ -406,7 +406,7 @@ async def test_an_activity_is_archived_once_its_upcoming_slots_are_cancelled(sta
     activity_id = slot.activity_id
     refused = await post(client, f"/staff/catalogue/activities/{activity_id}/archive", {})
     assert refused.status_code == 409
-    assert "Cette activité a encore 1 créneau(x) à venir non annulé(s)" in text_of(refused)
+    assert "Cette activité a encore 1 créneau à venir non annulé :" in text_of(refused)
     accessible(refused)
     assert (await one(db, Activity, id=activity_id)).archived_at is None
 

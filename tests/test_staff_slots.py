@@ -212,7 +212,7 @@ async def test_offer_now_offers_the_places_to_that_party_and_emails_it(staff, db
         f"/staff/slots/{slot.id}/waitlist/{ahead.id}/offer", data={"_csrf_token": csrf(client)}
     )
     assert refused.status_code == 409
-    assert "Only 0 place(s) can be offered now; this party needs 2." in text_of(refused)
+    assert "Only 0 places can be offered now; this party needs 2." in text_of(refused)
     assert await entry_status(db, ahead.id) == WaitlistStatus.WAITING
 
 

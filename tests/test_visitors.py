@@ -296,7 +296,7 @@ async def test_more_people_than_places_left_is_a_422_naming_what_is_left(client,
     answer = await post_booking(client, slot.id, "nl", adults="2", children="0")
     assert answer.status_code == 422
     page = text_of(answer)
-    assert "Er zijn nog maar 1 plaats(en) voor dit bezoek; u vraagt er 2." in page
+    assert "Er is nog maar 1 plaats voor dit bezoek; u vraagt er 2." in page
     assert "Traceback" not in page
     assert (await fetch_slot(db, slot.id)).booked == 3
 
@@ -360,7 +360,7 @@ async def test_manage_link_changes_the_party_then_cancels_and_the_places_return(
     )
     assert too_big.status_code == 409
     assert (
-        "Il ne reste que 1 place(s) de plus pour cette visite : votre réservation peut compter "
+        "Il ne reste que 1 place de plus pour cette visite : votre réservation peut compter "
         "au plus 6 personnes." in text_of(too_big)
     )
     assert 'value="5"' in too_big.text  # the values typed are kept

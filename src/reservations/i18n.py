@@ -149,7 +149,11 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 def error_text(exc: DomainError, **overrides: Any) -> str:
     """A domain refusal in the current language; ``overrides`` replace its parameters (e.g. a
     time formatted for the reader instead of the message's neutral one)."""
-    return gettext(exc.message).format(**{**exc.params, **overrides})
+    if isinstance(exc.message, tuple):
+        said = ngettext(*exc.message, exc.count)
+    else:
+        said = gettext(exc.message)
+    return said.format(**{**exc.params, **overrides})
 
 
 # --- formatting ----------------------------------------------------------------------------

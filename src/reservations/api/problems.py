@@ -123,8 +123,11 @@ def problem(
     """``title`` and ``detail`` are English messages (msgids), written here in the asker's
     language; ``detail`` may name ``{parameters}`` filled from ``detail_params``."""
     params = extra.pop("detail_params", {})
+    refusal: DomainError | None = extra.pop("refusal", None)
     with i18n.use_locale(asker_locale(request)):
-        title, detail = i18n.gettext(title), i18n.gettext(detail).format(**params)
+        title = i18n.gettext(title)
+        # A domain refusal is written by its own rule (its plural forms); other details here.
+        detail = i18n.error_text(refusal) if refusal else i18n.gettext(detail).format(**params)
     response = ProblemDetailsException(
         status_code=status,
         title=title,
@@ -145,9 +148,9 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> R
         request,
         status_of(exc),
         exc.title,
-        exc.message,
+        exc.text,
         code=exc.code,
-        detail_params=exc.params,
+        refusal=exc,
         **extra,
         **exc.params,
     )

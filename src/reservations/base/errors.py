@@ -1,7 +1,9 @@
 """The domain's error catalogue: every refusal a person can meet, with a message they understand.
 
-Messages are written in English and marked with ``N_`` so that Babel extracts them; the web
-layers translate them into the visitor's language when they show them. ``kind`` says what sort
+Messages are written in English and marked with ``N_`` so that Babel extracts them (a message
+whose words follow a number, "1 place" / "2 places", is a pair marked with ``N_plural`` and
+names the parameter it counts); the web layers translate them into the visitor's language when
+they show them. ``kind`` says what sort
 of refusal it is, and the HTTP layer maps it to a status code (the domain knows no HTTP).
 """
 
@@ -16,6 +18,12 @@ def N_(message: str) -> str:
     return message
 
 
+def N_plural(singular: str, plural: str) -> tuple[str, str]:
+    """Mark a message with a singular and a plural form (extracted as a plural entry: see the
+    ``-k N_plural:1,2`` of dev.py's extraction); its ``counted`` parameter chooses the form."""
+    return singular, plural
+
+
 class ErrorKind(enum.StrEnum):
     INVALID = "invalid"  # the request itself is wrong
     NOT_FOUND = "not_found"
@@ -28,7 +36,9 @@ class DomainError(Exception):
     kind: ErrorKind = ErrorKind.INVALID
     code: str = "invalid"
     title: str = N_("The request could not be carried out")
-    message: str = N_("Something in the request is not right.")
+    message: str | tuple[str, str] = N_("Something in the request is not right.")
+    #: For a message with plural forms, the parameter whose number chooses the form.
+    counted: str | None = None
 
     def __init__(self, field: str | None = None, **params: Any) -> None:
         self.field = field
@@ -36,8 +46,17 @@ class DomainError(Exception):
         super().__init__(self.text)
 
     @property
+    def count(self) -> int:
+        """The number that chooses a plural message's form."""
+        return int(self.params.get(self.counted or "", 0))
+
+    @property
     def text(self) -> str:
-        return self.message.format(**self.params)
+        """The message in English (logs, exceptions); people read ``i18n.error_text``."""
+        message = self.message
+        if isinstance(message, tuple):
+            message = message[0] if self.count == 1 else message[1]
+        return message.format(**self.params)
 
 
 class InvalidParty(DomainError):
@@ -73,20 +92,27 @@ class NotEnoughPlaces(DomainError):
     kind = ErrorKind.CONFLICT
     code = "not_enough_places"
     title = N_("Not enough places left")
-    message = N_("Only {remaining} place(s) left for this visit; you asked for {requested}.")
+    message = N_plural(
+        "Only {remaining} place left for this visit; you asked for {requested}.",
+        "Only {remaining} places left for this visit; you asked for {requested}.",
+    )
+    counted = "remaining"
 
 
 class SlotFull(NotEnoughPlaces):
     message = N_("This visit is full: there is no place left.")
+    counted = None
 
 
 class DailyCapReached(NotEnoughPlaces):
     """The slot has room, but the farm takes at most so many people that day."""
 
     code = "daily_cap_reached"
-    message = N_(
-        "The farm welcomes a limited number of visitors each day: {remaining} place(s) left "
-        "that day; you asked for {requested}."
+    message = N_plural(
+        "The farm welcomes a limited number of visitors each day: {remaining} place left that "
+        "day; you asked for {requested}.",
+        "The farm welcomes a limited number of visitors each day: {remaining} places left that "
+        "day; you asked for {requested}.",
     )
 
 
@@ -94,10 +120,13 @@ class CannotGrow(DomainError):
     kind = ErrorKind.CONFLICT
     code = "cannot_grow"
     title = N_("Not enough places left")
-    message = N_(
-        "Only {remaining} more place(s) left for this visit: your booking can hold at most "
-        "{maximum} people."
+    message = N_plural(
+        "Only {remaining} more place left for this visit: your booking can hold at most "
+        "{maximum} people.",
+        "Only {remaining} more places left for this visit: your booking can hold at most "
+        "{maximum} people.",
     )
+    counted = "remaining"
 
 
 class ChangesClosed(DomainError):

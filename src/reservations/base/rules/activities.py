@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reservations.base import clock
-from reservations.base.errors import N_, DomainError, ErrorKind
+from reservations.base.errors import N_, DomainError, ErrorKind, N_plural
 from reservations.base.infra.db import Database
 from reservations.base.models import BOOKABLE_STATUSES, Activity, ActivityKind, Slot
 from reservations.base.rules import audit
@@ -83,10 +83,13 @@ class ActivityHasUpcomingSlots(DomainError):
     kind = ErrorKind.CONFLICT
     code = "activity_has_upcoming_slots"
     title = N_("Upcoming slots")
-    message = N_(
-        "This activity still has {count} upcoming slot(s) that are not cancelled: cancel them "
-        "in the planning first, then archive it."
+    message = N_plural(
+        "This activity still has {count} upcoming slot that is not cancelled: cancel it in the "
+        "planning first, then archive the activity.",
+        "This activity still has {count} upcoming slots that are not cancelled: cancel them in "
+        "the planning first, then archive the activity.",
     )
+    counted = "count"
 
 
 # --- Money ------------------------------------------------------------------------------------

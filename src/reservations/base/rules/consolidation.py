@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reservations.base import clock
-from reservations.base.errors import N_, DomainError, ErrorKind, SlotNotFound
+from reservations.base.errors import N_, DomainError, ErrorKind, N_plural, SlotNotFound
 from reservations.base.infra import tokens
 from reservations.base.infra.db import Database
 from reservations.base.models import (
@@ -60,9 +60,11 @@ class TargetTooSmall(DomainError):
     kind = ErrorKind.CONFLICT
     code = "merge_target_too_small"
     title = N_("Not enough places")
-    message = N_(
-        "The visit to move to has {remaining} place(s) left for the {people} people to move."
+    message = N_plural(
+        "The visit to move to has {remaining} place left for the {people} people to move.",
+        "The visit to move to has {remaining} places left for the {people} people to move.",
     )
+    counted = "remaining"
 
 
 class NobodyToInvite(DomainError):

@@ -51,6 +51,7 @@ from reservations.base.errors import (
     BookingClosed,
     DomainError,
     ErrorKind,
+    N_plural,
     NotEnoughPlaces,
     SlotCancelled,
     SlotNotFound,
@@ -91,9 +92,11 @@ class PlacesStillAvailable(DomainError):
     kind = ErrorKind.CONFLICT
     code = "waitlist_places_available"
     title = N_("Places are still available")
-    message = N_(
-        "There are still {remaining} place(s) for this visit: you can book them right away."
+    message = N_plural(
+        "There is still {remaining} place for this visit: you can book it right away.",
+        "There are still {remaining} places for this visit: you can book them right away.",
     )
+    counted = "remaining"
 
 
 class AlreadyOnWaitlist(DomainError):
@@ -184,7 +187,11 @@ class NoPlacesToOffer(DomainError):
     kind = ErrorKind.CONFLICT
     code = "waitlist_no_places_to_offer"
     title = N_("Not enough places to offer")
-    message = N_("Only {available} place(s) can be offered now; this party needs {people}.")
+    message = N_plural(
+        "Only {available} place can be offered now; this party needs {people}.",
+        "Only {available} places can be offered now; this party needs {people}.",
+    )
+    counted = "available"
 
 
 class EntryAlreadyBooked(DomainError):
