@@ -46,7 +46,7 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 VISITORS = "reservations.visitors."
 #: The JSON API takes no cookies (its bookings are bound to tokens and idempotency keys), so it
 #: needs no CSRF token: it is the one part of the site excluded from the check.
-API = "/api/"
+API = ("/api/", "/octo/")  # the JSON APIs: no forms, no cookies
 #: The friendly 403 page's title, from each catalogue.
 EXPIRED = {
     "fr": "Ce formulaire a expiré",

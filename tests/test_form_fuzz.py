@@ -48,7 +48,7 @@ from tests.test_staff_payments import counter_booking, paid_slot, stripe_setting
 from tests.test_staff_slots import full_slot_with_waiting
 from tests.test_visitors import site_settings, upcoming
 
-API = "/api/"
+API = ("/api/", "/octo/")  # the JSON APIs: no forms, no cookies
 MEGABYTE = 1_000_000
 #: What is sent, and what a form shown again must show of it. Invalid UTF-8 is sent as bytes
 #: in the body (percent-encoded, as a browser would send them).

@@ -90,6 +90,8 @@ async def test_every_get_route_answers_head_with_its_headers_and_no_body(db) -> 
         "picture_id": str(picture.id),  # one size of a picture
         "version": picture.version,
         "file": "640.webp",
+        "product_id": str(slot.activity_id),  # the resellers' API: 401 without a key
+        "booking_uuid": "0b5d6a52-7d3c-4b8e-9d0e-3f1c2a4b5c6d",
     }
     app = create_app(site_settings(db), database=db)
     paths = sorted(

@@ -18,8 +18,10 @@ from litestar.openapi import OpenAPIConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from reservations import __version__, farmers, staff
+from reservations.api import octo
 from reservations.api.availability import AvailabilityController
 from reservations.api.bookings import BookingController
+from reservations.api.octo import errors as octo_errors
 from reservations.api.openapi import CompletedJsonRenderPlugin, OfflineRedocRenderPlugin
 from reservations.api.problems import EXCEPTION_HANDLERS
 from reservations.api.stripe_webhook import StripeWebhookController
@@ -69,15 +71,17 @@ def provide_payment_settings(state: State) -> PaymentSettings:
 
 def _rate_limit(settings: Settings) -> RateLimitConfig | None:
     """Per-client limit on the handlers marked ``rate_limited`` (booking, cancelling, the staff
-    login), one bucket per kind (``web/rate_limit.py``)."""
-    if settings.booking_rate_limit <= 0:
+    login), per key on the resellers' API, one bucket per kind (``web/rate_limit.py``, which
+    reads each bucket's limit from the settings)."""
+    limits = (settings.booking_rate_limit, settings.reseller_rate_limit)
+    if max(limits) <= 0:
         return None
 
     async def only_marked_handlers(request: Request[Any, Any, Any]) -> bool:
         return bool(request.route_handler.opt.get("rate_limited"))
 
     return RateLimitConfig(
-        rate_limit=("minute", settings.booking_rate_limit),
+        rate_limit=("minute", max(limits)),
         check_throttle_handler=only_marked_handlers,
         middleware_class=ForgivingRateLimitMiddleware,
         set_rate_limit_headers=False,
@@ -101,6 +105,7 @@ def _csrf(settings: Settings) -> CSRFConfig:
             "^/kiosk",
             r"\.ics$",
             "^/payments/stripe/webhook",
+            "^/octo",  # resellers send their key, no cookie
         ],
     )
 
@@ -132,7 +137,7 @@ def _exception_handlers() -> dict[Any, Any]:
     and the back office's login page for a staff page asked without a session."""
     handlers = by_audience(EXCEPTION_HANDLERS)
     handlers[NotAuthorizedException] = staff_auth.login_redirect(handlers[HTTPException])
-    return handlers
+    return octo_errors.under_octo(handlers)
 
 
 async def no_id_beyond_the_database(request: Request[Any, Any, Any]) -> None:
@@ -161,7 +166,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     async def stop_scheduler() -> None:
         await scheduler.stop()
 
+    sandbox = octo.Sandbox(settings.octo_sandbox_dir)
+
     async def close_database() -> None:
+        await sandbox.close()
         if database is None:  # the caller owns a database it passed in
             await db.dispose()
 
@@ -171,6 +179,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app = Litestar(
         route_handlers=[
             api,
+            octo.router(),
             visitors_router(),
             farmers.router(),
             staff.router(settings),
@@ -184,6 +193,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 "settings": settings,
                 "jinja": jinja,
                 "scheduler": scheduler,
+                "octo_sandbox": sandbox,
                 "stripe_gateway": gateway_for(settings),
                 "payment_settings": PaymentSettings(
                     online=settings.payments_online,

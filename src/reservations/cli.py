@@ -332,6 +332,63 @@ def link(settings: Settings, name: str, rotate: bool) -> None:
 
 
 @main.group()
+def reseller() -> None:
+    """Resellers' keys to the OCTO API (/octo)."""
+
+
+@reseller.command("add")
+@click.argument("name")
+@click.option(
+    "--test", "test_mode", is_flag=True, help="A test key: it books the sandbox, never real places."
+)
+@click.pass_obj
+def reseller_add(settings: Settings, name: str, test_mode: bool) -> None:
+    """Make reseller NAME and print its API key, once: only its hash is kept. A revoked
+    reseller gets a new key."""
+    from reservations.base.errors import DomainError
+    from reservations.base.rules.resellers import add_reseller
+
+    db_module.upgrade(settings.database_url)
+    try:
+        _, key = _run(lambda database: add_reseller(database, name, test_mode=test_mode), settings)
+    except DomainError as error:
+        raise click.ClickException(error.text) from None
+    kind = "test key (sandbox)" if test_mode else "live key"
+    click.echo(f"API key of {name.strip()} ({kind}), shown only now:")
+    click.echo(key)
+    click.echo(f"OCTO endpoint: {settings.public_url}/octo (Authorization: Bearer <key>)")
+
+
+@reseller.command("revoke")
+@click.argument("name")
+@click.pass_obj
+def reseller_revoke(settings: Settings, name: str) -> None:
+    """Stop the key of reseller NAME at once; its bookings stay."""
+    from reservations.base.errors import DomainError
+    from reservations.base.rules.resellers import revoke_reseller
+
+    db_module.upgrade(settings.database_url)
+    try:
+        _run(lambda database: revoke_reseller(database, name), settings)
+    except DomainError as error:
+        raise click.ClickException(error.text) from None
+    click.echo(f"The key of {name} is revoked.")
+
+
+@reseller.command("list")
+@click.pass_obj
+def reseller_list(settings: Settings) -> None:
+    """The resellers, their kind of key and whether it is revoked."""
+    from reservations.base.rules.resellers import all_resellers
+
+    db_module.upgrade(settings.database_url)
+    for row in _run(all_resellers, settings):
+        kind = "test" if row.test_mode else "live"
+        state = f"revoked {clock.display(row.revoked_at)}" if row.revoked_at else "active"
+        click.echo(f"{row.name}\t{kind}\t{state}\tsince {clock.display(row.created_at)}")
+
+
+@main.group()
 def staff() -> None:
     """Back-office accounts."""
 

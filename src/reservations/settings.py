@@ -107,6 +107,12 @@ class Settings:
     #: 0: never (cron or the systemd timer runs ``reservations tick``). Read from the
     #: environment it is 60; a ``Settings`` built in code (the tests') runs nothing by itself.
     tick_seconds: int = 0
+    #: Resellers (the OCTO API, ``/octo``): requests each key may send a minute (0: no limit),
+    #: how long a hold lasts when the reseller does not say, and where the sandbox that test
+    #: keys book lives (SQLite files, one a day, made from the demo data).
+    reseller_rate_limit: int = 600
+    reseller_hold_minutes: int = 30
+    octo_sandbox_dir: str = "var/octo-sandbox"
 
     @property
     def payments_online(self) -> bool:
@@ -154,6 +160,13 @@ class Settings:
                 "RESERVATIONS_PAYMENT_HOLD_MINUTES", defaults.payment_hold_minutes
             ),
             tick_seconds=_seconds("RESERVATIONS_TICK_SECONDS", DEFAULT_TICK_SECONDS),
+            reseller_rate_limit=_int(
+                "RESERVATIONS_RESELLER_RATE_LIMIT", defaults.reseller_rate_limit
+            ),
+            reseller_hold_minutes=_int(
+                "RESERVATIONS_RESELLER_HOLD_MINUTES", defaults.reseller_hold_minutes
+            ),
+            octo_sandbox_dir=env("RESERVATIONS_OCTO_SANDBOX_DIR") or defaults.octo_sandbox_dir,
             stripe_secret_key=env("RESERVATIONS_STRIPE_SECRET_KEY") or "",
             stripe_webhook_secret=env("RESERVATIONS_STRIPE_WEBHOOK_SECRET") or "",
             stripe_api_base=(

@@ -51,3 +51,13 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 def display(instant: datetime) -> str:
     """A plain, language-neutral rendering for messages: ``2026-07-12 18:00 (Paris time)``."""
     return instant.astimezone(OFFICE_TZ).strftime("%Y-%m-%d %H:%M") + " (Paris time)"
+
+
+def utc_stamp(instant: datetime) -> str:
+    """An instant as machines exchange it: UTC to the second, ``2026-07-12T16:00:00Z``."""
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def local_stamp(instant: datetime) -> str:
+    """An instant in the office's zone with its offset, ``2026-07-12T18:00:00+02:00``."""
+    return instant.astimezone(OFFICE_TZ).replace(microsecond=0).isoformat()

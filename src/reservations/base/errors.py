@@ -370,3 +370,59 @@ class AdminsOnly(DomainError):
     code = "admins_only"
     title = N_("For administrators")
     message = N_("Only an administrator of the back office can do this.")
+
+
+# --- resellers (the OCTO distribution API) ------------------------------------------------------
+
+
+class ResellerNotFound(DomainError):
+    kind = ErrorKind.NOT_FOUND
+    code = "reseller_not_found"
+    title = N_("Unknown reseller")
+    message = N_("There is no reseller named “{name}”.")
+
+
+class ResellerAlreadyExists(DomainError):
+    kind = ErrorKind.CONFLICT
+    code = "reseller_already_exists"
+    title = N_("Reseller already exists")
+    message = N_(
+        "The reseller “{name}” already has a key; it cannot be shown again. Revoke it first to "
+        "issue a new one."
+    )
+
+
+class ResellerBookingNotFound(DomainError):
+    kind = ErrorKind.NOT_FOUND
+    code = "reseller_booking_not_found"
+    title = N_("Unknown booking")
+    message = N_("This reseller has no booking with the UUID {uuid}.")
+
+
+class HoldEnded(DomainError):
+    kind = ErrorKind.CONFLICT
+    code = "hold_ended"
+    title = N_("The hold has ended")
+    message = N_("This booking is no longer on hold: it is {status}.")
+
+
+class ChildWithoutAdult(DomainError):
+    code = "child_without_adult"
+    title = N_("A child needs an adult")
+    message = N_("Children visit with an adult: add at least one adult to the booking.")
+
+
+class InvalidHoldLength(DomainError):
+    code = "invalid_hold_length"
+    title = N_("Invalid hold")
+    message = N_("A hold lasts from 1 to {maximum} minutes.")
+
+
+class HoldUnitsFixed(DomainError):
+    kind = ErrorKind.CONFLICT
+    code = "hold_units_fixed"
+    title = N_("A hold cannot be changed")
+    message = N_(
+        "The people and the date of a booking on hold cannot be changed: cancel the hold and "
+        "reserve again, or confirm it first."
+    )

@@ -124,11 +124,13 @@ class BookingStatus(enum.StrEnum):
     CANCELLED = "cancelled"
     PENDING_PAYMENT = "pending_payment"
     EXPIRED = "expired"
+    #: A reseller's hold (OCTO ``ON_HOLD``): its places are held until the reseller confirms it.
+    ON_HOLD = "on_hold"
 
 
 #: Bookings that hold places only until their ``hold_expires_at``: past it they stop counting
-#: by themselves (``rules.holds``). The distribution channel's reseller holds join them.
-HOLD_STATUSES = (BookingStatus.PENDING_PAYMENT,)
+#: by themselves (``rules.holds``): an online booking waiting for its payment, a reseller's hold.
+HOLD_STATUSES = (BookingStatus.PENDING_PAYMENT, BookingStatus.ON_HOLD)
 
 
 class CancelledBy(enum.StrEnum):
@@ -289,12 +291,28 @@ class Slot(Base, Places):
     bookings: Mapped[list[Booking]] = relationship(back_populates="slot", lazy="raise")
 
 
+class Reseller(Base):
+    """A partner selling our visits through the OCTO API (``/octo``) with its own key."""
+
+    __tablename__ = "reseller"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    #: SHA-256 of the API key; the key itself is shown once, when it is made.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: A test key reads and books the sandbox (the demo data), never the real places.
+    test_mode: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class Booking(Base):
     __tablename__ = "booking"
     __table_args__ = (
         CheckConstraint("adults >= 0 AND children >= 0", name="party_not_negative"),
         CheckConstraint("adults + children >= 1", name="party_not_empty"),
         Index("ix_booking_slot_id_status", "slot_id", "status"),
+        Index("ix_booking_reseller_id_reseller_reference", "reseller_id", "reseller_reference"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -325,6 +343,12 @@ class Booking(Base):
     #: Booked from a link another visitor shared ("help this visit happen"): the report counts
     #: the visits these bookings saved.
     via_share_link: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: The reseller that sold it (channel ``reseller``), its reference for it, and what the
+    #: OCTO API keeps of its request: ``{"uuid", "unitItems": [{"uuid", "unitId",
+    #: "resellerReference"}], "confirmedAt", "updatedAt", "cancellationReason"}``.
+    reseller_id: Mapped[int | None] = mapped_column(ForeignKey("reseller.id"))
+    reseller_reference: Mapped[str | None] = mapped_column(String(100))
+    reseller_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     slot: Mapped[Slot] = relationship(back_populates="bookings", lazy="raise")
     attendance: Mapped[Attendance | None] = relationship(back_populates="booking", lazy="raise")

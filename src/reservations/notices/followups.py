@@ -94,6 +94,14 @@ async def party_changed(
         await offer_freed_places(db, after.slot_id, settings, environment=environment)
 
 
+async def reseller_booking_changed(
+    db: Database, settings: Settings, slot_id: int, *, environment: Environment | None = None
+) -> None:
+    """A reseller cancelled, resized or moved its booking: places may be free on ``slot_id``
+    (the reseller tells its own customer)."""
+    await offer_freed_places(db, slot_id, settings, environment=environment)
+
+
 async def booking_moved(
     db: Database, settings: Settings, move: Move, *, environment: Environment | None = None
 ) -> bool:

@@ -48,6 +48,7 @@ BOOKING_STATUS = {
     BookingStatus.CANCELLED: N_("Cancelled"),
     BookingStatus.PENDING_PAYMENT: N_("Awaiting payment"),
     BookingStatus.EXPIRED: N_("Expired"),
+    BookingStatus.ON_HOLD: N_("Held by a reseller"),
 }
 #: Who ended a booking, as the end of "Cancelled by ...".
 CANCELLED_BY = {

@@ -10,12 +10,17 @@
   much typed in them) is still called, told so (``over_limit``, which it must check first), and
   shows the form again with what was typed and a 429, instead of an error page that loses it.
 
+A bucket marked ``per_key`` (the resellers' API) counts each API key's requests, not each
+address's, with its own limit (``Settings.reseller_rate_limit``): two resellers behind one
+address do not share it, and one reseller's several servers do.
+
 A request takes its place in the bucket before it runs (under the middleware's lock), so a
 burst of concurrent requests cannot pass the limit together.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from litestar import Request
@@ -30,12 +35,20 @@ OPTION = "rate_limited"
 #: The ``opt`` keys of the visitors' form handlers (see above).
 FORGIVING = "forgiving"
 KEEPS_FORM = "keeps_form"
+PER_KEY = "per_key"
 _OVER = "reservations_over_rate_limit"
 
 
-def bucket(name: str, *, forgiving: bool = False, keeps_form: bool = False) -> dict[str, Any]:
+def bucket(
+    name: str, *, forgiving: bool = False, keeps_form: bool = False, per_key: bool = False
+) -> dict[str, Any]:
     """A handler's ``opt`` for the bucket ``name``."""
-    return {OPTION: name, FORGIVING: forgiving or keeps_form, KEEPS_FORM: keeps_form}
+    return {
+        OPTION: name,
+        FORGIVING: forgiving or keeps_form,
+        KEEPS_FORM: keeps_form,
+        PER_KEY: per_key,
+    }
 
 
 def over_limit(request: Request[Any, Any, Any]) -> bool:
@@ -46,19 +59,29 @@ def over_limit(request: Request[Any, Any, Any]) -> bool:
 class ForgivingRateLimitMiddleware(RateLimitMiddleware):
     def cache_key_from_request(self, request: Request[Any, Any, Any]) -> str:
         name = request.route_handler.opt.get(OPTION)
+        if request.route_handler.opt.get(PER_KEY):
+            key = hashlib.sha256(request.headers.get("authorization", "").encode()).hexdigest()
+            return f"key:{key}::{name}"
         return f"{super().cache_key_from_request(request)}::{name}"
+
+    def _maximum(self, request: Request[Any, Any, Any]) -> int:
+        """The requests a minute the handler's bucket allows (0: no limit)."""
+        if request.route_handler.opt.get(PER_KEY):
+            return int(request.app.state.settings.reseller_rate_limit)
+        return int(request.app.state.settings.booking_rate_limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         app = scope["litestar_app"]
         request: Request[Any, Any, Any] = app.request_class(scope)
-        if not await self.should_check_request(request=request):
+        maximum = self._maximum(request) if request.route_handler.opt.get(OPTION) else 0
+        if maximum <= 0 or not await self.should_check_request(request=request):
             await self.app(scope, receive, send)
             return
         store = self.config.get_store_from_app(app)
         key = self.cache_key_from_request(request)
         async with self._lock:
             cache_object = await self.retrieve_cached_history(key, store)
-            over = len(cache_object.history) >= self.max_requests
+            over = len(cache_object.history) >= maximum
             if not over:
                 await self.set_cached_history(key=key, cache_object=cache_object, store=store)
         forgiving = bool(request.route_handler.opt.get(FORGIVING))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -42,6 +43,8 @@ class SlotFilter:
     #: edge decides which (``web.inputs.id_or_name``), so no text is ever turned into a number
     #: here.
     provider: int | str | None = None
+    #: One activity's slots only (a reseller's product).
+    activity: int | None = None
 
 
 async def list_slots(
@@ -56,24 +59,13 @@ async def list_slots(
     """Slots starting on local days ``first_day`` to ``last_day`` (inclusive), in start order."""
     if last_day < first_day or (last_day - first_day).days >= MAX_PERIOD_DAYS:
         raise InvalidPeriod(field="to", maximum=MAX_PERIOD_DAYS)
-    now = now or clock.now()
-    query = (
-        select(
-            *slot_facts.COLUMNS,
-            Activity.kind,
-            Activity.price_adult_cents,
-            Activity.price_child_cents,
-            Provider.sector,
-        )
-        .join(Activity, Slot.activity_id == Activity.id)
-        .join(Provider, Activity.provider_id == Provider.id)
-        .where(
-            Slot.starts_on >= first_day,
-            Slot.starts_on <= last_day,
-            Activity.archived_at.is_(None),
-        )
-        .order_by(Slot.starts_at, Slot.id)
+    query = _SLOT_VIEWS.where(
+        Slot.starts_on >= first_day,
+        Slot.starts_on <= last_day,
+        Activity.archived_at.is_(None),
     )
+    if slot_filter.activity is not None:
+        query = query.where(Slot.activity_id == slot_filter.activity)
     if slot_filter.sector:
         query = query.where(Provider.sector == slot_filter.sector)
     if slot_filter.kind:
@@ -82,6 +74,54 @@ async def list_slots(
         query = query.where(Provider.id == slot_filter.provider)
     elif slot_filter.provider:
         query = query.where(Provider.name == slot_filter.provider)
+    return await _views(db, query, locale, now)
+
+
+async def slots_by_id(
+    db: Database, slot_ids: list[int], *, locale: str = "fr", now: datetime | None = None
+) -> dict[int, SlotView]:
+    """The slots of these ids (archived activities' too: a booking's slot is still its own)."""
+    if not slot_ids:
+        return {}
+    views = await _views(db, _SLOT_VIEWS.where(Slot.id.in_(sorted(set(slot_ids)))), locale, now)
+    return {view.id: view for view in views}
+
+
+async def slots_starting(
+    db: Database,
+    activity_id: int,
+    starts: list[datetime],
+    *,
+    locale: str = "fr",
+    now: datetime | None = None,
+) -> list[SlotView]:
+    """The activity's slots starting at these instants (an activity has one slot a start)."""
+    if not starts:
+        return []
+    query = _SLOT_VIEWS.where(
+        Slot.activity_id == activity_id,
+        Slot.starts_at.in_(sorted(set(starts))),
+        Activity.archived_at.is_(None),
+    )
+    return await _views(db, query, locale, now)
+
+
+_SLOT_VIEWS = (
+    select(
+        *slot_facts.COLUMNS,
+        Activity.kind,
+        Activity.price_adult_cents,
+        Activity.price_child_cents,
+        Provider.sector,
+    )
+    .join(Activity, Slot.activity_id == Activity.id)
+    .join(Provider, Activity.provider_id == Provider.id)
+    .order_by(Slot.starts_at, Slot.id)
+)
+
+
+async def _views(db: Database, query: Any, locale: str, now: datetime | None) -> list[SlotView]:
+    now = now or clock.now()
     async with db.reading_connection() as connection:
         rows = (await connection.execute(query)).all()
     return [SlotView.from_row(row, now, locale=locale) for row in rows]

@@ -33,6 +33,7 @@ from reservations.base.models import (
     CancelReason,
     Channel,
     Provider,
+    Reseller,
     Slot,
     SlotStatus,
 )
@@ -61,6 +62,8 @@ class SheetBooking:
     hold_expires_at: datetime | None = None
     #: Who cancelled it, when cancelled: with its slot, or on its own (visitor, office).
     cancelled_by: CancelledBy | None = None
+    #: The reseller that sold it (channel ``reseller``).
+    reseller: str | None = None
 
     @property
     def people(self) -> int:
@@ -75,6 +78,11 @@ class SheetBooking:
     def awaiting_payment(self) -> bool:
         """A hold whose payment has not arrived yet (only running holds are read)."""
         return self.status in HOLD_STATUSES
+
+    @property
+    def held_by_reseller(self) -> bool:
+        """A reseller's hold, which the reseller has not confirmed yet."""
+        return self.status == BookingStatus.ON_HOLD
 
 
 @dataclass(frozen=True)
@@ -204,8 +212,9 @@ async def _bookings_of(
     session: AsyncSession, slot_ids: list[int], now: datetime
 ) -> dict[int, list[SheetBooking]]:
     query = (
-        select(Booking, Attendance.adults, Attendance.children)
+        select(Booking, Attendance.adults, Attendance.children, Reseller.name)
         .outerjoin(Attendance, Attendance.booking_id == Booking.id)
+        .outerjoin(Reseller, Reseller.id == Booking.reseller_id)
         .where(
             Booking.slot_id.in_(slot_ids),
             or_(
@@ -218,7 +227,7 @@ async def _bookings_of(
         .order_by(Booking.created_at, Booking.id)
     )
     by_slot: dict[int, list[SheetBooking]] = defaultdict(list)
-    for booking, present_adults, present_children in (await session.execute(query)).all():
+    for booking, present_adults, present_children, reseller in (await session.execute(query)).all():
         by_slot[booking.slot_id].append(
             SheetBooking(
                 id=booking.id,
@@ -237,6 +246,7 @@ async def _bookings_of(
                 hold_expires_at=(
                     booking.hold_expires_at if booking.status in HOLD_STATUSES else None
                 ),
+                reseller=reseller,
             )
         )
     return by_slot

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -67,6 +68,11 @@ class BookingRequest:
     notes: str | None = None
     #: The visitor came from a link shared by someone who booked ("help this visit happen").
     via_share_link: bool = False
+    #: A reseller's booking (channel ``reseller``): who sold it, its reference, and what the
+    #: OCTO API keeps of the request (``Booking.reseller_data``).
+    reseller_id: int | None = None
+    reseller_reference: str | None = None
+    reseller_data: dict[str, Any] | None = None
 
     @property
     def people(self) -> int:
@@ -173,7 +179,8 @@ def check_request(request: BookingRequest, policy: BookingPolicy) -> None:
     check_party(request.adults, request.children, policy)
     if not request.name.strip():
         raise MissingName(field="name")
-    if not (request.email or request.phone):
+    # A reseller's customer is reached through the reseller, who may not pass their contact on.
+    if not (request.email or request.phone) and request.reseller_id is None:
         raise MissingContact(field="email")
     if request.email and not contacts.is_email(request.email):
         raise InvalidEmail(field="email", email=request.email)
@@ -194,11 +201,12 @@ async def book(
     idempotency_key: str | None = None,
     now: clock.At = None,
     hold_minutes: int | None = None,
+    hold_status: BookingStatus = BookingStatus.PENDING_PAYMENT,
 ) -> BookingReceipt:
     """Book places on a slot, or raise a ``DomainError`` saying why not. The cut-off is checked
     against the time read when the places are taken (``places.take_places``). With
-    ``hold_minutes`` the booking is a hold (``pending_payment``) of that long, which its
-    payment confirms (``places.confirm_hold``)."""
+    ``hold_minutes`` the booking is a hold of that long (``hold_status``: ``pending_payment``,
+    which its payment confirms, ``places.confirm_hold``; or a reseller's ``on_hold``)."""
     check_request(request, policy)
     read_clock = clock.reader(now)
     key_hash = fingerprint = None
@@ -215,11 +223,12 @@ async def book(
         reference = tokens.new_reference()
         params = _statement_params(request, reference, token, key_hash, fingerprint, actor)
         if hold_minutes is not None:
-            _as_hold(params, hold_minutes)
+            _as_hold(params, hold_minutes, hold_status)
         try:
             taken = await places.take_places(db, params, read_clock)
             if taken is not None:
-                view = _view_of_new(request, reference, taken, params["hold_until"])
+                status = BookingStatus(params["booking_status"])
+                view = _view_of_new(request, reference, taken, status, params["hold_until"])
                 return BookingReceipt(view, token)
         except IntegrityError:
             # A concurrent retry with the same key won, the slot does not exist, or (once in
@@ -259,6 +268,9 @@ def _statement_params(
         "booking_status": BookingStatus.CONFIRMED.value,
         "booking_notes": request.notes,
         "booking_via_share_link": request.via_share_link,
+        "booking_reseller_id": request.reseller_id,
+        "booking_reseller_reference": request.reseller_reference,
+        "booking_reseller_data": request.reseller_data,
         "booking_manage_token_hash": tokens.digest(token),
         "booking_idempotency_key_hash": key_hash,
         "booking_request_fingerprint": fingerprint,
@@ -274,8 +286,9 @@ def _statement_params(
     }
 
 
-def _as_hold(params: dict[str, Any], minutes: int) -> None:
-    status = BookingStatus.PENDING_PAYMENT.value
+def _as_hold(params: dict[str, Any], minutes: int, hold_status: BookingStatus) -> None:
+    assert hold_status in HOLD_STATUSES
+    status = hold_status.value
     params["hold_minutes"] = minutes
     params["booking_status"] = params["audit_data"]["after"]["status"] = status
 
@@ -284,12 +297,13 @@ def _view_of_new(
     request: BookingRequest,
     reference: str,
     taken: places.TakenPlaces,
+    status: BookingStatus,
     hold_until: datetime | None,
 ) -> BookingView:
     return BookingView(
         id=taken.booking_id,
         reference=reference,
-        status=BookingStatus.CONFIRMED if hold_until is None else BookingStatus.PENDING_PAYMENT,
+        status=status,
         slot_id=request.slot_id,
         adults=request.adults,
         children=request.children,
@@ -360,12 +374,12 @@ async def cancel_by_visitor(
 ) -> BookingView:
     """The visitor cancels with their manage token, until the booking cut-off (checked against
     the time read under the slot's lock, in the transaction that cancels)."""
-    await _cancel(
+    await cancel_where(
         db,
         Booking.manage_token_hash == tokens.digest(manage_token),
         actor="visitor",
         cancelled_by=CancelledBy.VISITOR,
-        read_clock=clock.reader(now),
+        now=now,
         until_cutoff=True,
     )
     return await find_by_token(db, manage_token)
@@ -482,27 +496,37 @@ async def cancel_booking(
     now: clock.At = None,
 ) -> None:
     """Cancel one booking at any time (staff, provider) and give its places back."""
-    await _cancel(
+    await cancel_where(
         db,
         Booking.id == booking_id,
         actor=actor,
         cancelled_by=cancelled_by,
-        read_clock=clock.reader(now),
+        now=now,
         until_cutoff=False,
     )
 
 
-async def _cancel(
+#: More to write in a cancelling transaction, given its session, the booking's id and the time.
+AlsoOnCancel = Callable[[AsyncSession, int, datetime], Awaitable[None]]
+
+
+async def cancel_where(
     db: Database,
     which: ColumnElement[bool],
     *,
     actor: str,
     cancelled_by: CancelledBy,
-    read_clock: clock.Clock,
+    now: clock.At = None,
     until_cutoff: bool,
+    also: AlsoOnCancel | None = None,
 ) -> None:
+    """Cancel the booking ``which`` finds (the visitor's rules ``until_cutoff``: a confirmed
+    booking until its slot's cut-off, a hold at any time), ``also`` writing more in the same
+    transaction."""
     for _attempt in range(3):
-        if await _cancel_on_its_slot(db, which, actor, cancelled_by, read_clock, until_cutoff):
+        if await _cancel_on_its_slot(
+            db, which, actor, cancelled_by, clock.reader(now), until_cutoff, also
+        ):
             return
     raise AlreadyCancelled()  # pragma: no cover - moved away three times in a row
 
@@ -514,9 +538,11 @@ async def _cancel_on_its_slot(
     cancelled_by: CancelledBy,
     read_clock: clock.Clock,
     until_cutoff: bool,
+    also: AlsoOnCancel | None,
 ) -> bool:
     """False when the booking was moved to another slot before its slot's lock was taken.
-    With ``until_cutoff`` (the visitor), refused from the cut-off, read under the lock."""
+    With ``until_cutoff`` (the visitor), a confirmed booking is refused from the cut-off, read
+    under the lock (a hold holds places only: letting it go is never too late)."""
     async with db.writing() as session:
         found = (await session.execute(select(Booking.id, Booking.slot_id).where(which))).first()
         if found is None:
@@ -541,7 +567,8 @@ async def _cancel_on_its_slot(
             raise AlreadyCancelled()
         if status != BookingStatus.CONFIRMED and status not in HOLD_STATUSES:
             raise AlreadyCancelled()
-        if until_cutoff and not room.before_cutoff(slot.booking_cutoff_at, now):
+        late = not room.before_cutoff(slot.booking_cutoff_at, now)
+        if until_cutoff and late and status not in HOLD_STATUSES:
             raise CancellationClosed(cutoff=clock.display(slot.booking_cutoff_at))
         ended = await session.execute(
             update(Booking)
@@ -573,6 +600,8 @@ async def _cancel_on_its_slot(
             before={"status": status.value},
             after={"status": "cancelled", "cancelled_by": cancelled_by.value},
         )
+        if also is not None:
+            await also(session, booking_id, now)
     return True
 
 

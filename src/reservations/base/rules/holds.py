@@ -1,4 +1,4 @@
-"""Holds: places taken for a while only (an online booking waiting for its payment; later a
+"""Holds: places taken for a while only (an online booking waiting for its payment, a
 reseller's hold), that stop counting by themselves at their end, with no background job.
 
 A hold is a booking in ``HOLD_STATUSES`` with ``hold_expires_at``. Its people are in the slot's
@@ -107,6 +107,15 @@ def lapsed_people(slot: FromClause, now: Any) -> ColumnElement[int]:
     return cast(case((has_lapsed(slot, now), lapsed), else_=0), Integer)
 
 
+def _status_before() -> Any:
+    """The status a hold had, for an UPDATE's RETURNING (which sees the new one): a reseller's
+    hold is ``on_hold``, any other ``pending_payment``."""
+    return case(
+        (_booking.c.reseller_id.is_(None), literal_column("'pending_payment'")),
+        else_=literal_column("'on_hold'"),
+    ).label("before")
+
+
 def _earliest_end(slot_id: Any) -> Any:
     return (
         select(func.min(_booking.c.hold_expires_at))
@@ -133,7 +142,7 @@ async def release_lapsed(
             update(_booking)
             .where(_booking.c.slot_id == slot_id, is_hold(), _booking.c.hold_expires_at <= now)
             .values(status=BookingStatus.EXPIRED.value)
-            .returning(_booking.c.id, _booking.c.status, _booking.c.adults, _booking.c.children)
+            .returning(_booking.c.id, _status_before(), _booking.c.adults, _booking.c.children)
         )
     ).all()
     people = sum(row.adults + row.children for row in released)
@@ -152,10 +161,7 @@ async def release_lapsed(
                     "action": "booking.expired",
                     "slot_id": slot_id,
                     "booking_id": row.id,
-                    "data": {
-                        "before": {"status": "pending_payment"},
-                        "after": {"status": "expired"},
-                    },
+                    "data": {"before": {"status": row.before}, "after": {"status": "expired"}},
                 }
                 for row in released
             ],
@@ -180,7 +186,7 @@ async def expire_now(
             update(_booking)
             .where(_booking.c.id == booking_id, _booking.c.slot_id == slot_id, is_hold())
             .values(status=BookingStatus.EXPIRED.value)
-            .returning(_booking.c.adults, _booking.c.children)
+            .returning(_booking.c.adults, _booking.c.children, _status_before())
         )
     ).first()
     if ended is None:
@@ -193,10 +199,22 @@ async def expire_now(
             action="booking.expired",
             slot_id=slot_id,
             booking_id=booking_id,
-            data={"before": {"status": "pending_payment"}, "after": {"status": "expired"}},
+            data={"before": {"status": ended.before}, "after": {"status": "expired"}},
         )
     )
     return True
+
+
+async def hold_ends_moved(
+    executor: AsyncConnection | AsyncSession, slot_id: int, now: datetime
+) -> None:
+    """A hold of the slot got another end (a reseller extended it): the slot's earliest end of
+    a hold follows, in the caller's transaction under the slot's lock."""
+    await executor.execute(
+        update(_slot)
+        .where(_slot.c.id == slot_id)
+        .values(holds_expire_at=_earliest_end(slot_id), updated_at=now)
+    )
 
 
 async def end_hold(

@@ -1,0 +1,50 @@
+"""Who is asking: a reseller's key (``Authorization: Bearer <key>``) names the reseller, and its
+kind names the database (a test key: the sandbox; a live key: the office's own). The guard runs
+before every handler under ``/octo``: nothing is answered without a key that opens it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.handlers import BaseRouteHandler
+
+from reservations.api.octo.errors import FORBIDDEN, UNAUTHORIZED, OctoError
+from reservations.base.infra.db import Database
+from reservations.base.rules.resellers import ResellerRef, reseller_of_key
+
+#: Keys are made by ``reservations reseller add``; anything longer is not one of ours.
+_MAX_KEY = 200
+_RESELLER = "octo_reseller"
+
+
+async def require_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    header = connection.headers.get("authorization", "")
+    scheme, _space, key = header.partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        raise OctoError(
+            UNAUTHORIZED, "Send your API key in the Authorization header: Bearer <key>."
+        )
+    state: State = connection.app.state
+    reseller = None if len(key) > _MAX_KEY else await reseller_of_key(state.db, key)
+    if reseller is None:
+        raise OctoError(FORBIDDEN, "This API key is not valid, or it has been revoked.")
+    connection.state[_RESELLER] = reseller
+
+
+def provide_reseller(request: Request[Any, Any, Any]) -> ResellerRef:
+    reseller: ResellerRef = request.state[_RESELLER]
+    return reseller
+
+
+async def provide_octo_db(reseller: NamedDependency[ResellerRef], state: State) -> Database:
+    """The database the reseller's key works on: the sandbox for a test key."""
+    if reseller.test_mode:
+        database: Database = await state.octo_sandbox.database(reseller)
+        return database
+    live: Database = state.db
+    return live

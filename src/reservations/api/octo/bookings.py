@@ -1,0 +1,289 @@
+"""``/octo/bookings``: a reseller holds places (``ON_HOLD`` until ``utcExpiresAt``), confirms,
+extends, corrects or cancels its booking, and reads its own bookings, no other reseller's.
+
+Handlers read the request, call one rule of ``base.rules.reseller_bookings`` and answer the
+booking as it then stands (``base.reads.reseller_bookings``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, patch, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.status_codes import HTTP_200_OK
+
+from reservations.api.octo import requests, shapes
+from reservations.api.octo.errors import (
+    INVALID_AVAILABILITY_ID,
+    INVALID_BOOKING_UUID,
+    OctoError,
+    bad_request,
+    of_domain,
+)
+from reservations.api.octo.products import product_of
+from reservations.api.octo.responses import answer
+from reservations.base import clock
+from reservations.base.errors import DomainError, HoldEnded, IdempotencyKeyReused
+from reservations.base.infra.db import Database
+from reservations.base.reads import reseller_bookings as reads
+from reservations.base.reads.availability import slots_starting
+from reservations.base.rules import reseller_bookings as rules
+from reservations.base.rules.booking import BookingPolicy
+from reservations.base.rules.resellers import ResellerRef
+from reservations.notices import followups
+from reservations.settings import Settings
+
+
+async def _answer(
+    request: Request[Any, Any, Any],
+    db: Database,
+    reseller: ResellerRef,
+    booking_uuid: str,
+    settings: Settings,
+) -> Response[Any]:
+    found = await reads.one(db, reseller, booking_uuid)
+    if found is None:  # pragma: no cover - just written or read by the same key
+        raise OctoError(INVALID_BOOKING_UUID, "There is no booking with this uuid.", booking_uuid)
+    asked = shapes.Asked(requests.capabilities_of(request))
+    return answer(request, shapes.booking(found, reseller, asked, settings, clock.now()))
+
+
+async def _slot_id(db: Database, product_id: int, availability_id: str | None) -> int:
+    start = requests.slot_start(availability_id)
+    slots = await slots_starting(db, product_id, [start])
+    if not slots:
+        raise OctoError(
+            INVALID_AVAILABILITY_ID, "This product has no such availability.", availability_id
+        )
+    return slots[0].id
+
+
+def _uuid_in_path(value: str) -> str:
+    try:
+        return requests.booking_uuid(value)
+    except OctoError:
+        raise OctoError(INVALID_BOOKING_UUID, "The uuid is not a UUID.", value) from None
+
+
+async def _offer_freed_places(
+    db: Database, state: State, reseller: ResellerRef, slot_id: int
+) -> None:
+    """Places freed on the real programme go to its waiting list (not in the sandbox)."""
+    if not reseller.test_mode:
+        await followups.reseller_booking_changed(db, state.settings, slot_id)
+
+
+class BookingsController(Controller):
+    path = "/bookings"
+
+    @post(status_code=HTTP_200_OK)
+    async def reserve(
+        self,
+        request: Request[Any, Any, Any],
+        reseller: NamedDependency[ResellerRef],
+        octo_db: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+        booking_policy: NamedDependency[BookingPolicy],
+    ) -> Response[Any]:
+        body = await requests.body_of(request, requests.ReservationIn)
+        product = await product_of(octo_db, body.product_id, body.option_id)
+        units = requests.units_of(body.unit_items)
+        reservation = rules.Reservation(
+            uuid=requests.booking_uuid(body.uuid),
+            slot_id=await _slot_id(octo_db, product.id, body.availability_id),
+            units=units,
+            hold_minutes=body.expiration_minutes or settings.reseller_hold_minutes,
+            reseller_reference=body.reseller_reference,
+            notes=body.notes,
+            guest=body.contact.guest() if body.contact else rules.Guest(),
+        )
+        try:
+            await rules.reserve(octo_db, reseller, reservation, booking_policy)
+        except IdempotencyKeyReused:
+            raise bad_request(
+                "This uuid is already the uuid of another booking: send a new uuid for a new "
+                "booking, or the same request to get the first answer again."
+            ) from None
+        return await _answer(request, octo_db, reseller, reservation.uuid, settings)
+
+    @get()
+    async def list_bookings(
+        self,
+        request: Request[Any, Any, Any],
+        reseller: NamedDependency[ResellerRef],
+        octo_db: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+    ) -> Response[Any]:
+        query = request.query_params
+        first = last = None
+        if query.get("localDate") is not None:
+            first = last = requests.local_day(query.get("localDate"), "localDate")
+        elif query.get("localDateStart") is not None or query.get("localDateEnd") is not None:
+            first, last = requests.period(query.get("localDateStart"), query.get("localDateEnd"))
+        references = query.get("resellerReference"), query.get("supplierReference")
+        if first is None and references == (None, None):
+            raise bad_request(
+                "Say which bookings: resellerReference, supplierReference, localDate, or "
+                "localDateStart with localDateEnd."
+            )
+        found = await reads.find(
+            octo_db,
+            reseller,
+            reseller_reference=references[0],
+            supplier_reference=references[1],
+            first_day=first,
+            last_day=last,
+        )
+        asked, now = shapes.Asked(requests.capabilities_of(request)), clock.now()
+        return answer(
+            request, [shapes.booking(item, reseller, asked, settings, now) for item in found]
+        )
+
+    @get("/{booking_uuid:str}")
+    async def read(
+        self,
+        request: Request[Any, Any, Any],
+        booking_uuid: FromPath[str],
+        reseller: NamedDependency[ResellerRef],
+        octo_db: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+    ) -> Response[Any]:
+        key = _uuid_in_path(booking_uuid)
+        if await reads.one(octo_db, reseller, key) is None:
+            raise OctoError(INVALID_BOOKING_UUID, "There is no booking with this uuid.", key)
+        return await _answer(request, octo_db, reseller, key, settings)
+
+    @post("/{booking_uuid:str}/confirm", status_code=HTTP_200_OK)
+    async def confirm(
+        self,
+        request: Request[Any, Any, Any],
+        booking_uuid: FromPath[str],
+        reseller: NamedDependency[ResellerRef],
+        octo_db: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+    ) -> Response[Any]:
+        key = _uuid_in_path(booking_uuid)
+        body = await requests.body_of(request, requests.ConfirmationIn)
+        if body.contact is None:
+            raise bad_request("contact is required to confirm: at least the guest's name.")
+        references = {
+            item.uuid.lower(): item.reseller_reference
+            for item in body.unit_items or []
+            if item.uuid and item.reseller_reference
+        }
+        try:
+            await rules.confirm(
+                octo_db,
+                reseller,
+                key,
+                body.contact.guest(),
+                reseller_reference=body.reseller_reference,
+                unit_references=references,
+            )
+        except HoldEnded as ended:
+            raise OctoError(INVALID_BOOKING_UUID, ended.text, key) from None
+        except DomainError as refused:
+            raise of_domain(refused, booking_uuid=key) from None
+        return await _answer(request, octo_db, reseller, key, settings)
+
+    @post("/{booking_uuid:str}/extend", status_code=HTTP_200_OK)
+    async def extend(
+        self,
+        request: Request[Any, Any, Any],
+        booking_uuid: FromPath[str],
+        reseller: NamedDependency[ResellerRef],
+        octo_db: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+    ) -> Response[Any]:
+        key = _uuid_in_path(booking_uuid)
+        body = await requests.body_of(request, requests.ExtensionIn)
+        minutes = body.expiration_minutes or settings.reseller_hold_minutes
+        try:
+            await rules.extend(octo_db, reseller, key, minutes)
+        except DomainError as refused:
+            raise of_domain(refused, booking_uuid=key) from None
+        return await _answer(request, octo_db, reseller, key, settings)
+
+    @post("/{booking_uuid:str}/cancel", status_code=HTTP_200_OK)
+    async def cancel(
+        self,
+        request: Request[Any, Any, Any],
+        booking_uuid: FromPath[str],
+        reseller: NamedDependency[ResellerRef],
+        octo_db: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+        state: State,
+    ) -> Response[Any]:
+        key = _uuid_in_path(booking_uuid)
+        body = await requests.body_of(request, requests.CancellationIn)
+        try:
+            cancelled = await rules.cancel(octo_db, reseller, key, reason=body.reason)
+        except DomainError as refused:
+            raise of_domain(refused, booking_uuid=key) from None
+        response = await _answer(request, octo_db, reseller, key, settings)
+        if cancelled:
+            found = await reads.one(octo_db, reseller, key)
+            assert found is not None
+            await _offer_freed_places(octo_db, state, reseller, found.slot.id)
+        return response
+
+    @patch("/{booking_uuid:str}")
+    async def update(
+        self,
+        request: Request[Any, Any, Any],
+        booking_uuid: FromPath[str],
+        reseller: NamedDependency[ResellerRef],
+        octo_db: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+        booking_policy: NamedDependency[BookingPolicy],
+        state: State,
+    ) -> Response[Any]:
+        key = _uuid_in_path(booking_uuid)
+        body = await requests.body_of(request, requests.UpdateIn)
+        current = await reads.one(octo_db, reseller, key)
+        if current is None:
+            raise OctoError(INVALID_BOOKING_UUID, "There is no booking with this uuid.", key)
+        product_id = str(current.slot.activity_id)
+        if body.product_id not in (None, product_id) or body.option_id not in (
+            None,
+            requests.OPTION_ID,
+        ):
+            raise bad_request(
+                "A booking stays on its product and option: cancel it and book the other one."
+            )
+        try:
+            await self._apply(octo_db, reseller, key, body, current, booking_policy)
+        except DomainError as refused:
+            raise of_domain(refused, booking_uuid=key) from None
+        if body.unit_items is not None or body.availability_id is not None:
+            await _offer_freed_places(octo_db, state, reseller, current.slot.id)
+        return await _answer(request, octo_db, reseller, key, settings)
+
+    @staticmethod
+    async def _apply(
+        db: Database,
+        reseller: ResellerRef,
+        key: str,
+        body: requests.UpdateIn,
+        current: reads.ResellerBooking,
+        policy: BookingPolicy,
+    ) -> None:
+        """Each change by its own rule, in this order: details, people, date, hold's end."""
+        if body.contact is not None or body.notes is not None or body.reseller_reference:
+            details = rules.Details(
+                guest=body.contact.guest() if body.contact else None,
+                notes=body.notes,
+                reseller_reference=body.reseller_reference,
+            )
+            await rules.correct(db, reseller, key, details)
+        if body.unit_items is not None:
+            await rules.resize(db, reseller, key, requests.units_of(body.unit_items), policy)
+        if body.availability_id is not None and body.availability_id != shapes.availability_id(
+            current.slot
+        ):
+            target = await _slot_id(db, current.slot.activity_id, body.availability_id)
+            await rules.move(db, reseller, key, target)
+        if body.expiration_minutes is not None:
+            await rules.extend(db, reseller, key, body.expiration_minutes)
