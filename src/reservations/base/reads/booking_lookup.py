@@ -19,6 +19,7 @@ from reservations.base.models import (
     AuditEntry,
     Booking,
     Provider,
+    Reseller,
     Slot,
 )
 from reservations.base.reads import slot_facts
@@ -101,6 +102,9 @@ class BookingRecord:
     notes: str | None
     provider_phone: str | None
     audit: list[AuditLine]
+    #: The reseller that sold it, and its reference for it (channel ``reseller``).
+    reseller: str | None = None
+    reseller_reference: str | None = None
 
 
 async def booking_record(db: Database, booking_id: int) -> BookingRecord:
@@ -111,11 +115,18 @@ async def booking_record(db: Database, booking_id: int) -> BookingRecord:
         if booking is None:
             raise BookingNotFound()
         trail = await audit_lines(session, AuditEntry.booking_id == booking_id)
+        reseller = None
+        if booking.reseller_id is not None:
+            reseller = await session.scalar(
+                select(Reseller.name).where(Reseller.id == booking.reseller_id)
+            )
     return BookingRecord(
         booking=BookingView.of(booking),
         notes=booking.notes,
         provider_phone=booking.slot.activity.provider.phone,
         audit=trail,
+        reseller=reseller,
+        reseller_reference=booking.reseller_reference,
     )
 
 

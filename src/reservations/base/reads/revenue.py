@@ -11,9 +11,10 @@ January counts in January's season). Amounts are integer euro cents.
 - refunds: ``succeeded`` ones were given back; ``pending`` ones are owed and not sent yet
   (Stripe unreachable: ``tick`` retries them); failed ones (staff must look) are in neither;
 - net: revenue less the succeeded refunds;
-- unpaid holds: bookings in ``HOLD_STATUSES`` whose hold still runs at the report's time (a hold
-  past its end holds nothing any more, even before ``tick`` marks it expired): how many, their
-  people, and the amount at stake at the activity's current prices.
+- unpaid holds: online bookings awaiting their payment (``pending_payment``; a reseller's hold
+  is not counted: the reseller is paid, not the office) whose hold still runs at the report's
+  time (a hold past its end holds nothing any more, even before ``tick`` marks it expired): how
+  many, their people, and the amount at stake at the activity's current prices.
 
 Three GROUP BY statements (payments, refunds, holds), each by channel × provider whatever the
 number of bookings; their few rows are summed here into the totals and both groupings.
@@ -38,6 +39,7 @@ from reservations.base.models import (
     Activity,
     ActivityKind,
     Booking,
+    BookingStatus,
     Channel,
     Payment,
     PaymentMethod,
@@ -48,7 +50,6 @@ from reservations.base.models import (
     Slot,
 )
 from reservations.base.reads.reports import _aligned, _Season
-from reservations.base.rules.holds import is_hold
 
 #: The groupings, in the order the report shows them: (report key, CSV scope).
 GROUPINGS = (("by_channel", "channel"), ("by_provider", "provider"))
@@ -103,7 +104,10 @@ def _holds(season: _Season, at: datetime) -> Select[Any]:
             _cents(at_stake),
         )
         .select_from(Booking)
-        .where(is_hold(), Booking.hold_expires_at > at)
+        # A reseller's hold is not money at stake here: the reseller is paid, not us.
+        .where(
+            Booking.status == BookingStatus.PENDING_PAYMENT, Booking.hold_expires_at > at
+        )
     )
     return _from_bookings(query, season)
 
