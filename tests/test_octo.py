@@ -603,18 +603,53 @@ async def test_unknown_booking_uuids(client, key):
             assert error_of(response, spec_path, method, "INVALID_BOOKING_UUID")["uuid"]
 
 
+async def test_patch_a_hold_changes_its_people_and_date_within_the_places(client, db, key):
+    slot = await priced_slot(db, capacity=4)
+    other = await priced_slot(db, capacity=3, days=6, activity=await _activity_of(db, slot))
+    held = (
+        await client.post("/octo/bookings", json=reservation(slot, "adult"), headers=auth(key))
+    ).json()
+    url = f"/octo/bookings/{held['uuid']}"
+    grown = await client.patch(
+        url, json={"unitItems": [{"unitId": "adult"}, {"unitId": "child"}]}, headers=auth(key)
+    )
+    body = checked(grown, "/bookings/{uuid}", "patch")
+    assert body["status"] == "ON_HOLD" and len(body["unitItems"]) == 2
+    assert (await fetch_slot(db, slot.id)).held == 2
+    too_many = await client.patch(
+        url, json={"unitItems": [{"unitId": "adult"}] * 5}, headers=auth(key)
+    )
+    error_of(too_many, "/bookings/{uuid}", "patch", "UNPROCESSABLE_ENTITY")
+    assert (await fetch_slot(db, slot.id)).held == 2
+    moved = await client.patch(
+        url, json={"availabilityId": clock.local_stamp(other.starts_at)}, headers=auth(key)
+    )
+    body = checked(moved, "/bookings/{uuid}", "patch")
+    assert body["availabilityId"] == clock.local_stamp(other.starts_at)
+    assert body["utcExpiresAt"] == held["utcExpiresAt"]  # a move does not lengthen the hold
+    source, target = await fetch_slot(db, slot.id), await fetch_slot(db, other.id)
+    assert (source.held, source.holds_expire_at, target.held) == (0, None, 2)
+    assert clock.utc_stamp(target.holds_expire_at) == held["utcExpiresAt"]
+    crowd = reservation(other, "adult")
+    assert (await client.post("/octo/bookings", json=crowd, headers=auth(key))).status_code == 200
+    back = await client.patch(url, json={"unitItems": [{"unitId": "adult"}] * 3}, headers=auth(key))
+    error_of(back, "/bookings/{uuid}", "patch", "UNPROCESSABLE_ENTITY")  # 1 place left there
+    confirmed = await client.post(
+        f"{url}/confirm", json={"contact": {"fullName": "Piet"}}, headers=auth(key)
+    )
+    assert confirmed.json()["status"] == "CONFIRMED"
+    assert ((await fetch_slot(db, other.id)).booked, (await fetch_slot(db, other.id)).held) == (
+        2,
+        1,
+    )
+
+
 async def test_patch_changes_details_people_and_date(client, db, key):
     slot = await priced_slot(db, capacity=6)
     other = await priced_slot(db, capacity=6, days=6, activity=await _activity_of(db, slot))
     held = (
         await client.post("/octo/bookings", json=reservation(slot, "adult"), headers=auth(key))
     ).json()
-    on_hold = await client.patch(
-        f"/octo/bookings/{held['uuid']}",
-        json={"unitItems": [{"unitId": "adult"}] * 2},
-        headers=auth(key),
-    )
-    error_of(on_hold, "/bookings/{uuid}", "patch", "UNPROCESSABLE_ENTITY")
     await client.post(
         f"/octo/bookings/{held['uuid']}/confirm",
         json={"contact": {"fullName": "Piet"}},
@@ -625,6 +660,7 @@ async def test_patch_changes_details_people_and_date(client, db, key):
         json={
             "resellerReference": "LM-7",
             "notes": "Wheelchair",
+            "contact": {"fullName": "Piet Jansen", "phoneNumber": "+31 6 1234 5678"},
             "unitItems": [{"unitId": "adult"}, {"unitId": "adult"}, {"unitId": "child"}],
             "availabilityId": clock.local_stamp(other.starts_at),
         },
@@ -632,11 +668,12 @@ async def test_patch_changes_details_people_and_date(client, db, key):
     )
     patched = checked(response, "/bookings/{uuid}", "patch")
     assert patched["resellerReference"] == "LM-7" and patched["notes"] == "Wheelchair"
+    assert patched["contact"]["fullName"] == "Piet Jansen"
+    assert patched["contact"]["phoneNumber"] == "+31 6 1234 5678"
     assert [u["unitId"] for u in patched["unitItems"]] == ["adult", "adult", "child"]
     assert patched["availabilityId"] == clock.local_stamp(other.starts_at)
-    assert (await fetch_slot(db, slot.id)).booked == 0 and (
-        await fetch_slot(db, other.id)
-    ).booked == 3
+    assert (await fetch_slot(db, slot.id)).booked == 0
+    assert (await fetch_slot(db, other.id)).booked == 3
     too_many = await client.patch(
         f"/octo/bookings/{held['uuid']}",
         json={"unitItems": [{"unitId": "adult"}] * 7},
@@ -644,6 +681,10 @@ async def test_patch_changes_details_people_and_date(client, db, key):
     )
     error_of(too_many, "/bookings/{uuid}", "patch", "UNPROCESSABLE_ENTITY")  # 3 places left
     assert (await fetch_slot(db, other.id)).booked == 3
+    other_product = await client.patch(
+        f"/octo/bookings/{held['uuid']}", json={"productId": "999"}, headers=auth(key)
+    )
+    error_of(other_product, "/bookings/{uuid}", "patch", "BAD_REQUEST")
 
 
 async def _activity_of(db, slot):  # type: ignore[no-untyped-def]

@@ -416,13 +416,3 @@ class InvalidHoldLength(DomainError):
     code = "invalid_hold_length"
     title = N_("Invalid hold")
     message = N_("A hold lasts from 1 to {maximum} minutes.")
-
-
-class HoldUnitsFixed(DomainError):
-    kind = ErrorKind.CONFLICT
-    code = "hold_units_fixed"
-    title = N_("A hold cannot be changed")
-    message = N_(
-        "The people and the date of a booking on hold cannot be changed: cancel the hold and "
-        "reserve again, or confirm it first."
-    )

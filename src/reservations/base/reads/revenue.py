@@ -105,9 +105,7 @@ def _holds(season: _Season, at: datetime) -> Select[Any]:
         )
         .select_from(Booking)
         # A reseller's hold is not money at stake here: the reseller is paid, not us.
-        .where(
-            Booking.status == BookingStatus.PENDING_PAYMENT, Booking.hold_expires_at > at
-        )
+        .where(Booking.status == BookingStatus.PENDING_PAYMENT, Booking.hold_expires_at > at)
     )
     return _from_bookings(query, season)
 

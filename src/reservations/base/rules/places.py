@@ -328,6 +328,40 @@ async def take_more(session: AsyncSession, slot_id: int, people: int, now: datet
     return booked
 
 
+async def hold_more(
+    session: AsyncSession,
+    slot_id: int,
+    people: int,
+    now: datetime,
+    *,
+    until: datetime | None = None,
+) -> bool:
+    """Add ``people`` to the slot's holds, under the same rule as a booking's places (a
+    reseller's hold grows, or moves here with its end ``until``), inside the caller's
+    transaction, which has called ``lock_capped_provider`` first; False when they do not fit
+    (``room.refusal`` says why). A lapsed hold on the slot is released first."""
+    earliest = _slot.c.holds_expire_at
+    ends = earliest
+    if until is not None:
+        ends = case((earliest.is_(None) | (earliest > until), until), else_=earliest)
+    adding = (
+        update(_slot)
+        .where(_slot.c.id == slot_id, room.fits(people, now))
+        .values(held=_slot.c.held + people, holds_expire_at=ends, updated_at=now)
+        .returning(_slot.c.held)
+    )
+    held = (await session.execute(adding)).scalar()
+    if held is None and await _released_lapsed(session, slot_id, now):
+        held = (await session.execute(adding)).scalar()
+    return held is not None
+
+
+async def hold_fewer(session: AsyncSession, slot_id: int, people: int, now: datetime) -> None:
+    """``people`` of the slot's holds are let go (a reseller's hold shrank or moved away), in the
+    caller's transaction under the slot's lock, after the booking changed."""
+    await holds.end_hold(session, slot_id, people, now)
+
+
 async def _released_lapsed(
     executor: AsyncConnection | AsyncSession, slot_id: int, now: datetime
 ) -> bool:

@@ -25,7 +25,6 @@ from reservations.base.errors import (
     BookingNotFound,
     ChildWithoutAdult,
     HoldEnded,
-    HoldUnitsFixed,
     InvalidEmail,
     InvalidHoldLength,
     InvalidPhone,
@@ -41,7 +40,7 @@ from reservations.base.models import (
     CancelledBy,
     Channel,
 )
-from reservations.base.rules import audit, booking, contacts, holds, moves
+from reservations.base.rules import audit, booking, contacts, holds, moves, places, room
 from reservations.base.rules.booking import BookingPolicy, BookingReceipt, BookingRequest
 from reservations.base.rules.resellers import ResellerRef
 from reservations.settings import SUPPORTED_LOCALES
@@ -491,28 +490,73 @@ async def resize(
     *,
     now: clock.At = None,
 ) -> int:
-    """Change a confirmed booking's unit items: its party grows within the places left, or
-    shrinks, by the visitor's own rule (``booking.change_party``, until the cut-off)."""
+    """Change the unit items of a booking: its party grows within the places left, or shrinks.
+    A confirmed booking by the visitor's own rule (``booking.change_party``, until the cut-off);
+    a running hold within its held places (``places.hold_more``)."""
     adults, children = party_of(units)
+    booking.check_party(adults, children, policy)
     found = await _identity(db, reseller, booking_uuid)
+    items = {"unitItems": _unit_items(booking_uuid, units)}
+    if found.status in HOLD_STATUSES:
+        await _resize_hold(db, reseller, booking_uuid, (adults, children), items, now)
+        return found.id
     if (adults, children) != (found.adults, found.children):
-        if found.status in HOLD_STATUSES:
-            raise HoldUnitsFixed(field="unitItems")
         token = tokens.derived_token(
             policy.secret_key, key_of(reseller.id, booking_uuid), found.request_fingerprint or ""
         )
         await booking.change_party(db, token, adults, children, policy, now=now)
     async with db.writing() as session:
         await holds.lock_slot_row(session, found.slot_id)
-        await _merge_data(
-            session,
-            found.id,
-            {
-                "unitItems": _unit_items(booking_uuid, units),
-                "updatedAt": clock.utc_stamp(clock.reader(now)()),
-            },
-        )
+        stamp = {"updatedAt": clock.utc_stamp(clock.reader(now)())}
+        await _merge_data(session, found.id, {**items, **stamp})
     return found.id
+
+
+async def _resize_hold(
+    db: Database,
+    reseller: ResellerRef,
+    booking_uuid: str,
+    party: tuple[int, int],
+    items: dict[str, Any],
+    now: clock.At,
+) -> None:
+    async with db.writing() as session:
+        slot_id = await session.scalar(select(Booking.slot_id).where(which(reseller, booking_uuid)))
+        assert slot_id is not None  # found just before; bookings are never deleted
+        await places.lock_capped_provider(session, slot_id)
+        locked = await _lock(session, reseller, booking_uuid, clock.reader(now))
+        if not locked.running_hold or locked.slot_id != slot_id:
+            raise locked.ended()
+        extra = sum(party) - (locked.adults + locked.children)
+        if extra > 0:
+            await _hold_more(
+                session, slot_id, extra, locked.now, party=locked.adults + locked.children
+            )
+        await session.execute(
+            update(Booking)
+            .where(Booking.id == locked.id)
+            .values(
+                adults=party[0],
+                children=party[1],
+                reseller_data={
+                    **locked.data,
+                    **items,
+                    "updatedAt": clock.utc_stamp(locked.now),
+                },
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if extra < 0:
+            await places.hold_fewer(session, slot_id, -extra, locked.now)
+        audit.record(
+            session,
+            _actor(reseller),
+            "booking.changed",
+            slot_id=slot_id,
+            booking_id=locked.id,
+            before={"adults": locked.adults, "children": locked.children},
+            after={"adults": party[0], "children": party[1]},
+        )
 
 
 async def move(
@@ -523,12 +567,14 @@ async def move(
     *,
     now: clock.At = None,
 ) -> int:
-    """Move a confirmed booking to another date (``moves.move_booking``: the places taken
-    there under the same rule as a booking's)."""
+    """Move a booking to another date of its activity: a confirmed one by
+    ``moves.move_booking``, a running hold with its held places; the places are taken there
+    under the same rule as a booking's."""
     found = await _identity(db, reseller, booking_uuid)
-    if found.status in HOLD_STATUSES:
-        raise HoldUnitsFixed(field="availabilityId")
     if found.slot_id == target_slot_id:
+        return found.id
+    if found.status in HOLD_STATUSES:
+        await _move_hold(db, reseller, booking_uuid, found.slot_id, target_slot_id, now)
         return found.id
 
     async def stamp(session: AsyncSession, _move: Any) -> None:
@@ -539,6 +585,69 @@ async def move(
         db, found.id, target_slot_id, actor=_actor(reseller), now=now, also=stamp
     )
     return found.id
+
+
+async def _move_hold(
+    db: Database,
+    reseller: ResellerRef,
+    booking_uuid: str,
+    source_id: int,
+    target_id: int,
+    now: clock.At,
+) -> None:
+    """Lock order as everywhere: the target's capped farm, then both slots by id, then the
+    booking."""
+    async with db.writing() as session:
+        await places.lock_capped_provider(session, target_id)
+        for slot_id in sorted({source_id, target_id}):
+            await holds.lock_slot_row(session, slot_id)
+        locked = await _lock(session, reseller, booking_uuid, clock.reader(now))
+        if not locked.running_hold or locked.slot_id != source_id:
+            raise locked.ended()
+        people = locked.adults + locked.children
+        await _hold_more(session, target_id, people, locked.now, until=locked.hold_expires_at)
+        await session.execute(
+            update(Booking)
+            .where(Booking.id == locked.id)
+            .values(
+                slot_id=target_id,
+                reseller_data={**locked.data, "updatedAt": clock.utc_stamp(locked.now)},
+            )
+            .execution_options(synchronize_session=False)
+        )
+        await places.hold_fewer(session, source_id, people, locked.now)
+        audit.record(
+            session,
+            _actor(reseller),
+            "booking.moved",
+            slot_id=source_id,
+            booking_id=locked.id,
+            before={"slot_id": source_id},
+            after={"slot_id": target_id},
+        )
+
+
+async def _hold_more(
+    session: AsyncSession,
+    slot_id: int,
+    people: int,
+    now: datetime,
+    *,
+    until: datetime | None = None,
+    party: int | None = None,
+) -> None:
+    """Hold ``people`` more on the slot, or raise why they do not fit (for a larger party of
+    ``party``, or a hold moved here)."""
+    for _attempt in range(3):
+        if await places.hold_more(session, slot_id, people, now, until=until):
+            return
+        refused = await room.refusal(
+            session, slot_id, people, now, field="availabilityId", party=party
+        )
+        if refused is not None:
+            raise refused
+        # Places were given back since the UPDATE (a refused UPDATE locks nothing): again.
+    raise RuntimeError("could not hold the places after 3 attempts")  # pragma: no cover
 
 
 @dataclass(frozen=True)
