@@ -553,3 +553,36 @@ async def test_the_rate_limit_counts_each_key_on_its_own(db, tmp_path):
 
     stored = await fetch_slot(db, slot.id)
     assert (stored.booked, stored.held) == (1, 1)
+
+
+async def test_a_key_however_spelt_is_one_bucket(db, tmp_path):
+    """The key the guard accepts is the key counted: its header spelt another way (the scheme's
+    case, spaces around the key) is not a fresh minute; a header that is no bearer key at all
+    is counted by address, not one bucket per made-up header."""
+    limit = 5
+    _reseller, key = await add_reseller(db, "Spelling")
+    spellings = [
+        f"Bearer {key}",
+        f"bearer {key}",
+        f"BEARER {key}",
+        f"Bearer  {key}",
+        f"Bearer {key} ",
+    ]
+    assert len(spellings) == limit
+
+    async with octo_client(db, tmp_path, reseller_rate_limit=limit) as client:
+        within = [
+            await client.get("/octo/products", headers={"Authorization": spelt})
+            for spelt in spellings
+        ]
+        assert [answer.status_code for answer in within] == [200] * limit
+        for spelt in spellings:
+            over = await client.get("/octo/products", headers={"Authorization": spelt})
+            assert_octo_error(over, 429, "TOO_MANY_REQUESTS")
+
+    async with octo_client(db, tmp_path, reseller_rate_limit=limit) as client:
+        made_up = [
+            await client.get("/octo/products", headers={"Authorization": f"Basic guess{n}"})
+            for n in range(limit + 1)
+        ]
+        assert [answer.status_code for answer in made_up] == [401] * limit + [429]

@@ -12,7 +12,8 @@
 
 A bucket marked ``per_key`` (the resellers' API) counts each API key's requests, not each
 address's, with its own limit (``Settings.reseller_rate_limit``): two resellers behind one
-address do not share it, and one reseller's several servers do.
+address do not share it, and one reseller's several servers do. A request with no bearer key
+is counted by its address.
 
 A request takes its place in the bucket before it runs (under the middleware's lock), so a
 burst of concurrent requests cannot pass the limit together.
@@ -56,12 +57,22 @@ def over_limit(request: Request[Any, Any, Any]) -> bool:
     return bool(request.scope.get("state", {}).get(_OVER))
 
 
+def bearer_key(header: str) -> str | None:
+    """The key of an ``Authorization: Bearer <key>`` header, read as the OCTO API's guard reads
+    it (any case of the scheme, spaces around the key), so that one key is one bucket however
+    it is spelt; None for a header that is no bearer key (counted by address instead)."""
+    scheme, _space, key = header.partition(" ")
+    key = key.strip()
+    return key if scheme.lower() == "bearer" and key else None
+
+
 class ForgivingRateLimitMiddleware(RateLimitMiddleware):
     def cache_key_from_request(self, request: Request[Any, Any, Any]) -> str:
         name = request.route_handler.opt.get(OPTION)
         if request.route_handler.opt.get(PER_KEY):
-            key = hashlib.sha256(request.headers.get("authorization", "").encode()).hexdigest()
-            return f"key:{key}::{name}"
+            key = bearer_key(request.headers.get("authorization", ""))
+            if key:
+                return f"key:{hashlib.sha256(key.encode()).hexdigest()}::{name}"
         return f"{super().cache_key_from_request(request)}::{name}"
 
     def _maximum(self, request: Request[Any, Any, Any]) -> int:

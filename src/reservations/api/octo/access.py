@@ -15,6 +15,7 @@ from litestar.handlers import BaseRouteHandler
 from reservations.api.octo.errors import FORBIDDEN, UNAUTHORIZED, OctoError
 from reservations.base.infra.db import Database
 from reservations.base.rules.resellers import ResellerRef, reseller_of_key
+from reservations.web.rate_limit import bearer_key
 
 #: Keys are made by ``reservations reseller add``; anything longer is not one of ours.
 _MAX_KEY = 200
@@ -22,10 +23,8 @@ _RESELLER = "octo_reseller"
 
 
 async def require_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    header = connection.headers.get("authorization", "")
-    scheme, _space, key = header.partition(" ")
-    key = key.strip()
-    if scheme.lower() != "bearer" or not key:
+    key = bearer_key(connection.headers.get("authorization", ""))
+    if key is None:
         raise OctoError(
             UNAUTHORIZED, "Send your API key in the Authorization header: Bearer <key>."
         )
