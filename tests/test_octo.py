@@ -22,15 +22,21 @@ from reservations.base.models import (
     Booking,
     CancelReason,
     Channel,
+    OutboxMessage,
+    Provider,
     Slot,
     SlotStatus,
 )
 from reservations.base.reads import day_sheet
 from reservations.base.rules import slots as slot_rules
+from reservations.base.rules.provider_links import issue_link
 from reservations.base.rules.resellers import add_reseller, revoke_reseller
 from reservations.settings import Settings
 from tests.factories import fetch_slot, make_activity, make_slot
 from tests.octo_spec import assert_valid, response_schema
+from tests.outbox_support import as_sent
+from tests.staff_support import staff_client
+from tests.test_visitors import site_settings
 
 PRICING = {"Octo-Capabilities": "octo/pricing"}
 UTC_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
@@ -812,3 +818,61 @@ async def test_a_test_key_books_the_sandbox_not_the_real_places(client, db):
             await session.scalar(select(Booking.id).where(Booking.channel == Channel.RESELLER))
             is None
         )
+
+
+async def test_email_receipt_sends_the_guest_our_confirmation_once(client, db, key):
+    slot = await priced_slot(db, capacity=6)
+    quiet = (await client.post("/octo/bookings", json=reservation(slot), headers=auth(key))).json()
+    await client.post(
+        f"/octo/bookings/{quiet['uuid']}/confirm",
+        json={"contact": {"fullName": "Ohne Mail", "emailAddress": "ohne@example.de"}},
+        headers=auth(key),
+    )
+    held = (await client.post("/octo/bookings", json=reservation(slot), headers=auth(key))).json()
+    asked = {
+        "emailReceipt": True,
+        "contact": {
+            "fullName": "Hanna Vogel",
+            "emailAddress": "hanna@example.de",
+            "locales": ["de-DE"],
+        },
+    }
+    for _ in range(2):  # a retry of the confirmation
+        answer = await client.post(
+            f"/octo/bookings/{held['uuid']}/confirm", json=asked, headers=auth(key)
+        )
+        assert answer.status_code == 200
+    async with db.reading() as session:
+        messages = (await session.scalars(select(OutboxMessage))).all()
+    assert [m.to_address for m in messages] == ["hanna@example.de"]
+    sent = as_sent(messages[0])
+    assert held["supplierReference"] in sent.text and "Buchung" in sent.subject
+
+
+async def test_the_office_reads_who_sold_it_and_the_hold(client, db, key):
+    slot = await priced_slot(db, capacity=6)
+    held = (
+        await client.post(
+            "/octo/bookings", json=reservation(slot, resellerReference="LM-9"), headers=auth(key)
+        )
+    ).json()
+    async with db.reading() as session:
+        provider_id = (await session.get(Activity, slot.activity_id)).provider_id
+        provider = await session.get(Provider, provider_id)
+    secret = await issue_link(db, provider.name)
+    day = clock.local_date(slot.starts_at).isoformat()
+    sheet = (await client.get(f"/farm/{secret}/{day}")).text
+    assert "vendu par Lozère Marketplace" in sheet
+    assert "option du revendeur jusqu" in sheet
+    await client.post(
+        f"/octo/bookings/{held['uuid']}/confirm",
+        json={"contact": {"fullName": "Lotte Jansen"}},
+        headers=auth(key),
+    )
+    sheet = (await client.get(f"/farm/{secret}/{day}")).text
+    assert "Lotte Jansen" in sheet and "option du revendeur" not in sheet
+    async with staff_client(db, site_settings(db)) as (office, _account):
+        async with db.reading() as session:
+            booking_id = await session.scalar(select(Booking.id).where(Booking.slot_id == slot.id))
+        page = (await office.get(f"/staff/bookings/{booking_id}")).text
+    assert "Lozère Marketplace" in page and "LM-9" in page

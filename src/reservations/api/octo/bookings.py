@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from jinja2 import Environment
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
@@ -27,13 +28,15 @@ from reservations.api.octo.responses import answer
 from reservations.base import clock
 from reservations.base.errors import DomainError, HoldEnded, IdempotencyKeyReused
 from reservations.base.infra.db import Database
+from reservations.base.reads import catalogue
 from reservations.base.reads import reseller_bookings as reads
 from reservations.base.reads.availability import slots_starting
 from reservations.base.rules import reseller_bookings as rules
 from reservations.base.rules.booking import BookingPolicy
 from reservations.base.rules.resellers import ResellerRef
-from reservations.notices import followups
+from reservations.notices import emails, followups
 from reservations.settings import Settings
+from reservations.web import links
 
 
 async def _answer(
@@ -73,6 +76,22 @@ async def _offer_freed_places(
     """Places freed on the real programme go to its waiting list (not in the sandbox)."""
     if not reseller.test_mode:
         await followups.reseller_booking_changed(db, state.settings, slot_id)
+
+
+async def _email_receipt(
+    db: Database,
+    reseller: ResellerRef,
+    key: str,
+    policy: BookingPolicy,
+    jinja: Environment,
+    settings: Settings,
+) -> None:
+    """The guest's confirmation email, in their language, when the reseller asks for it and
+    gave an address (queued once, whatever the retries)."""
+    receipt = await rules.receipt_of(db, reseller, key, policy)
+    slot = await catalogue.slot_detail(db, receipt.booking.slot_id, published_only=False)
+    manage_url = links.manage_url(settings.public_url, receipt.manage_token)
+    await emails.queue_booking_confirmed(db, jinja, receipt.booking, slot, manage_url, settings)
 
 
 class BookingsController(Controller):
@@ -163,6 +182,8 @@ class BookingsController(Controller):
         reseller: NamedDependency[ResellerRef],
         octo_db: NamedDependency[Database],
         settings: NamedDependency[Settings],
+        booking_policy: NamedDependency[BookingPolicy],
+        jinja: NamedDependency[Environment],
     ) -> Response[Any]:
         key = _uuid_in_path(booking_uuid)
         body = await requests.body_of(request, requests.ConfirmationIn)
@@ -186,6 +207,8 @@ class BookingsController(Controller):
             raise OctoError(INVALID_BOOKING_UUID, ended.text, key) from None
         except DomainError as refused:
             raise of_domain(refused, booking_uuid=key) from None
+        if body.email_receipt and not reseller.test_mode:
+            await _email_receipt(octo_db, reseller, key, booking_policy, jinja, settings)
         return await _answer(request, octo_db, reseller, key, settings)
 
     @post("/{booking_uuid:str}/extend", status_code=HTTP_200_OK)

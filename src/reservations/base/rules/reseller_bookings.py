@@ -501,10 +501,8 @@ async def resize(
         await _resize_hold(db, reseller, booking_uuid, (adults, children), items, now)
         return found.id
     if (adults, children) != (found.adults, found.children):
-        token = tokens.derived_token(
-            policy.secret_key, key_of(reseller.id, booking_uuid), found.request_fingerprint or ""
-        )
-        await booking.change_party(db, token, adults, children, policy, now=now)
+        receipt = await receipt_of(db, reseller, booking_uuid, policy)
+        await booking.change_party(db, receipt.manage_token, adults, children, policy, now=now)
     async with db.writing() as session:
         await holds.lock_slot_row(session, found.slot_id)
         stamp = {"updatedAt": clock.utc_stamp(clock.reader(now)())}
@@ -648,6 +646,18 @@ async def _hold_more(
             raise refused
         # Places were given back since the UPDATE (a refused UPDATE locks nothing): again.
     raise RuntimeError("could not hold the places after 3 attempts")  # pragma: no cover
+
+
+async def receipt_of(
+    db: Database, reseller: ResellerRef, booking_uuid: str, policy: BookingPolicy
+) -> BookingReceipt:
+    """The booking as its guest sees it, with its manage token (derived, never stored): for the
+    confirmation email a reseller asks us to send (``emailReceipt``)."""
+    found = await _identity(db, reseller, booking_uuid)
+    token = tokens.derived_token(
+        policy.secret_key, key_of(reseller.id, booking_uuid), found.request_fingerprint or ""
+    )
+    return BookingReceipt(await booking.find_by_token(db, token), token)
 
 
 @dataclass(frozen=True)
