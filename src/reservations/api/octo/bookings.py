@@ -21,12 +21,11 @@ from reservations.api.octo.errors import (
     INVALID_BOOKING_UUID,
     OctoError,
     bad_request,
-    of_domain,
 )
 from reservations.api.octo.products import product_of
 from reservations.api.octo.responses import answer
 from reservations.base import clock
-from reservations.base.errors import DomainError, HoldEnded, IdempotencyKeyReused
+from reservations.base.errors import HoldEnded, IdempotencyKeyReused
 from reservations.base.infra.db import Database
 from reservations.base.reads import catalogue
 from reservations.base.reads import reseller_bookings as reads
@@ -203,10 +202,8 @@ class BookingsController(Controller):
                 reseller_reference=body.reseller_reference,
                 unit_references=references,
             )
-        except HoldEnded as ended:
+        except HoldEnded as ended:  # the spec's word for a hold that cannot be confirmed
             raise OctoError(INVALID_BOOKING_UUID, ended.text, key) from None
-        except DomainError as refused:
-            raise of_domain(refused, booking_uuid=key) from None
         if body.email_receipt and not reseller.test_mode:
             await _email_receipt(octo_db, reseller, key, booking_policy, jinja, settings)
         return await _answer(request, octo_db, reseller, key, settings)
@@ -223,10 +220,7 @@ class BookingsController(Controller):
         key = _uuid_in_path(booking_uuid)
         body = await requests.body_of(request, requests.ExtensionIn)
         minutes = body.expiration_minutes or settings.reseller_hold_minutes
-        try:
-            await rules.extend(octo_db, reseller, key, minutes)
-        except DomainError as refused:
-            raise of_domain(refused, booking_uuid=key) from None
+        await rules.extend(octo_db, reseller, key, minutes)
         return await _answer(request, octo_db, reseller, key, settings)
 
     @post("/{booking_uuid:str}/cancel", status_code=HTTP_200_OK)
@@ -241,10 +235,7 @@ class BookingsController(Controller):
     ) -> Response[Any]:
         key = _uuid_in_path(booking_uuid)
         body = await requests.body_of(request, requests.CancellationIn)
-        try:
-            cancelled = await rules.cancel(octo_db, reseller, key, reason=body.reason)
-        except DomainError as refused:
-            raise of_domain(refused, booking_uuid=key) from None
+        cancelled = await rules.cancel(octo_db, reseller, key, reason=body.reason)
         response = await _answer(request, octo_db, reseller, key, settings)
         if cancelled:
             found = await reads.one(octo_db, reseller, key)
@@ -276,10 +267,7 @@ class BookingsController(Controller):
             raise bad_request(
                 "A booking stays on its product and option: cancel it and book the other one."
             )
-        try:
-            await self._apply(octo_db, reseller, key, body, current, booking_policy)
-        except DomainError as refused:
-            raise of_domain(refused, booking_uuid=key) from None
+        await self._apply(octo_db, reseller, key, body, current, booking_policy)
         if body.unit_items is not None or body.availability_id is not None:
             await _offer_freed_places(octo_db, state, reseller, current.slot.id)
         return await _answer(request, octo_db, reseller, key, settings)

@@ -24,14 +24,7 @@ from litestar.status_codes import (
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 
-from reservations.base.errors import (
-    DomainError,
-    ErrorKind,
-    InvalidEmail,
-    InvalidPhone,
-    MissingName,
-    ResellerBookingNotFound,
-)
+from reservations.base.errors import DomainError, ErrorKind, ResellerBookingNotFound
 from reservations.base.infra.unavailable import is_database_unavailable
 
 logger = logging.getLogger(__name__)
@@ -81,13 +74,11 @@ def bad_request(message: str) -> OctoError:
     return OctoError(BAD_REQUEST, message)
 
 
-def of_domain(error: DomainError, *, booking_uuid: str | None = None) -> OctoError:
+def of_domain(error: DomainError) -> OctoError:
     """A domain refusal as OCTO says it: unknown booking, bad input, or refused by the state of
     things (full, closed, too late)."""
     if isinstance(error, ResellerBookingNotFound):
-        return OctoError(INVALID_BOOKING_UUID, error.text, booking_uuid)
-    if isinstance(error, MissingName | InvalidEmail | InvalidPhone):
-        return bad_request(error.text)
+        return OctoError(INVALID_BOOKING_UUID, error.text, error.params.get("uuid"))
     if error.kind == ErrorKind.INVALID:
         return bad_request(error.text)
     return OctoError(UNPROCESSABLE_ENTITY, error.text)

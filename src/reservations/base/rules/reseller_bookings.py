@@ -272,6 +272,37 @@ async def _lock(
     )
 
 
+async def _write(
+    session: AsyncSession,
+    locked: _Locked,
+    data: dict[str, Any] | None = None,
+    **values: Any,
+) -> None:
+    """Change the locked booking's columns (``values``) and what it keeps of the reseller's
+    requests (``data``), stamped as its last change for the reseller."""
+    kept = {**locked.data, **(data or {}), "updatedAt": clock.utc_stamp(locked.now)}
+    await session.execute(
+        update(Booking)
+        .where(Booking.id == locked.id)
+        .values(**values, reseller_data=kept)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _guest_values(guest: Guest) -> dict[str, Any]:
+    """The booking's columns the guest gives (their name only if they gave one)."""
+    values: dict[str, Any] = {
+        "email": guest.email or None,
+        "phone": guest.phone or None,
+        "locale": guest.locale,
+    }
+    if guest.name:
+        values["name"] = guest.name
+    if guest.notes is not None:
+        values["notes"] = guest.notes
+    return values
+
+
 async def confirm(
     db: Database,
     reseller: ResellerRef,
@@ -285,8 +316,7 @@ async def confirm(
     """The reseller confirms its hold for ``guest``, whose name the farmer will call: the hold's
     people move from ``held`` to ``booked`` (no place is taken again). Confirming a confirmed
     booking again changes nothing; a hold that ended cannot be confirmed (``HoldEnded``)."""
-    name = guest.name
-    if not name:
+    if not guest.name:
         raise MissingName(field="contact.fullName")
     guest.check()
     async with db.writing() as session:
@@ -295,30 +325,19 @@ async def confirm(
             return locked.id
         if not locked.running_hold:
             raise locked.ended()
-        data = {
-            **locked.data,
-            "guest": guest.as_data(),
-            "unitItems": _with_references(locked.data, unit_references),
-            "confirmedAt": clock.utc_stamp(locked.now),
-            "updatedAt": clock.utc_stamp(locked.now),
-        }
-        values: dict[str, Any] = {
-            "status": BookingStatus.CONFIRMED,
-            "name": name,
-            "email": guest.email or None,
-            "phone": guest.phone or None,
-            "locale": guest.locale,
-            "reseller_data": data,
-        }
-        if guest.notes is not None:
-            values["notes"] = guest.notes
+        values = _guest_values(guest)
         if reseller_reference is not None:
             values["reseller_reference"] = reseller_reference
-        await session.execute(
-            update(Booking)
-            .where(Booking.id == locked.id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
+        await _write(
+            session,
+            locked,
+            {
+                "guest": guest.as_data(),
+                "unitItems": _with_references(locked.data, unit_references),
+                "confirmedAt": clock.utc_stamp(locked.now),
+            },
+            status=BookingStatus.CONFIRMED,
+            **values,
         )
         people = locked.adults + locked.children
         await holds.end_hold(session, locked.slot_id, people, locked.now, into_booked=True)
@@ -359,15 +378,7 @@ async def extend(
         if not locked.running_hold:
             raise locked.ended()
         until = locked.now + timedelta(minutes=minutes)
-        await session.execute(
-            update(Booking)
-            .where(Booking.id == locked.id)
-            .values(
-                hold_expires_at=until,
-                reseller_data={**locked.data, "updatedAt": clock.utc_stamp(locked.now)},
-            )
-            .execution_options(synchronize_session=False)
-        )
+        await _write(session, locked, hold_expires_at=until)
         await holds.hold_ends_moved(session, locked.slot_id, locked.now)
         audit.record(
             session,
@@ -452,23 +463,13 @@ async def correct(
         locked = await _lock(session, reseller, booking_uuid, clock.reader(now))
         if locked.status != BookingStatus.CONFIRMED and not locked.running_hold:
             raise locked.ended()
-        values: dict[str, Any] = {}
-        data = {**locked.data, "updatedAt": clock.utc_stamp(locked.now)}
-        if guest is not None:
-            if guest.name:
-                values["name"] = guest.name
-            values.update(email=guest.email or None, phone=guest.phone or None)
-            values["locale"] = guest.locale
-            data["guest"] = guest.as_data()
+        values = {} if guest is None else _guest_values(guest)
         if details.notes is not None:
             values["notes"] = details.notes
         if details.reseller_reference is not None:
             values["reseller_reference"] = details.reseller_reference
-        await session.execute(
-            update(Booking)
-            .where(Booking.id == locked.id)
-            .values(**values, reseller_data=data)
-            .execution_options(synchronize_session=False)
+        await _write(
+            session, locked, None if guest is None else {"guest": guest.as_data()}, **values
         )
         audit.record(
             session,
@@ -530,20 +531,7 @@ async def _resize_hold(
             await _hold_more(
                 session, slot_id, extra, locked.now, party=locked.adults + locked.children
             )
-        await session.execute(
-            update(Booking)
-            .where(Booking.id == locked.id)
-            .values(
-                adults=party[0],
-                children=party[1],
-                reseller_data={
-                    **locked.data,
-                    **items,
-                    "updatedAt": clock.utc_stamp(locked.now),
-                },
-            )
-            .execution_options(synchronize_session=False)
-        )
+        await _write(session, locked, items, adults=party[0], children=party[1])
         if extra < 0:
             await places.hold_fewer(session, slot_id, -extra, locked.now)
         audit.record(
@@ -604,15 +592,7 @@ async def _move_hold(
             raise locked.ended()
         people = locked.adults + locked.children
         await _hold_more(session, target_id, people, locked.now, until=locked.hold_expires_at)
-        await session.execute(
-            update(Booking)
-            .where(Booking.id == locked.id)
-            .values(
-                slot_id=target_id,
-                reseller_data={**locked.data, "updatedAt": clock.utc_stamp(locked.now)},
-            )
-            .execution_options(synchronize_session=False)
-        )
+        await _write(session, locked, slot_id=target_id)
         await places.hold_fewer(session, source_id, people, locked.now)
         audit.record(
             session,
