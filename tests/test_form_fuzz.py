@@ -11,6 +11,7 @@ form its page shows, so a field added to a form is fuzzed too. The GET forms of 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -24,6 +25,7 @@ from reservations.app import create_app
 from reservations.base import clock
 from reservations.base.models import Payment, PaymentMethod, PaymentStatus, StaffRole
 from reservations.base.rules import activities, pictures, providers
+from reservations.base.rules.resellers import add_reseller
 from reservations.web import inputs
 from tests.factories import make_activity, make_slot
 from tests.staff_support import log_in, make_staff
@@ -179,6 +181,11 @@ async def _provider(clients: Clients) -> Setup:
     return Setup(await clients.admin(), f"/staff/catalogue/providers/{activity.provider_id}")
 
 
+async def _resellers(clients: Clients) -> Setup:
+    await add_reseller(clients.db, f"Marketplace {uuid.uuid4()}")  # a key to revoke
+    return Setup(await clients.admin(), "/staff/resellers")
+
+
 async def _new_provider(clients: Clients) -> Setup:
     return Setup(await clients.admin(), "/staff/catalogue/providers/new")
 
@@ -290,6 +297,8 @@ CASES = {
     "offer": Case("/staff/slots/{slot_id:int}/waitlist/{entry_id:int}/offer", None, _staff_slot),
     "remove": Case("/staff/slots/{slot_id:int}/waitlist/{entry_id:int}/remove", None, _staff_slot),
     "new provider": Case("/staff/catalogue/providers", None, _new_provider),
+    "new reseller key": Case("/staff/resellers", None, _resellers),
+    "revoke reseller key": Case("/staff/resellers/{reseller_id:int}/revoke", None, _resellers),
     "edit provider": Case("/staff/catalogue/providers/{provider_id:int}", None, _provider),
     "add days off": Case("/staff/catalogue/providers/{provider_id:int}/days-off", None, _provider),
     "remove day off": Case(

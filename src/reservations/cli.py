@@ -379,13 +379,14 @@ def reseller_revoke(settings: Settings, name: str) -> None:
 @click.pass_obj
 def reseller_list(settings: Settings) -> None:
     """The resellers, their kind of key and whether it is revoked."""
-    from reservations.base.rules.resellers import all_resellers
+    from reservations.base.reads.resellers import all_resellers
 
     db_module.upgrade(settings.database_url)
     for row in _run(all_resellers, settings):
         kind = "test" if row.test_mode else "live"
         state = f"revoked {clock.display(row.revoked_at)}" if row.revoked_at else "active"
-        click.echo(f"{row.name}\t{kind}\t{state}\tsince {clock.display(row.created_at)}")
+        sold = f"{row.bookings} bookings, {row.people} people"
+        click.echo(f"{row.name}\t{kind}\t{state}\t{sold}\tsince {clock.display(row.created_at)}")
 
 
 @main.group()

@@ -19,6 +19,7 @@ from reservations.staff.login import LoginController
 from reservations.staff.planning import PlanningController
 from reservations.staff.programme import PrintedProgrammeController
 from reservations.staff.reports import ReportsController
+from reservations.staff.resellers import ResellersController
 from reservations.staff.slots import SlotController
 from reservations.web.forms import MAX_FORM_BODY
 from reservations.web.locale import LocaleMiddleware
@@ -38,6 +39,7 @@ def router(settings: Settings) -> Router:
             SlotController,
             CatalogueController,
             PlanningController,
+            ResellersController,
         ],
         middleware=[LocaleMiddleware(), session_middleware(settings)],
         include_in_schema=False,

@@ -9,7 +9,6 @@ stops it at once; the reseller's bookings stay (they are people coming to a farm
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import insert, select, update
 
@@ -30,15 +29,6 @@ class ResellerRef:
     id: int
     name: str
     test_mode: bool
-
-
-@dataclass(frozen=True)
-class ResellerRow:
-    id: int
-    name: str
-    test_mode: bool
-    created_at: datetime
-    revoked_at: datetime | None
 
 
 async def add_reseller(
@@ -79,19 +69,23 @@ async def add_reseller(
     return ResellerRef(reseller_id, name, test_mode), key
 
 
-async def revoke_reseller(db: Database, name: str, *, actor: str = "cli") -> None:
-    """Stop the reseller's key at once (its bookings stay; ``add_reseller`` gives it a new
-    key)."""
+async def revoke_reseller(
+    db: Database, name: str | None = None, *, reseller_id: int | None = None, actor: str = "cli"
+) -> str:
+    """Stop the key of the reseller named ``name`` (or numbered ``reseller_id``) at once; its
+    bookings stay, and ``add_reseller`` gives it a new key. Returns its name."""
+    which = Reseller.name == name if reseller_id is None else Reseller.id == reseller_id
     async with db.writing() as session:
         revoked = await session.scalar(
             update(Reseller)
-            .where(Reseller.name == name, Reseller.revoked_at.is_(None))
+            .where(which, Reseller.revoked_at.is_(None))
             .values(revoked_at=clock.now())
-            .returning(Reseller.id)
+            .returning(Reseller.name)
         )
         if revoked is None:
-            raise ResellerNotFound(name=name)
-        session.add(AuditEntry(actor=actor, action="reseller.revoked", data={"reseller": name}))
+            raise ResellerNotFound(name=name or str(reseller_id))
+        session.add(AuditEntry(actor=actor, action="reseller.revoked", data={"reseller": revoked}))
+    return revoked
 
 
 async def reseller_of_key(db: Database, key: str) -> ResellerRef | None:
@@ -105,20 +99,6 @@ async def reseller_of_key(db: Database, key: str) -> ResellerRef | None:
             )
         ).first()
     return None if row is None else ResellerRef(row.id, row.name, row.test_mode)
-
-
-async def all_resellers(db: Database) -> list[ResellerRow]:
-    async with db.reading_connection() as connection:
-        rows = await connection.execute(
-            select(
-                Reseller.id,
-                Reseller.name,
-                Reseller.test_mode,
-                Reseller.created_at,
-                Reseller.revoked_at,
-            ).order_by(Reseller.name)
-        )
-        return [ResellerRow(*row) for row in rows]
 
 
 async def mirror_reseller(db: Database, reseller: ResellerRef) -> None:
