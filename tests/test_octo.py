@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from reservations.app import create_app
 from reservations.base import clock
+from reservations.base.errors import CancellationClosed
 from reservations.base.models import (
     Activity,
     AuditEntry,
@@ -27,8 +28,10 @@ from reservations.base.models import (
     Slot,
     SlotStatus,
 )
-from reservations.base.reads import day_sheet
+from reservations.base.reads import booking_money, day_sheet
+from reservations.base.rules import booking as booking_rules
 from reservations.base.rules import slots as slot_rules
+from reservations.base.rules.booking import BookingPolicy, BookingRequest
 from reservations.base.rules.provider_links import issue_link
 from reservations.base.rules.resellers import add_reseller, revoke_reseller
 from reservations.settings import Settings
@@ -876,3 +879,103 @@ async def test_the_office_reads_who_sold_it_and_the_hold(client, db, key):
             booking_id = await session.scalar(select(Booking.id).where(Booking.slot_id == slot.id))
         page = (await office.get(f"/staff/bookings/{booking_id}")).text
     assert "Lozère Marketplace" in page and "LM-9" in page
+
+
+async def test_a_hold_never_outlasts_the_cutoff(client, db, key):
+    soon = clock.now().replace(microsecond=0) + timedelta(minutes=150)  # cut-off in 30 minutes
+    slot = await make_slot(db, starts_at=soon, capacity=5)
+    body = reservation(slot, expirationMinutes=600)
+    held = (await client.post("/octo/bookings", json=body, headers=auth(key))).json()
+    assert held["utcExpiresAt"] == clock.utc_stamp(slot.booking_cutoff_at)
+    extended = await client.post(
+        f"/octo/bookings/{held['uuid']}/extend", json={"expirationMinutes": 900}, headers=auth(key)
+    )
+    assert extended.json()["utcExpiresAt"] == clock.utc_stamp(slot.booking_cutoff_at)
+    zero = await client.post(
+        f"/octo/bookings/{held['uuid']}/extend", json={"expirationMinutes": 0}, headers=auth(key)
+    )
+    error_of(zero, "/bookings/{uuid}/extend", "post", "BAD_REQUEST")
+
+
+async def test_a_visitor_still_cannot_cancel_an_unpaid_hold_after_the_cutoff(db):
+    """Only a reseller's hold may be let go after the cut-off: a visitor's rule is unchanged."""
+    slot = await make_slot(db, capacity=5)
+    request = BookingRequest(slot.id, 1, 0, "Anne", "anne@example.fr")
+    receipt = await booking_rules.book(
+        db, request, BookingPolicy(secret_key="test"), actor="test", hold_minutes=5 * 24 * 60
+    )
+    after_cutoff = slot.booking_cutoff_at + timedelta(minutes=1)
+    with pytest.raises(CancellationClosed):
+        await booking_rules.cancel_by_visitor(db, receipt.manage_token, now=after_cutoff)
+
+
+async def test_a_patch_with_a_bad_part_changes_nothing(client, db, key):
+    slot = await priced_slot(db, capacity=6)
+    held = (await client.post("/octo/bookings", json=reservation(slot), headers=auth(key))).json()
+    url = f"/octo/bookings/{held['uuid']}"
+    bad = await client.patch(
+        url,
+        json={
+            "notes": "changed",
+            "unitItems": [{"unitId": "adult"}] * 3,
+            "availabilityId": "2031-01-01T10:00:00+01:00",
+        },
+        headers=auth(key),
+    )
+    error_of(bad, "/bookings/{uuid}", "patch", "INVALID_AVAILABILITY_ID")
+    read = (await client.get(url, headers=auth(key))).json()
+    assert len(read["unitItems"]) == 1 and read["notes"] is None
+    assert (await fetch_slot(db, slot.id)).held == 1
+    await client.post(f"{url}/cancel", json={}, headers=auth(key))
+    late = await client.patch(url, json={"unitItems": [{"unitId": "adult"}]}, headers=auth(key))
+    error_of(late, "/bookings/{uuid}", "patch", "UNPROCESSABLE_ENTITY")
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/octo/availability", {"availabilityIds": ["9999-12-31T23:59:59-01:00"]}),
+        ("/octo/availability", {"availabilityIds": ["0001-01-01T00:00:00+01:00"]}),
+        (
+            "/octo/availability/calendar",
+            {"localDateStart": "9999-12-30", "localDateEnd": "9999-12-31"},
+        ),
+        (
+            "/octo/bookings",
+            {"availabilityId": "9999-12-31T23:59:59-01:00", "unitItems": [{"unitId": "adult"}]},
+        ),
+        ("/octo/bookings", {"contact": {"firstName": "A" * 200, "lastName": "B" * 200}}),
+    ],
+)
+async def test_edges_of_the_calendar_and_of_names_are_clear_refusals(client, db, key, path, body):
+    slot = await priced_slot(db)
+    base = (
+        reservation(slot)
+        if path == "/octo/bookings"
+        else {"productId": str(slot.activity_id), "optionId": "DEFAULT"}
+    )
+    response = await client.post(path, json={**base, **body}, headers=auth(key))
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] in ("BAD_REQUEST", "INVALID_AVAILABILITY_ID")
+
+
+async def test_a_nul_or_a_long_reference_in_the_query_is_a_bad_request(client, key):
+    for value in ("\x00", "x" * 101):
+        response = await client.get(
+            "/octo/bookings", params={"resellerReference": value}, headers=auth(key)
+        )
+        error_of(response, "/bookings/", "get", "BAD_REQUEST")
+
+
+async def test_nothing_is_due_to_the_office_for_a_reseller_booking(client, db, key):
+    slot = await priced_slot(db, capacity=6)
+    held = (await client.post("/octo/bookings", json=reservation(slot), headers=auth(key))).json()
+    await client.post(
+        f"/octo/bookings/{held['uuid']}/confirm",
+        json={"contact": {"fullName": "Jo"}},
+        headers=auth(key),
+    )
+    async with db.reading() as session:
+        booking_id = await session.scalar(select(Booking.id).where(Booking.slot_id == slot.id))
+    money = await booking_money.money_of(db, booking_id)
+    assert money.due_cents == 0 and not money.awaiting_payment

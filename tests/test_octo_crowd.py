@@ -586,3 +586,18 @@ async def test_a_key_however_spelt_is_one_bucket(db, tmp_path):
             for n in range(limit + 1)
         ]
         assert [answer.status_code for answer in made_up] == [401] * limit + [429]
+
+
+async def test_guessing_keys_is_limited_by_address(db, tmp_path):
+    """Made-up bearer keys are no one's bucket: each guess counts for the address it comes
+    from, so guessing stops at the limit while a real key from the same address still works."""
+    limit = 4
+    _reseller, key = await add_reseller(db, "Honest")
+    async with octo_client(db, tmp_path, reseller_rate_limit=limit) as client:
+        guesses = [
+            await client.get("/octo/products", headers={"Authorization": f"Bearer rsv_live_{n}"})
+            for n in range(limit + 2)
+        ]
+        assert [answer.status_code for answer in guesses] == [403] * limit + [429, 429]
+        honest = await client.get("/octo/products", headers={"Authorization": f"Bearer {key}"})
+        assert honest.status_code == 200

@@ -3,7 +3,11 @@ what its reseller sold, revoked; on each database."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import sys
+from asyncio.subprocess import PIPE, STDOUT
 
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
@@ -100,3 +104,43 @@ async def test_staff_who_are_not_administrators_are_refused(staff, db):
     async with db.reading() as session:
         assert await session.scalar(select(Reseller.id)) is None
     assert "/staff/resellers" not in (await client.get("/staff/")).text
+
+
+async def test_the_cli_makes_lists_and_revokes_keys(db):
+    environment = {
+        **os.environ,
+        "RESERVATIONS_DATABASE_URL": db.url,
+        "RESERVATIONS_PUBLIC_URL": "https://visites.example",
+    }
+
+    async def cli(*arguments: str) -> tuple[int, str]:
+        """The command as a person runs it, in its own process."""
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "reservations",
+            "reseller",
+            *arguments,
+            env=environment,
+            stdout=PIPE,
+            stderr=STDOUT,
+        )
+        output, _ = await process.communicate()
+        return await process.wait(), output.decode()
+
+    code, output = await cli("add", "Gîtes de Lozère")
+    assert code == 0, output
+    (key,) = {found.group(0) for found in KEY.finditer(output)}
+    assert "https://visites.example/octo" in output and await octo_status(db, key) == 200
+    code, output = await cli("add", "Gîtes de Lozère")
+    assert code != 0 and "already has a key" in output and "Traceback" not in output
+    code, output = await cli("add", "Intégrateur", "--test")
+    assert code == 0 and KEY.search(output).group(0).startswith("rsv_test_")
+    code, output = await cli("list")
+    assert code == 0 and "Gîtes de Lozère\tlive\tactive" in output and key not in output
+    code, output = await cli("revoke", "Gîtes de Lozère")
+    assert code == 0 and await octo_status(db, key) == 403
+    code, output = await cli("revoke", "Gîtes de Lozère")
+    assert code != 0 and "already revoked" in output
+    code, output = await cli("revoke", "Nobody")
+    assert code != 0 and "Nobody" in output

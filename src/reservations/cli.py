@@ -353,7 +353,7 @@ def reseller_add(settings: Settings, name: str, test_mode: bool) -> None:
         _, key = _run(lambda database: add_reseller(database, name, test_mode=test_mode), settings)
     except DomainError as error:
         raise click.ClickException(error.text) from None
-    kind = "test key (sandbox)" if test_mode else "live key"
+    kind = "a test key, for the sandbox" if test_mode else "a live key"
     click.echo(f"API key of {name.strip()} ({kind}), shown only now:")
     click.echo(key)
     click.echo(f"OCTO endpoint: {settings.public_url}/octo (Authorization: Bearer <key>)")

@@ -392,6 +392,15 @@ class ResellerAlreadyExists(DomainError):
     )
 
 
+class ResellerAlreadyRevoked(DomainError):
+    kind = ErrorKind.CONFLICT
+    code = "reseller_already_revoked"
+    title = N_("Key already revoked")
+    message = N_(
+        "The key of “{name}” is already revoked; making a key for it again gives a new one."
+    )
+
+
 class ResellerBookingNotFound(DomainError):
     kind = ErrorKind.NOT_FOUND
     code = "reseller_booking_not_found"
@@ -416,3 +425,9 @@ class InvalidHoldLength(DomainError):
     code = "invalid_hold_length"
     title = N_("Invalid hold")
     message = N_("A hold lasts from 1 to {maximum} minutes.")
+
+
+class NameTooLong(DomainError):
+    code = "name_too_long"
+    title = N_("Name too long")
+    message = N_("The name is too long: at most {maximum} characters.")

@@ -10,9 +10,11 @@
   much typed in them) is still called, told so (``over_limit``, which it must check first), and
   shows the form again with what was typed and a 429, instead of an error page that loses it.
 
-A bucket marked ``per_key`` (the resellers' API) counts each API key's requests, not each
+A bucket marked ``per_key`` (the resellers' API) counts each valid API key's requests, not each
 address's, with its own limit (``Settings.reseller_rate_limit``): two resellers behind one
-address do not share it, and one reseller's several servers do. A request with no bearer key
+address do not share it, and one reseller's several servers do. Its ``identify`` callable
+names the key's owner (None for no key or a wrong one, which are counted by address: guessing
+keys is limited too). A request with no bearer key
 is counted by its address.
 
 A request takes its place in the bucket before it runs (under the middleware's lock), so a
@@ -21,7 +23,7 @@ burst of concurrent requests cannot pass the limit together.
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Request
@@ -40,8 +42,16 @@ PER_KEY = "per_key"
 _OVER = "reservations_over_rate_limit"
 
 
+#: Names who sends a request by its key (None: nobody we know), for a ``per_key`` bucket.
+Identify = Callable[[Request[Any, Any, Any]], Awaitable[str | None]]
+
+
 def bucket(
-    name: str, *, forgiving: bool = False, keeps_form: bool = False, per_key: bool = False
+    name: str,
+    *,
+    forgiving: bool = False,
+    keeps_form: bool = False,
+    per_key: Identify | None = None,
 ) -> dict[str, Any]:
     """A handler's ``opt`` for the bucket ``name``."""
     return {
@@ -67,13 +77,13 @@ def bearer_key(header: str) -> str | None:
 
 
 class ForgivingRateLimitMiddleware(RateLimitMiddleware):
-    def cache_key_from_request(self, request: Request[Any, Any, Any]) -> str:
+    async def _bucket_of(self, request: Request[Any, Any, Any]) -> str:
         name = request.route_handler.opt.get(OPTION)
-        if request.route_handler.opt.get(PER_KEY):
-            key = bearer_key(request.headers.get("authorization", ""))
-            if key:
-                return f"key:{hashlib.sha256(key.encode()).hexdigest()}::{name}"
-        return f"{super().cache_key_from_request(request)}::{name}"
+        identify = request.route_handler.opt.get(PER_KEY)
+        who = await identify(request) if identify else None
+        if who:
+            return f"{who}::{name}"
+        return f"{self.cache_key_from_request(request)}::{name}"
 
     def _maximum(self, request: Request[Any, Any, Any]) -> int:
         """The requests a minute the handler's bucket allows (0: no limit)."""
@@ -89,7 +99,7 @@ class ForgivingRateLimitMiddleware(RateLimitMiddleware):
             await self.app(scope, receive, send)
             return
         store = self.config.get_store_from_app(app)
-        key = self.cache_key_from_request(request)
+        key = await self._bucket_of(request)
         async with self._lock:
             cache_object = await self.retrieve_cached_history(key, store)
             over = len(cache_object.history) >= maximum

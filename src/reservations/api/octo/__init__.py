@@ -6,7 +6,7 @@ from __future__ import annotations
 from litestar import Router
 from litestar.di import Provide
 
-from reservations.api.octo.access import provide_octo_db, provide_reseller, require_key
+from reservations.api.octo.access import identify, provide_octo_db, provide_reseller, require_key
 from reservations.api.octo.availability import AvailabilityController
 from reservations.api.octo.bookings import BookingsController
 from reservations.api.octo.catalogue import CatalogueController
@@ -25,6 +25,6 @@ def router() -> Router:
             "reseller": Provide(provide_reseller, sync_to_thread=False),
             "octo_db": Provide(provide_octo_db),
         },
-        opt=rate_limit.bucket("octo", per_key=True),
+        opt=rate_limit.bucket("octo", per_key=identify),
         include_in_schema=False,
     )

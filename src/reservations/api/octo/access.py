@@ -22,17 +22,31 @@ _MAX_KEY = 200
 _RESELLER = "octo_reseller"
 
 
+async def _reseller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> ResellerRef | None:
+    """The owner of the request's key, looked up once a request (the rate limit asks first)."""
+    if _RESELLER not in connection.state:
+        key = bearer_key(connection.headers.get("authorization", ""))
+        found = None
+        if key is not None and len(key) <= _MAX_KEY:
+            found = await reseller_of_key(connection.app.state.db, key)
+        connection.state[_RESELLER] = found
+    reseller: ResellerRef | None = connection.state[_RESELLER]
+    return reseller
+
+
+async def identify(request: Request[Any, Any, Any]) -> str | None:
+    """Whose bucket of the rate limit a request counts in: its reseller's, for a valid key."""
+    reseller = await _reseller_of(request)
+    return None if reseller is None else f"reseller:{reseller.id}"
+
+
 async def require_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    key = bearer_key(connection.headers.get("authorization", ""))
-    if key is None:
+    if bearer_key(connection.headers.get("authorization", "")) is None:
         raise OctoError(
             UNAUTHORIZED, "Send your API key in the Authorization header: Bearer <key>."
         )
-    state: State = connection.app.state
-    reseller = None if len(key) > _MAX_KEY else await reseller_of_key(state.db, key)
-    if reseller is None:
+    if await _reseller_of(connection) is None:
         raise OctoError(FORBIDDEN, "This API key is not valid, or it has been revoked.")
-    connection.state[_RESELLER] = reseller
 
 
 def provide_reseller(request: Request[Any, Any, Any]) -> ResellerRef:

@@ -6,6 +6,7 @@ booking as it then stands (``base.reads.reseller_bookings``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import Environment
@@ -31,6 +32,7 @@ from reservations.base.reads import catalogue
 from reservations.base.reads import reseller_bookings as reads
 from reservations.base.reads.availability import slots_starting
 from reservations.base.rules import reseller_bookings as rules
+from reservations.base.rules import reseller_changes as changes_rules
 from reservations.base.rules.booking import BookingPolicy
 from reservations.base.rules.resellers import ResellerRef
 from reservations.notices import emails, followups
@@ -62,6 +64,11 @@ async def _slot_id(db: Database, product_id: int, availability_id: str | None) -
     return slots[0].id
 
 
+def _or_default(minutes: int | None, settings: Settings) -> int:
+    """A hold's length as sent (0 is refused as any length out of bounds), else the office's."""
+    return settings.reseller_hold_minutes if minutes is None else minutes
+
+
 def _uuid_in_path(value: str) -> str:
     try:
         return requests.booking_uuid(value)
@@ -87,7 +94,7 @@ async def _email_receipt(
 ) -> None:
     """The guest's confirmation email, in their language, when the reseller asks for it and
     gave an address (queued once, whatever the retries)."""
-    receipt = await rules.receipt_of(db, reseller, key, policy)
+    receipt = await changes_rules.receipt_of(db, reseller, key, policy)
     slot = await catalogue.slot_detail(db, receipt.booking.slot_id, published_only=False)
     manage_url = links.manage_url(settings.public_url, receipt.manage_token)
     await emails.queue_booking_confirmed(db, jinja, receipt.booking, slot, manage_url, settings)
@@ -112,7 +119,7 @@ class BookingsController(Controller):
             uuid=requests.booking_uuid(body.uuid),
             slot_id=await _slot_id(octo_db, product.id, body.availability_id),
             units=units,
-            hold_minutes=body.expiration_minutes or settings.reseller_hold_minutes,
+            hold_minutes=_or_default(body.expiration_minutes, settings),
             reseller_reference=body.reseller_reference,
             notes=body.notes,
             guest=body.contact.guest() if body.contact else rules.Guest(),
@@ -134,7 +141,7 @@ class BookingsController(Controller):
         octo_db: NamedDependency[Database],
         settings: NamedDependency[Settings],
     ) -> Response[Any]:
-        query = request.query_params
+        query = requests.query_of(request)
         first = last = None
         if query.get("localDate") is not None:
             first = last = requests.local_day(query.get("localDate"), "localDate")
@@ -219,7 +226,7 @@ class BookingsController(Controller):
     ) -> Response[Any]:
         key = _uuid_in_path(booking_uuid)
         body = await requests.body_of(request, requests.ExtensionIn)
-        minutes = body.expiration_minutes or settings.reseller_hold_minutes
+        minutes = _or_default(body.expiration_minutes, settings)
         await rules.extend(octo_db, reseller, key, minutes)
         return await _answer(request, octo_db, reseller, key, settings)
 
@@ -267,34 +274,61 @@ class BookingsController(Controller):
             raise bad_request(
                 "A booking stays on its product and option: cancel it and book the other one."
             )
-        await self._apply(octo_db, reseller, key, body, current, booking_policy)
-        if body.unit_items is not None or body.availability_id is not None:
+        # Everything read and checked first: a request with a bad part changes nothing.
+        changes = _Changes(
+            details=_details_of(body),
+            units=None if body.unit_items is None else requests.units_of(body.unit_items),
+            target=await _target_of(octo_db, body, current),
+            minutes=body.expiration_minutes,
+        )
+        if changes.minutes is not None:
+            rules.check_hold_minutes(changes.minutes)
+        await changes.apply(octo_db, reseller, key, booking_policy)
+        if body.email_receipt and not reseller.test_mode:
+            await _email_receipt(octo_db, reseller, key, booking_policy, state.jinja, settings)
+        if changes.units is not None or changes.target is not None:
             await _offer_freed_places(octo_db, state, reseller, current.slot.id)
         return await _answer(request, octo_db, reseller, key, settings)
 
-    @staticmethod
-    async def _apply(
-        db: Database,
-        reseller: ResellerRef,
-        key: str,
-        body: requests.UpdateIn,
-        current: reads.ResellerBooking,
-        policy: BookingPolicy,
+
+def _details_of(body: requests.UpdateIn) -> changes_rules.Details | None:
+    if body.contact is None and body.notes is None and body.reseller_reference is None:
+        return None
+    return changes_rules.Details(
+        guest=body.contact.guest() if body.contact else None,
+        notes=body.notes,
+        reseller_reference=body.reseller_reference,
+    )
+
+
+async def _target_of(
+    db: Database, body: requests.UpdateIn, current: reads.ResellerBooking
+) -> int | None:
+    """The slot a PATCH moves the booking to, if another than its own."""
+    if body.availability_id is None:
+        return None
+    target = await _slot_id(db, current.slot.activity_id, body.availability_id)
+    return None if target == current.slot.id else target
+
+
+@dataclass(frozen=True)
+class _Changes:
+    """A PATCH, read: each change is made by its own rule, details first, then the people,
+    the date and the hold's end."""
+
+    details: changes_rules.Details | None
+    units: tuple[rules.UnitItem, ...] | None
+    target: int | None
+    minutes: int | None
+
+    async def apply(
+        self, db: Database, reseller: ResellerRef, key: str, policy: BookingPolicy
     ) -> None:
-        """Each change by its own rule, in this order: details, people, date, hold's end."""
-        if body.contact is not None or body.notes is not None or body.reseller_reference:
-            details = rules.Details(
-                guest=body.contact.guest() if body.contact else None,
-                notes=body.notes,
-                reseller_reference=body.reseller_reference,
-            )
-            await rules.correct(db, reseller, key, details)
-        if body.unit_items is not None:
-            await rules.resize(db, reseller, key, requests.units_of(body.unit_items), policy)
-        if body.availability_id is not None and body.availability_id != shapes.availability_id(
-            current.slot
-        ):
-            target = await _slot_id(db, current.slot.activity_id, body.availability_id)
-            await rules.move(db, reseller, key, target)
-        if body.expiration_minutes is not None:
-            await rules.extend(db, reseller, key, body.expiration_minutes)
+        if self.details is not None:
+            await changes_rules.correct(db, reseller, key, self.details)
+        if self.units is not None:
+            await changes_rules.resize(db, reseller, key, self.units, policy)
+        if self.target is not None:
+            await changes_rules.move(db, reseller, key, self.target)
+        if self.minutes is not None:
+            await rules.extend(db, reseller, key, self.minutes)

@@ -27,6 +27,7 @@ from reservations.api.octo.errors import (
 )
 from reservations.base.reads.availability import MAX_PERIOD_DAYS
 from reservations.base.rules.reseller_bookings import ADULT, CHILD, Guest, UnitItem
+from reservations.web.inputs import within_calendar
 
 OPTION_ID = "DEFAULT"
 UNIT_IDS = (ADULT, CHILD)
@@ -158,6 +159,15 @@ async def body_of(request: Request[Any, Any, Any], kind: type[B]) -> B:
         raise bad_request("The body is not a JSON object.") from None
 
 
+def query_of(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """The query string's parameters (the last of each name), each checked as a body's field."""
+    query = {name: str(value) for name, value in request.query_params.items()}
+    for name, value in query.items():
+        if len(value) > 100 or "\x00" in value:
+            raise bad_request(f"{name} must be at most 100 characters, with no NUL.")
+    return query
+
+
 def capabilities_of(request: Request[Any, Any, Any]) -> frozenset[str]:
     """The capabilities asked for (``Octo-Capabilities``, possibly empty) that we have."""
     asked = request.headers.get("octo-capabilities", "")
@@ -198,20 +208,26 @@ def slot_start(value: str | None) -> datetime:
         raise invalid
     try:
         start = datetime.fromisoformat(value)
-    except ValueError:
+        if start.tzinfo is None:
+            raise invalid
+        start = start.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a time, or beyond the calendar once in UTC
         raise invalid from None
-    if start.tzinfo is None:
+    if not within_calendar(start.date()):
         raise invalid
-    return start.astimezone(UTC)
+    return start
 
 
 def local_day(value: str | None, name: str) -> date:
     if value is None or not _DATE.fullmatch(value):
         raise bad_request(f"{name} must be a date, YYYY-MM-DD.")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise bad_request(f"{name} must be a date, YYYY-MM-DD.") from None
+    if not within_calendar(day):
+        raise bad_request(f"{name} is outside the calendar this API reads.")
+    return day
 
 
 def period(start: str | None, end: str | None) -> tuple[date, date]:

@@ -98,6 +98,7 @@ async def money_of_many(
             Booking.children,
             Booking.status,
             Booking.hold_expires_at,
+            Booking.reseller_id,
             Activity.price_adult_cents,
             Activity.price_child_cents,
             _sum_of_payments(paid).label("paid"),
@@ -122,19 +123,21 @@ async def money_of_many(
     for row in rows:
         running = row.status in HOLD_STATUSES and row.hold_expires_at > at
         live = running or row.status == BookingStatus.CONFIRMED
+        price = price_of(
+            row.adults,
+            row.children,
+            adult_cents=row.price_adult_cents,
+            child_cents=row.price_child_cents,
+        ).total_cents
         money[row.id] = BookingMoney(
-            due_cents=price_of(
-                row.adults,
-                row.children,
-                adult_cents=row.price_adult_cents,
-                child_cents=row.price_child_cents,
-            ).total_cents,
+            # A reseller's guest pays the reseller: nothing is due to the office here.
+            due_cents=0 if row.reseller_id is not None else price,
             paid_cents=row.paid,
             paid_online_cents=row.online,
             refunded_cents=row.refunded,
             pending_refund_cents=row.pending,
             method=row.method.value if isinstance(row.method, enum.Enum) else row.method,
-            awaiting_payment=running,
+            awaiting_payment=running and row.status == BookingStatus.PENDING_PAYMENT,
             hold_expires_at=row.hold_expires_at,
             checkout_url=row.checkout_url if live else None,
         )

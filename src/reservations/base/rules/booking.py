@@ -202,11 +202,13 @@ async def book(
     now: clock.At = None,
     hold_minutes: int | None = None,
     hold_status: BookingStatus = BookingStatus.PENDING_PAYMENT,
+    hold_ends_by: datetime | None = None,
 ) -> BookingReceipt:
     """Book places on a slot, or raise a ``DomainError`` saying why not. The cut-off is checked
     against the time read when the places are taken (``places.take_places``). With
-    ``hold_minutes`` the booking is a hold of that long (``hold_status``: ``pending_payment``,
-    which its payment confirms, ``places.confirm_hold``; or a reseller's ``on_hold``)."""
+    ``hold_minutes`` the booking is a hold of that long, but no later than ``hold_ends_by``
+    (``hold_status``: ``pending_payment``, which its payment confirms,
+    ``places.confirm_hold``; or a reseller's ``on_hold``)."""
     check_request(request, policy)
     read_clock = clock.reader(now)
     key_hash = fingerprint = None
@@ -223,7 +225,7 @@ async def book(
         reference = tokens.new_reference()
         params = _statement_params(request, reference, token, key_hash, fingerprint, actor)
         if hold_minutes is not None:
-            _as_hold(params, hold_minutes, hold_status)
+            _as_hold(params, hold_minutes, hold_status, hold_ends_by)
         try:
             taken = await places.take_places(db, params, read_clock)
             if taken is not None:
@@ -286,10 +288,12 @@ def _statement_params(
     }
 
 
-def _as_hold(params: dict[str, Any], minutes: int, hold_status: BookingStatus) -> None:
+def _as_hold(
+    params: dict[str, Any], minutes: int, hold_status: BookingStatus, ends_by: datetime | None
+) -> None:
     assert hold_status in HOLD_STATUSES
     status = hold_status.value
-    params["hold_minutes"] = minutes
+    params["hold_minutes"], params["hold_ends_by"] = minutes, ends_by
     params["booking_status"] = params["audit_data"]["after"]["status"] = status
 
 
@@ -520,9 +524,8 @@ async def cancel_where(
     until_cutoff: bool,
     also: AlsoOnCancel | None = None,
 ) -> None:
-    """Cancel the booking ``which`` finds (the visitor's rules ``until_cutoff``: a confirmed
-    booking until its slot's cut-off, a hold at any time), ``also`` writing more in the same
-    transaction."""
+    """Cancel the booking ``which`` finds (the visitor's rules ``until_cutoff``: until its slot's
+    cut-off, a reseller's hold at any time), ``also`` writing more in the same transaction."""
     for _attempt in range(3):
         if await _cancel_on_its_slot(
             db, which, actor, cancelled_by, clock.reader(now), until_cutoff, also
@@ -541,8 +544,8 @@ async def _cancel_on_its_slot(
     also: AlsoOnCancel | None,
 ) -> bool:
     """False when the booking was moved to another slot before its slot's lock was taken.
-    With ``until_cutoff`` (the visitor), a confirmed booking is refused from the cut-off, read
-    under the lock (a hold holds places only: letting it go is never too late)."""
+    With ``until_cutoff`` (the visitor, a reseller), refused from the cut-off, read under the
+    lock, but for a reseller's hold."""
     async with db.writing() as session:
         found = (await session.execute(select(Booking.id, Booking.slot_id).where(which))).first()
         if found is None:
@@ -568,7 +571,8 @@ async def _cancel_on_its_slot(
         if status != BookingStatus.CONFIRMED and status not in HOLD_STATUSES:
             raise AlreadyCancelled()
         late = not room.before_cutoff(slot.booking_cutoff_at, now)
-        if until_cutoff and late and status not in HOLD_STATUSES:
+        # A reseller's hold holds places only: letting it go is never too late.
+        if until_cutoff and late and status != BookingStatus.ON_HOLD:
             raise CancellationClosed(cutoff=clock.display(slot.booking_cutoff_at))
         ended = await session.execute(
             update(Booking)

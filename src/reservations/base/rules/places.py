@@ -308,10 +308,12 @@ async def take_places(
 
 def _at(params: dict[str, Any], read_clock: clock.Clock) -> dict[str, Any]:
     """Stamp the statement's parameters with the time read now (``params`` keeps it too), and
-    a hold's end from it."""
+    a hold's end from it (``hold_minutes`` later, no later than ``hold_ends_by``)."""
     now = params["now"] = params["created_at"] = read_clock()
-    minutes = params.get("hold_minutes")
+    minutes, ends_by = params.get("hold_minutes"), params.get("hold_ends_by")
     hold_until = None if minutes is None else now + timedelta(minutes=minutes)
+    if hold_until is not None and ends_by is not None:
+        hold_until = min(hold_until, ends_by)
     params["hold_until"] = params["booking_hold_expires_at"] = hold_until
     params["held"] = 0 if minutes is None else params["people"]
     return params

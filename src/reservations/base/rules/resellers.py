@@ -13,7 +13,11 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select, update
 
 from reservations.base import clock
-from reservations.base.errors import ResellerAlreadyExists, ResellerNotFound
+from reservations.base.errors import (
+    ResellerAlreadyExists,
+    ResellerAlreadyRevoked,
+    ResellerNotFound,
+)
 from reservations.base.infra import tokens
 from reservations.base.infra.db import Database
 from reservations.base.models import AuditEntry, Reseller
@@ -83,6 +87,9 @@ async def revoke_reseller(
             .returning(Reseller.name)
         )
         if revoked is None:
+            known = await session.scalar(select(Reseller.name).where(which))
+            if known is not None:
+                raise ResellerAlreadyRevoked(name=known)
             raise ResellerNotFound(name=name or str(reseller_id))
         session.add(AuditEntry(actor=actor, action="reseller.revoked", data={"reseller": revoked}))
     return revoked
