@@ -40,6 +40,23 @@ from reservations.settings import Settings
 from reservations.web import links
 
 
+async def _found(db: Database, reseller: ResellerRef, booking_uuid: str) -> reads.ResellerBooking:
+    found = await reads.one(db, reseller, booking_uuid)
+    if found is None:
+        raise OctoError(INVALID_BOOKING_UUID, "There is no booking with this uuid.", booking_uuid)
+    return found
+
+
+def _shown(
+    request: Request[Any, Any, Any],
+    found: reads.ResellerBooking,
+    reseller: ResellerRef,
+    settings: Settings,
+) -> Response[Any]:
+    asked = shapes.Asked(requests.capabilities_of(request))
+    return answer(request, shapes.booking(found, reseller, asked, settings, clock.now()))
+
+
 async def _answer(
     request: Request[Any, Any, Any],
     db: Database,
@@ -47,11 +64,8 @@ async def _answer(
     booking_uuid: str,
     settings: Settings,
 ) -> Response[Any]:
-    found = await reads.one(db, reseller, booking_uuid)
-    if found is None:  # pragma: no cover - just written or read by the same key
-        raise OctoError(INVALID_BOOKING_UUID, "There is no booking with this uuid.", booking_uuid)
-    asked = shapes.Asked(requests.capabilities_of(request))
-    return answer(request, shapes.booking(found, reseller, asked, settings, clock.now()))
+    """The booking as it stands now."""
+    return _shown(request, await _found(db, reseller, booking_uuid), reseller, settings)
 
 
 async def _slot_id(db: Database, product_id: int, availability_id: str | None) -> int:
@@ -175,10 +189,7 @@ class BookingsController(Controller):
         octo_db: NamedDependency[Database],
         settings: NamedDependency[Settings],
     ) -> Response[Any]:
-        key = _uuid_in_path(booking_uuid)
-        if await reads.one(octo_db, reseller, key) is None:
-            raise OctoError(INVALID_BOOKING_UUID, "There is no booking with this uuid.", key)
-        return await _answer(request, octo_db, reseller, key, settings)
+        return await _answer(request, octo_db, reseller, _uuid_in_path(booking_uuid), settings)
 
     @post("/{booking_uuid:str}/confirm", status_code=HTTP_200_OK)
     async def confirm(
@@ -243,12 +254,10 @@ class BookingsController(Controller):
         key = _uuid_in_path(booking_uuid)
         body = await requests.body_of(request, requests.CancellationIn)
         cancelled = await rules.cancel(octo_db, reseller, key, reason=body.reason)
-        response = await _answer(request, octo_db, reseller, key, settings)
+        found = await _found(octo_db, reseller, key)
         if cancelled:
-            found = await reads.one(octo_db, reseller, key)
-            assert found is not None
             await _offer_freed_places(octo_db, state, reseller, found.slot.id)
-        return response
+        return _shown(request, found, reseller, settings)
 
     @patch("/{booking_uuid:str}")
     async def update(
@@ -263,9 +272,7 @@ class BookingsController(Controller):
     ) -> Response[Any]:
         key = _uuid_in_path(booking_uuid)
         body = await requests.body_of(request, requests.UpdateIn)
-        current = await reads.one(octo_db, reseller, key)
-        if current is None:
-            raise OctoError(INVALID_BOOKING_UUID, "There is no booking with this uuid.", key)
+        current = await _found(octo_db, reseller, key)
         product_id = str(current.slot.activity_id)
         if body.product_id not in (None, product_id) or body.option_id not in (
             None,

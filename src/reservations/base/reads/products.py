@@ -11,23 +11,19 @@ from sqlalchemy import select
 
 from reservations.base import clock
 from reservations.base.infra.db import Database
-from reservations.base.models import Activity, ActivityKind, Provider, Slot
+from reservations.base.models import Activity, Slot
 
 
 @dataclass(frozen=True)
 class Product:
     id: int
-    kind: ActivityKind
     name: str
     title: dict[str, str]
-    duration_minutes: int
     min_age: int | None
     price_adult_cents: int
     price_child_cents: int
     #: Bookings and visitors' cancellations close this many minutes before the start.
     cutoff_minutes: int
-    provider: str
-    village: str
     #: The local (Paris) times its coming slots start at, "HH:MM", in order.
     start_times: tuple[str, ...]
 
@@ -40,18 +36,13 @@ async def list_products(
     activities = (
         select(
             Activity.id,
-            Activity.kind,
             Activity.name,
             Activity.title,
-            Activity.duration_minutes,
             Activity.min_age,
             Activity.price_adult_cents,
             Activity.price_child_cents,
             Activity.cutoff_minutes,
-            Provider.name.label("provider"),
-            Provider.village,
         )
-        .join(Provider, Provider.id == Activity.provider_id)
         .where(Activity.archived_at.is_(None))
         .order_by(Activity.name, Activity.id)
     )

@@ -397,8 +397,10 @@ async def change_party(
     policy: BookingPolicy,
     *,
     now: clock.At = None,
+    actor: str = "visitor",
 ) -> BookingView:
-    """The visitor changes the size of their party, until the cut-off and within the places left.
+    """The visitor (or a reseller for its guest: ``actor``) changes the size of their party,
+    until the cut-off and within the places left.
 
     One transaction: the booking is read, the slot's row locked (after its capped farm's when
     growing), the time read, and the booking changed only if it still holds what was read (a
@@ -409,13 +411,18 @@ async def change_party(
     read_clock = clock.reader(now)
     token_hash = tokens.digest(manage_token)
     for _attempt in range(3):
-        if await _change_on_its_slot(db, token_hash, adults, children, read_clock):
+        if await _change_on_its_slot(db, token_hash, adults, children, read_clock, actor):
             return await find_by_token(db, manage_token)
     raise AlreadyCancelled()  # pragma: no cover - moved away three times in a row
 
 
 async def _change_on_its_slot(
-    db: Database, token_hash: str, adults: int, children: int, read_clock: clock.Clock
+    db: Database,
+    token_hash: str,
+    adults: int,
+    children: int,
+    read_clock: clock.Clock,
+    actor: str,
 ) -> bool:
     """False when the booking was moved or changed between its read and its slot's lock."""
     async with db.writing() as session:
@@ -467,7 +474,7 @@ async def _change_on_its_slot(
             await places.give_back(session, booking.slot_id, -extra, now)
         audit.record(
             session,
-            "visitor",
+            actor,
             "booking.changed",
             slot_id=booking.slot_id,
             booking_id=booking.id,

@@ -126,7 +126,9 @@ async def resize(
         return found.id
     if (adults, children) != (found.adults, found.children):
         token = manage_token(policy, reseller, booking_uuid, found.request_fingerprint)
-        await booking.change_party(db, token, adults, children, policy, now=now)
+        await booking.change_party(
+            db, token, adults, children, policy, now=now, actor=actor_of(reseller)
+        )
 
     async def keeping_items(session: AsyncSession, locked: Locked) -> int:
         if not locked.live:
