@@ -344,6 +344,20 @@ async def write(
     )
 
 
+def audited(
+    session: AsyncSession, reseller: ResellerRef, locked: Locked, action: str, **data: Any
+) -> None:
+    """The audit entry of a reseller's change to its locked booking."""
+    audit.record(
+        session,
+        actor_of(reseller),
+        action,
+        slot_id=locked.slot_id,
+        booking_id=locked.id,
+        **data,
+    )
+
+
 def guest_values(guest: Guest) -> dict[str, Any]:
     """The booking's columns the guest gives (their name only if they gave one)."""
     values: dict[str, Any] = {
@@ -390,12 +404,11 @@ async def confirm(
         }
         await write(session, locked, data, status=BookingStatus.CONFIRMED, **values)
         await holds.end_hold(session, locked.slot_id, locked.people, locked.now, into_booked=True)
-        audit.record(
+        audited(
             session,
-            actor_of(reseller),
+            reseller,
+            locked,
             "booking.confirmed",
-            slot_id=locked.slot_id,
-            booking_id=locked.id,
             before={"status": locked.status.value},
             after={"status": "confirmed"},
         )
@@ -431,12 +444,11 @@ async def extend(
         until = min(locked.now + timedelta(minutes=minutes), locked.cutoff)
         await write(session, locked, hold_expires_at=until)
         await holds.hold_ends_moved(session, locked.slot_id, locked.now)
-        audit.record(
+        audited(
             session,
-            actor_of(reseller),
+            reseller,
+            locked,
             "booking.hold_extended",
-            slot_id=locked.slot_id,
-            booking_id=locked.id,
             before={"hold_expires_at": clock.utc_stamp(locked.hold_expires_at or locked.now)},
             after={"hold_expires_at": clock.utc_stamp(until)},
         )

@@ -18,13 +18,14 @@ from reservations.base.errors import ResellerBookingNotFound
 from reservations.base.infra import tokens
 from reservations.base.infra.db import Database
 from reservations.base.models import Booking, BookingStatus, Slot
-from reservations.base.rules import audit, booking, moves, places, room
+from reservations.base.rules import booking, moves, places, room
 from reservations.base.rules.booking import BookingPolicy, BookingReceipt
 from reservations.base.rules.reseller_bookings import (
     Guest,
     Locked,
     UnitItem,
     actor_of,
+    audited,
     guest_values,
     key_of,
     merge_data,
@@ -69,12 +70,11 @@ async def correct(
             values["reseller_reference"] = details.reseller_reference
         data = None if guest is None else {"guest": guest.as_data()}
         await write(session, locked, data, **values)
-        audit.record(
+        audited(
             session,
-            actor_of(reseller),
+            reseller,
+            locked,
             "booking.details_changed",
-            slot_id=locked.slot_id,
-            booking_id=locked.id,
             fields=sorted(values),
         )
         return locked.id
@@ -110,12 +110,11 @@ async def resize(
         await write(session, locked, items, adults=adults, children=children)
         if extra < 0:
             await places.hold_fewer(session, locked.slot_id, -extra, locked.now)
-        audit.record(
+        audited(
             session,
-            actor_of(reseller),
+            reseller,
+            locked,
             "booking.changed",
-            slot_id=locked.slot_id,
-            booking_id=locked.id,
             before={"adults": locked.adults, "children": locked.children},
             after={"adults": adults, "children": children},
         )
@@ -167,12 +166,11 @@ async def move(
         await _hold_more(session, target_slot_id, locked.people, locked, until=until)
         await write(session, locked, slot_id=target_slot_id, hold_expires_at=until)
         await places.hold_fewer(session, locked.slot_id, locked.people, locked.now)
-        audit.record(
+        audited(
             session,
-            actor_of(reseller),
+            reseller,
+            locked,
             "booking.moved",
-            slot_id=locked.slot_id,
-            booking_id=locked.id,
             before={"slot_id": locked.slot_id},
             after={"slot_id": target_slot_id},
         )
