@@ -727,9 +727,7 @@ async def test_list_bookings_by_references_and_dates(client, db, key):
     )
 
 
-async def test_a_called_off_visit_shows_cancelled_with_a_full_refund_and_attendance_redeems(
-    client, db, key
-):
+async def test_a_called_off_visit_shows_cancelled_with_a_full_refund(client, db, key):
     slot = await priced_slot(db, capacity=6)
     gone = (await client.post("/octo/bookings", json=reservation(slot), headers=auth(key))).json()
     await client.post(
@@ -741,6 +739,46 @@ async def test_a_called_off_visit_shows_cancelled_with_a_full_refund_and_attenda
     read = (await client.get(f"/octo/bookings/{gone['uuid']}", headers=auth(key))).json()
     assert read["status"] == "CANCELLED" and read["cancellation"]["refund"] == "FULL"
     assert (await fetch_slot(db, slot.id)).status == SlotStatus.CANCELLED
+
+
+async def test_a_party_the_farmer_saw_come_reads_redeemed_and_a_no_show_stays_confirmed(
+    client, db, key
+):
+    slot = await priced_slot(db, capacity=6)
+    came, absent = [
+        (await client.post("/octo/bookings", json=reservation(slot), headers=auth(key))).json()
+        for _ in range(2)
+    ]
+    for held in (came, absent):
+        await client.post(
+            f"/octo/bookings/{held['uuid']}/confirm",
+            json={"contact": {"fullName": "Jo"}},
+            headers=auth(key),
+        )
+    async with db.reading() as session:
+        ids = dict((await session.execute(select(Booking.reseller_reference, Booking.id))).all())
+        by_uuid = {
+            row.reseller_data["uuid"]: row.id
+            for row in (await session.execute(select(Booking.id, Booking.reseller_data))).all()
+        }
+    after_the_visit = slot.ends_at + timedelta(minutes=5)
+    await slot_rules.record_attendance(
+        db,
+        slot.id,
+        {by_uuid[absent["uuid"]]: slot_rules.Presence(0, 0)},
+        actor="test",
+        now=after_the_visit,
+    )
+    redeemed = checked(
+        await client.get(f"/octo/bookings/{came['uuid']}", headers=auth(key)),
+        "/bookings/{uuid}",
+        "get",
+    )
+    assert_state_rules(redeemed)
+    assert redeemed["status"] == "REDEEMED" and redeemed["utcRedeemedAt"]
+    assert redeemed["voucher"]["utcRedeemedAt"] == redeemed["utcRedeemedAt"]
+    no_show = (await client.get(f"/octo/bookings/{absent['uuid']}", headers=auth(key))).json()
+    assert no_show["status"] == "CONFIRMED" and no_show["utcRedeemedAt"] is None
 
 
 async def test_the_office_sees_the_reseller_booking_on_the_day_sheet(client, db, key):

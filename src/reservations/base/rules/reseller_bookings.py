@@ -1,5 +1,6 @@
-"""A reseller's bookings (the OCTO API): a hold the reseller confirms, extends or lets go; a
-confirmed booking it cancels until the cut-off, moves or resizes; its details it corrects.
+"""A reseller's bookings (the OCTO API): a hold the reseller confirms, extends or lets go, a
+confirmed booking it cancels until the cut-off (what it changes on them: ``reseller_changes``),
+and the lock every one of these changes is made under (``under_lock``).
 
 Every booking of a reseller is an ordinary booking (channel ``reseller``) made by
 ``booking.book``: its places are taken by the same statement under the same rule
