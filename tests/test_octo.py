@@ -756,7 +756,6 @@ async def test_a_party_the_farmer_saw_come_reads_redeemed_and_a_no_show_stays_co
             headers=auth(key),
         )
     async with db.reading() as session:
-        ids = dict((await session.execute(select(Booking.reseller_reference, Booking.id))).all())
         by_uuid = {
             row.reseller_data["uuid"]: row.id
             for row in (await session.execute(select(Booking.id, Booking.reseller_data))).all()
