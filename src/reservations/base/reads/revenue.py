@@ -235,7 +235,8 @@ def revenue_as_table(revenue: Mapping[str, Any]) -> str:
         ),
         f"Paid by method: {methods}",
         (
-            f"Unpaid holds running at {revenue['at']}: {holds['bookings']} bookings, "
+            f"Unpaid holds running at {clock.display(datetime.fromisoformat(revenue['at']))}: "
+            f"{holds['bookings']} bookings, "
             f"{holds['people']} people, {euros(holds['amount_cents'])} at stake"
         ),
     ]
