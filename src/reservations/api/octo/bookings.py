@@ -28,6 +28,7 @@ from reservations.api.octo.responses import answer
 from reservations.base import clock
 from reservations.base.errors import HoldEnded, IdempotencyKeyReused
 from reservations.base.infra.db import Database
+from reservations.base.models import BookingStatus
 from reservations.base.reads import catalogue
 from reservations.base.reads import reseller_bookings as reads
 from reservations.base.reads.availability import slots_starting
@@ -107,8 +108,10 @@ async def _email_receipt(
     settings: Settings,
 ) -> None:
     """The guest's confirmation email, in their language, when the reseller asks for it and
-    gave an address (queued once, whatever the retries)."""
+    gave an address (queued once, whatever the retries); a hold is confirmed by nobody yet."""
     receipt = await changes_rules.receipt_of(db, reseller, key, policy)
+    if receipt.booking.status != BookingStatus.CONFIRMED:
+        return
     slot = await catalogue.slot_detail(db, receipt.booking.slot_id, published_only=False)
     manage_url = links.manage_url(settings.public_url, receipt.manage_token)
     await emails.queue_booking_confirmed(db, jinja, receipt.booking, slot, manage_url, settings)
