@@ -6,7 +6,7 @@ import io
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from reservations.base.models import (
     Activity,
@@ -247,3 +247,22 @@ async def test_spreadsheet_quirks_are_tolerated_but_a_skipped_hour_is_not(db):
         )
     [(line, message)] = caught.value.problems
     assert line == 2 and "after the start" in message
+
+
+async def test_an_import_leaves_the_planner_its_statistics(db):
+    """The season report is planned on the imported rows, not blind: the tables an import
+    fills are analysed at its end (PostgreSQL: ``reltuples`` counts them, -1 before any
+    ANALYZE; SQLite: ``sqlite_stat1`` has the slot table's indexes)."""
+    await import_history(db, io.StringIO(GOOD))
+    slots = await count(db, Slot)
+    async with db.reading_connection() as connection:
+        if db.is_sqlite:
+            analysed = await connection.scalar(
+                text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'slot'")
+            )
+            assert analysed and analysed > 0
+        else:
+            estimated = await connection.scalar(
+                text("SELECT reltuples FROM pg_class WHERE relname = 'slot'")
+            )
+            assert estimated == slots == 4
