@@ -8,10 +8,7 @@ Expected figures come from the bookings each test makes, never from the code und
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import sys
-from asyncio.subprocess import PIPE, STDOUT
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -42,6 +39,7 @@ from reservations.base.rules.booking import BookingPolicy, BookingRequest
 from reservations.base.rules.provider_links import issue_link, provider_for_token
 from reservations.base.rules.slots import Presence, record_attendance
 from reservations.due_work import tick_before_mail
+from tests.cli_support import cli_environment, run_cli
 from tests.factories import fetch_slot, make_activity, make_slot
 from tests.test_visitors import CSRF, site_settings, text_of
 
@@ -153,27 +151,10 @@ async def test_the_cli_prints_the_link_and_rotates_it(db):
         other_name = await session.scalar(
             select(Provider.name).where(Provider.id == other.provider_id)
         )
-    environment = {
-        **os.environ,
-        "RESERVATIONS_DATABASE_URL": db.url,
-        "RESERVATIONS_PUBLIC_URL": "https://visites.example",
-    }
+    environment = cli_environment(db.url)
 
     async def cli(*arguments: str) -> tuple[int, str]:
-        """The command as a person runs it, in its own process."""
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "reservations",
-            "provider",
-            "link",
-            *arguments,
-            env=environment,
-            stdout=PIPE,
-            stderr=STDOUT,
-        )
-        output, _ = await process.communicate()
-        return await process.wait(), output.decode()
+        return await run_cli(environment, "provider", "link", *arguments)
 
     code, output = await cli(other_name)
     assert code == 0, output
@@ -591,7 +572,6 @@ async def test_a_visit_that_took_place_cannot_be_called_off(client, db):
 async def test_concurrent_call_offs_tell_each_visitor_once(db):
     """Two calls to cancel the same slot at once (two taps, two phones): one cancels, the other
     is refused, and each visitor gets one email."""
-    import asyncio
 
     from reservations.base.errors import SlotCancelled
     from reservations.base.rules.slots import cancel_slot

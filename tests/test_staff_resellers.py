@@ -3,11 +3,7 @@ what its reseller sold, revoked; on each database."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import sys
-from asyncio.subprocess import PIPE, STDOUT
 
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
@@ -17,6 +13,7 @@ from reservations.base.models import AuditEntry, Reseller
 from reservations.base.rules.booking import BookingPolicy
 from reservations.base.rules.reseller_bookings import Guest, Reservation, UnitItem, confirm, reserve
 from reservations.base.rules.resellers import add_reseller
+from tests.cli_support import cli_environment, run_cli
 from tests.factories import make_slot
 from tests.staff_support import csrf
 from tests.test_visitors import site_settings
@@ -107,26 +104,10 @@ async def test_staff_who_are_not_administrators_are_refused(staff, db):
 
 
 async def test_the_cli_makes_lists_and_revokes_keys(db):
-    environment = {
-        **os.environ,
-        "RESERVATIONS_DATABASE_URL": db.url,
-        "RESERVATIONS_PUBLIC_URL": "https://visites.example",
-    }
+    environment = cli_environment(db.url)
 
     async def cli(*arguments: str) -> tuple[int, str]:
-        """The command as a person runs it, in its own process."""
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "reservations",
-            "reseller",
-            *arguments,
-            env=environment,
-            stdout=PIPE,
-            stderr=STDOUT,
-        )
-        output, _ = await process.communicate()
-        return await process.wait(), output.decode()
+        return await run_cli(environment, "reseller", *arguments)
 
     code, output = await cli("add", "Gîtes de Lozère")
     assert code == 0, output
