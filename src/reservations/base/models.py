@@ -175,6 +175,8 @@ class Provider(Base):
     access_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     access_link_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    #: Raised at every change (published pages and feeds compare it).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
     activities: Mapped[list[Activity]] = relationship(back_populates="provider", lazy="raise")
 
@@ -234,6 +236,8 @@ class Activity(Base):
     decision_days_before: Mapped[int] = mapped_column(Integer, default=1)
     decision_time: Mapped[time] = mapped_column(Time, default=time(18, 0))
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Raised at every change (published pages and feeds compare it).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
     provider: Mapped[Provider] = relationship(back_populates="activities", lazy="raise")
     slots: Mapped[list[Slot]] = relationship(back_populates="activity", lazy="raise")
