@@ -18,7 +18,14 @@ from sqlalchemy import event, update
 
 from reservations.app import create_app
 from reservations.base import clock
-from reservations.base.models import Activity, ActivityKind, CancelReason, Slot, SlotStatus
+from reservations.base.models import (
+    Activity,
+    ActivityKind,
+    CancelReason,
+    Provider,
+    Slot,
+    SlotStatus,
+)
 from reservations.base.rules import slots
 from reservations.notices.ics import slot_uid
 from tests.factories import fetch_slot, make_activity, make_slot
@@ -203,7 +210,8 @@ async def test_last_modified_and_if_modified_since(client, db):
     slot = await make_slot(db, activity=farm, starts_at=upcoming(days=2))
     an_hour_ago = clock.now() - timedelta(hours=1)
     async with db.writing() as session:  # everything in the feed last changed an hour ago
-        await session.execute(update(Slot).values(updated_at=an_hour_ago))
+        for table in (Slot, Activity, Provider):
+            await session.execute(update(table).values(updated_at=an_hour_ago))
     first = await client.get(FEED)
     last_modified = parsedate_to_datetime(first.headers["last-modified"])
     window_opened = clock.local_datetime(clock.today() - timedelta(days=7), time(0))

@@ -8,8 +8,10 @@ with its raised SEQUENCE, so that calendars strike out the event they hold inste
 it). Each event's UID is the slot's (``ics.slot_uid``), the same in every feed.
 
 Conditional GET as for the farmers' feed (``feed_responses``): an ``ETag`` from
-one aggregate statement (``public_programme.programme_version``) and a ``Last-Modified``; a poll
-that finds nothing new gets ``304 Not Modified`` without the slots being read. An unknown
+one aggregate statement (``public_programme.programme_version``) that moves only when what the
+feed shows moves (not with bookings: it shows no places), and a ``Last-Modified``; a poll
+that finds nothing new gets ``304 Not Modified`` without the slots being read, and one without
+the ETag gets the body this worker built last for it, when the ETag still holds. An unknown
 sector gives an empty calendar and an unknown kind all kinds, never an error: the address is
 pasted into calendar apps, which show no error page.
 """
@@ -36,7 +38,7 @@ from reservations.base.reads.public_programme import (
 from reservations.notices import ics, words
 from reservations.notices.words import price_text
 from reservations.settings import Settings
-from reservations.web.feed_responses import calendar_response, etag
+from reservations.web.feed_responses import built_feeds, calendar_response, etag
 from reservations.web.links import visit_url
 
 #: The feed holds the slots from this long ago (last week's, for the record) ...
@@ -46,7 +48,7 @@ AHEAD = timedelta(days=365)
 #: Public, and calendar apps need not ask more often than this.
 CACHE_CONTROL = "public, max-age=900"
 #: Raise when the feed's text changes for the same data, so that every ETag changes with it.
-FORMAT = "1"
+FORMAT = "2"
 
 
 def selection(today: Any, sector: str | None, kind: str | None) -> ProgrammeSelection:
@@ -93,6 +95,7 @@ class CalendarFeedController(Controller):
             last_modified=version.last_modified,
             cache_control=CACHE_CONTROL,
             build=build,
+            cache=built_feeds(request),
         )
 
 
@@ -112,7 +115,7 @@ def _event(entry: ProgrammeEntry, settings: Settings) -> ics.CalendarEvent:
         location=entry.meeting_point or f"{entry.provider}, {entry.village}",
         starts_at=entry.starts_at,
         ends_at=entry.ends_at,
-        stamp=entry.updated_at,  # the same at every fetch until the slot changes
+        stamp=entry.revised_at,  # from what the ETag covers: one ETag, one body
         url=url,
         status=ics.STATUS_OF_SLOT[entry.status],
         sequence=entry.sequence,

@@ -2,11 +2,16 @@
 the public programme). Calendar apps poll every few minutes: a poll that sends back the
 ``ETag`` or ``Last-Modified`` it got and finds nothing new gets ``304 Not Modified``, and the
 calendar is not even built. Litestar 2 does not do this by itself.
+
+A poll that misses its 304 (a new subscriber, an app that keeps no ETag) may still find the
+body built already: ``BuiltFeeds`` keeps the last bodies of each worker by their ETag, which
+covers everything the bytes depend on, so a hit costs the validator's statement and a lookup.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -20,6 +25,44 @@ from reservations import __version__
 
 #: Litestar adds ``; charset=utf-8`` to text/* types.
 MEDIA_TYPE = "text/calendar"
+#: What one worker keeps of built feeds: a programme of a thousand events is about 1 MB,
+#: and each language, sector and kind is one more.
+BUILT_FEEDS_BYTES = 32 * 1024 * 1024
+
+
+class BuiltFeeds:
+    """The bodies last built, by ETag, least recently used first out past ``max_bytes``."""
+
+    def __init__(self, max_bytes: int = BUILT_FEEDS_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._bodies: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+
+    def get(self, tag: str) -> bytes | None:
+        body = self._bodies.get(tag)
+        if body is not None:
+            self._bodies.move_to_end(tag)
+        return body
+
+    def put(self, tag: str, body: bytes) -> None:
+        if len(body) > self.max_bytes:
+            return
+        self._size += len(body) - len(self._bodies.pop(tag, b""))
+        self._bodies[tag] = body
+        while self._size > self.max_bytes:
+            self._size -= len(self._bodies.popitem(last=False)[1])
+
+    def __len__(self) -> int:
+        return len(self._bodies)
+
+
+def built_feeds(request: Request[Any, Any, Any]) -> BuiltFeeds:
+    """The application's cache (one per worker process, one per app in tests)."""
+    state = request.app.state
+    cache = state.get("built_feeds")
+    if cache is None:
+        cache = state["built_feeds"] = BuiltFeeds()
+    return cache
 
 
 def etag(*parts: str) -> str:
@@ -55,8 +98,10 @@ async def calendar_response(
     last_modified: datetime,
     cache_control: str,
     build: Callable[[], Awaitable[bytes]],
+    cache: BuiltFeeds | None = None,
 ) -> Response[bytes]:
-    """The feed, or a 304 with the same validators when the client holds it already."""
+    """The feed, or a 304 with the same validators when the client holds it already; with
+    ``cache``, the body built before under the same ``tag`` when there is one."""
     headers = {
         "ETag": tag,
         "Last-Modified": format_datetime(
@@ -66,4 +111,9 @@ async def calendar_response(
     }
     if not_modified(request.headers, tag, last_modified):
         return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
-    return Response(await build(), media_type=MEDIA_TYPE, headers=headers)
+    body = cache.get(tag) if cache is not None else None
+    if body is None:
+        body = await build()
+        if cache is not None:
+            cache.put(tag, body)
+    return Response(body, media_type=MEDIA_TYPE, headers=headers)

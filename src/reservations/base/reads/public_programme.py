@@ -2,7 +2,8 @@
 fortnight per sector. Both need more of each slot than ``availability.list_slots`` gives (the
 meeting point, the prices, its calendar sequence and last change), so they read it here: one
 SELECT over slot ⋈ activity ⋈ provider, and, for the feed's conditional GET, one aggregate row
-that changes whenever anything the feed shows may have changed.
+that changes whenever anything the feed shows may have changed, and only then: a booking
+(which raises the slot's ``updated_at``) leaves it as it was, since the feed shows no places.
 
 Slots of archived activities are left out, as on the programme; cancelled slots are kept (the
 feed must withdraw them from calendars; the printed programme marks them cancelled).
@@ -63,7 +64,11 @@ class ProgrammeEntry:
     ends_at: datetime
     status: SlotStatus
     sequence: int
-    updated_at: datetime
+    #: When the slot was called off (None: it was not).
+    cancelled_at: datetime | None
+    #: The last change of its activity and of its provider (the catalogue's texts, places...).
+    activity_updated_at: datetime
+    provider_updated_at: datetime
     min_participants: int
     decision_at: datetime
     kind: ActivityKind
@@ -91,15 +96,27 @@ class ProgrammeEntry:
         return self.title.get(locale) or self.title.get("fr") or self.name
 
     @property
+    def revised_at(self) -> datetime:
+        """When what a calendar shows of this slot last changed, as far as the stored times
+        tell: its catalogue entries' last changes and its cancellation. Read only from what the
+        fingerprint covers (not from the slot's ``updated_at``, which every booking moves), so
+        one fingerprint always gives the same bytes; a slot's own changes raise ``sequence``."""
+        return max(
+            filter(None, [self.activity_updated_at, self.provider_updated_at, self.cancelled_at])
+        )
+
+    @property
     def starts_on(self) -> date:
         return clock.local_date(self.starts_at)
 
 
 @dataclass(frozen=True)
 class ProgrammeVersion:
-    #: Changes whenever anything the selection shows may have changed (hex SHA-256).
+    #: Changes whenever what the feed shows of the selection changes, and only then (hex
+    #: SHA-256): see ``programme_version``.
     fingerprint: str
-    #: The latest change of a slot in the selection, never before the selection last moved.
+    #: The latest change of a slot, activity or provider in the selection (bookings included,
+    #: so never too early for ``If-Modified-Since``), never before the selection last moved.
     last_modified: datetime
 
 
@@ -118,7 +135,9 @@ async def programme_entries(db: Database, selection: ProgrammeSelection) -> list
             Slot.ends_at,
             Slot.status,
             Slot.sequence,
-            Slot.updated_at,
+            Slot.cancelled_at,
+            Activity.updated_at.label("activity_updated_at"),
+            Provider.updated_at.label("provider_updated_at"),
             Slot.min_participants,
             Slot.decision_at,
             Activity.kind,
@@ -152,23 +171,33 @@ def _entry(row: Row[Any]) -> ProgrammeEntry:
 
 
 async def programme_version(db: Database, selection: ProgrammeSelection) -> ProgrammeVersion:
-    """The validator of the selection: one statement, one row. A slot's every change bumps its
-    ``updated_at`` (and a cancellation its ``sequence``); a slot added or leaving the window
-    moves the count and the sum of ids. Activities carry no change time: a renamed activity
-    shows at the next change of its slots or when the window moves, the next day."""
+    """The validator of the selection's feed: one statement, one row, over what the feed shows.
+
+    A feed event shows its slot's times, state and minimum, and its activity's and provider's
+    texts, place and prices. The slots in the selection are pinned by their count and the sum
+    of their ids (a slot added, or leaving the window, the filters or an archived activity,
+    moves them); a slot's own changes by the sum of ``sequence``, which every change a calendar
+    sees raises (a go/no-go decision, a cancellation, attendance, a new minimum; a new time
+    must too, RFC 5545) and which never goes down; the catalogue by the latest ``updated_at`` of
+    the activities and providers shown (any edit of one becomes the latest). Bookings move
+    none of these: the feed shows no places. ``Slot.updated_at`` is read for ``Last-Modified``
+    only, which stays an upper bound of the last change."""
     query = (
         select(
             func.count(Slot.id).label("slots"),
             func.coalesce(func.sum(Slot.id), 0).label("ids"),
             func.coalesce(func.sum(Slot.sequence), 0).label("sequences"),
-            func.max(Slot.updated_at).label("updated"),
+            func.max(Activity.updated_at).label("activities"),
+            func.max(Provider.updated_at).label("providers"),
+            func.max(Slot.updated_at).label("slot_updated"),
         )
         .select_from(_from_slots())
         .where(*selection.conditions())
     )
     async with db.reading_connection() as connection:
         row = (await connection.execute(query)).one()
-    updated: datetime | None = row.updated
+    activities: datetime | None = row.activities
+    providers: datetime | None = row.providers
     text = "|".join(
         [
             selection.first_day.isoformat(),
@@ -179,10 +208,13 @@ async def programme_version(db: Database, selection: ProgrammeSelection) -> Prog
             str(int(row.slots)),
             str(int(row.ids)),
             str(int(row.sequences)),
-            updated.isoformat() if updated else "",
+            activities.isoformat() if activities else "",
+            providers.isoformat() if providers else "",
         ]
     )
     return ProgrammeVersion(
         fingerprint=hashlib.sha256(text.encode()).hexdigest(),
-        last_modified=max(filter(None, [selection.opened_at, updated])),
+        last_modified=max(
+            filter(None, [selection.opened_at, row.slot_updated, activities, providers])
+        ),
     )

@@ -573,8 +573,10 @@ async def edit_slots(
                 if change.capacity > slot.capacity:
                     grown.append(slot_id)
                 slot.capacity = change.capacity
-            if change.min_participants is not None:
-                slot.min_participants = change.min_participants
+            minimum = change.min_participants
+            if minimum is not None and minimum != slot.min_participants:
+                slot.min_participants = minimum
+                slot.sequence += 1  # the public calendar says from how many people it goes ahead
             after = {"capacity": slot.capacity, "min_participants": slot.min_participants}
             if after == before:
                 continue
