@@ -6,7 +6,7 @@ cancellation, head counts, language, and conditional GET (ETag, Last-Modified, 3
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 
@@ -19,8 +19,8 @@ from sqlalchemy import event, select, update
 from reservations.app import create_app
 from reservations.base import clock
 from reservations.base.models import Activity, Booking, CancelReason, Provider, Slot
+from reservations.base.rules import activities, slots
 from reservations.base.rules import booking as booking_service
-from reservations.base.rules import slots
 from reservations.base.rules.booking import BookingPolicy, BookingRequest
 from reservations.base.rules.provider_links import issue_link
 from reservations.notices.ics import slot_uid
@@ -267,6 +267,21 @@ async def test_a_poll_with_the_etag_gets_304_until_a_booking(client, db):
     assert again.status_code == 304
 
 
+async def test_an_activity_renamed_moves_the_etag(client, db):
+    farm = await make_farm(db, "Mas du Pré")
+    await make_slot(db, activity=farm.activity, starts_at=upcoming(days=2))
+    first = await client.get(farm.feed)
+    fields = activities.fields_of_activity(farm.activity)
+    renamed = replace(fields, title={**fields.title, "fr": "Traite des chèvres"})
+    assert await activities.update_activity(db, farm.activity.id, renamed, actor="test")
+
+    changed = await client.get(farm.feed, headers={"If-None-Match": first.headers["etag"]})
+
+    assert changed.status_code == 200
+    [vevent] = Calendar.from_ical(changed.content).walk("VEVENT")
+    assert str(vevent["SUMMARY"]).startswith("Traite des chèvres")
+
+
 async def test_last_modified_and_if_modified_since(client, db):
     farm = await make_farm(db, "Ferme du Pont")
     slot = await make_slot(db, activity=farm.activity, starts_at=upcoming(days=2))
@@ -279,7 +294,8 @@ async def test_last_modified_and_if_modified_since(client, db):
         now=an_hour_ago,
     )
     async with db.writing() as session:  # everything in the feed last changed an hour ago
-        await session.execute(update(Slot).values(updated_at=an_hour_ago))
+        for table in (Slot, Activity):
+            await session.execute(update(table).values(updated_at=an_hour_ago))
     first = await client.get(farm.feed)
     last_modified = parsedate_to_datetime(first.headers["last-modified"])
     midnight = clock.local_datetime(clock.today(), datetime.min.time())

@@ -6,9 +6,9 @@ new. ``feed_version`` answers that poll with one aggregate statement (two one-ro
 over the window's slots and over their bookings), so a ``304 Not Modified`` never reads a
 booking row nor builds a calendar. Every write that shows in the feed moves one of its figures:
 a slot's update bumps ``updated_at`` (and cancelling it ``sequence``), a booking made or
-cancelled moves the counts and ``created_at`` / ``cancelled_at``, a changed party the sums.
-Activities carry no change time: a renamed activity shows at the next change of its slots or
-on the next day, when the window (part of the fingerprint) moves.
+cancelled moves the counts and ``created_at`` / ``cancelled_at``, a changed party the sums,
+an edited activity (title, meeting point) the latest ``updated_at`` of the window's activities.
+The farm's own name and village are in the ETag itself.
 """
 
 from __future__ import annotations
@@ -92,6 +92,7 @@ async def feed_version(db: Database, provider_id: int, window: FeedWindow) -> Fe
             func.coalesce(func.sum(Slot.sequence), 0).label("sequences"),
             func.coalesce(func.sum(Slot.booked), 0).label("booked"),
             func.max(Slot.updated_at).label("slot_updated"),
+            func.max(Activity.updated_at).label("activity_updated"),
         )
         .join(Activity, Slot.activity_id == Activity.id)
         .where(*in_window)
@@ -124,7 +125,7 @@ async def feed_version(db: Database, provider_id: int, window: FeedWindow) -> Fe
     figures = row._mapping
     changes = [
         figures[name]
-        for name in ("slot_updated", "booking_created", "booking_cancelled")
+        for name in ("slot_updated", "activity_updated", "booking_created", "booking_cancelled")
         if figures[name] is not None
     ]
     text = "|".join(
