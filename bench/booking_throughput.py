@@ -291,25 +291,29 @@ class BareHttpConnection:
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
+        #: The last answer's headers, names in lower case.
+        self.headers: dict[str, str] = {}
 
     @classmethod
     async def open(cls, base_url: str) -> BareHttpConnection:
         host, port = base_url.removeprefix("http://").split(":")
         return cls(*await asyncio.open_connection(host, int(port)))
 
-    async def request(self, method: str, target: str, body: bytes = b"") -> tuple[int, bytes]:
+    async def request(
+        self, method: str, target: str, body: bytes = b"", headers: str = ""
+    ) -> tuple[int, bytes]:
+        """``headers``: more header lines, each ending with CRLF."""
         head = (
-            f"{method} {target} HTTP/1.1\r\nHost: bench\r\n"
+            f"{method} {target} HTTP/1.1\r\nHost: bench\r\n{headers}"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         )
         self.writer.write(head.encode() + body)
         status = int((await self.reader.readline()).split()[1])
-        length = 0
+        self.headers = {}
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        return status, await self.reader.readexactly(length)
+            name, _, value = line.decode("latin-1").partition(":")
+            self.headers[name.strip().lower()] = value.strip()
+        return status, await self.reader.readexactly(int(self.headers.get("content-length", 0)))
 
     def close(self) -> None:
         self.writer.close()

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import calendar as gregorian
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from icalendar import Calendar
+from icalendar import Calendar, vDuration
 
+from reservations.notices import ics
 from reservations.notices.ics import as_attachment, booking_uid, calendar_for_visit, slot_uid
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -311,3 +313,44 @@ def test_as_attachment_keeps_the_calendar() -> None:
     assert attachment["content_type"].startswith("text/calendar")
     assert "method=PUBLISH" in attachment["content_type"]
     assert attachment["content"].encode("utf-8") == data
+
+
+def _feed_events() -> list[ics.CalendarEvent]:
+    starts = datetime(2026, 7, 14, 8, 0, tzinfo=UTC)
+    return [
+        ics.CalendarEvent(
+            uid=slot_uid(number),
+            title=f"Visite n°{number} — chèvres, brebis ; fromage",
+            description="Très long texte, avec des virgules, des ; et des accents é à ü. " * 4
+            + "\nhttps://example.org/visits/1",
+            location="Mas de la Barque, Vialas",
+            starts_at=starts + timedelta(days=number),
+            ends_at=starts + timedelta(days=number, hours=2),
+            stamp=starts - timedelta(days=30),
+            url=f"https://example.org/visits/{number}" if number % 2 else None,
+            status=ics.STATUSES[number % 3],
+            sequence=number,
+            latitude=44.33 if number else None,
+            longitude=3.89 if number else None,
+        )
+        for number in range(4)
+    ]
+
+
+def test_a_feed_is_the_calendar_icalendar_writes_with_its_events_and_each_is_built_once() -> None:
+    events = _feed_events()
+    whole = ics._calendar()
+    whole.add("name", "Visites")
+    whole.add("x-wr-calname", "Visites")
+    whole.add("x-wr-timezone", "Europe/Paris")
+    whole.add("refresh-interval", vDuration(timedelta(hours=1)), parameters={"VALUE": "DURATION"})
+    whole.add("x-published-ttl", vDuration(timedelta(hours=1)))
+    for event in events:
+        whole.add_component(ics._event(event))
+
+    assert ics.calendar_feed(events, name="Visites") == whole.to_ical()
+    hits = ics._event_ical.cache_info().hits
+    assert ics.calendar_feed(events[1:], name="Visites").count(b"BEGIN:VEVENT") == 3
+    assert ics._event_ical.cache_info().hits == hits + 3
+    with pytest.raises(ValueError):
+        ics.calendar_feed([replace(events[0], status="MAYBE")], name="Visites")

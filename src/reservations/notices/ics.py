@@ -2,7 +2,9 @@
 and a feed of many, for a provider's calendar subscription.
 
 Pure functions: no database, no translation. Callers pass texts already in the reader's
-language. Times are written in the office's zone (``DTSTART;TZID=Europe/Paris:...``) with the
+language. A feed's events are serialised by icalendar one by one and kept (``_event_ical``): a
+feed rebuilt after one change serialises only the events that changed, since icalendar's
+folding of every line, character by character, is most of a build's time. Times are written in the office's zone (``DTSTART;TZID=Europe/Paris:...``) with the
 VTIMEZONE that defines it, so a calendar shows the visit at the farm's wall-clock time.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from icalendar import (
     Calendar,
@@ -35,6 +38,11 @@ STATUS_OF_SLOT = {
     SlotStatus.CANCELLED: "CANCELLED",
 }
 ICS_CONTENT_TYPE = "text/calendar; method=PUBLISH; charset=utf-8"
+#: Serialised events kept per process: a season's programme in every language and the farms'
+#: feeds (about 1 KB each, its key included).
+EVENTS_KEPT = 16_384
+#: The end of every calendar: the events go just before it.
+_END = b"END:VCALENDAR\r\n"
 
 # The EU rule (since 1996): summer time from the last Sunday of March, 02:00 CET, to the last
 # Sunday of October, 03:00 CEST. Written by hand as recurrence rules, the form the IANA-derived
@@ -118,16 +126,32 @@ def calendar_feed(
     """A subscribed calendar of many events (a provider's feed): named ``name`` in the
     subscriber's list (NAME, and X-WR-CALNAME that Google and Apple read), polled about every
     ``refresh`` (REFRESH-INTERVAL, RFC 7986, and Outlook's X-PUBLISHED-TTL)."""
-    built = [_event(event) for event in events]  # every event checked before anything is written
+    # The bytes icalendar writes for the calendar with all its events, its VEVENTs serialised
+    # one by one: every event checked before anything is written.
+    built = b"".join([_event_ical(event) for event in events])
+    frame = _feed_frame(name, refresh)
+    return frame[: -len(_END)] + built + _END
+
+
+@lru_cache(maxsize=64)
+def _feed_frame(name: str, refresh: timedelta) -> bytes:
+    """A feed's calendar without its events."""
     calendar = _calendar()
     calendar.add("name", name)
     calendar.add("x-wr-calname", name)
     calendar.add("x-wr-timezone", _TZID)
     calendar.add("refresh-interval", vDuration(refresh), parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", vDuration(refresh))
-    for event in built:
-        calendar.add_component(event)
-    return calendar.to_ical()
+    frame: bytes = calendar.to_ical()
+    assert frame.endswith(_END)
+    return frame
+
+
+@lru_cache(maxsize=EVENTS_KEPT)
+def _event_ical(fields: CalendarEvent) -> bytes:
+    """One VEVENT as icalendar writes it inside a calendar (its lines, each ending in CRLF)."""
+    ical: bytes = _event(fields).to_ical()
+    return ical
 
 
 def _calendar() -> Calendar:
