@@ -19,6 +19,7 @@ pasted into calendar apps, which show no error page.
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from litestar import Controller, Request, Response, get
@@ -77,8 +78,9 @@ class CalendarFeedController(Controller):
         version = await programme_version(db, chosen)
 
         async def build() -> bytes:
-            entries = await programme_entries(db, chosen)
-            events = [_event(entry, settings) for entry in entries]
+            entries = await programme_entries(db, chosen, places=False)
+            texts = Texts()
+            events = [_event(entry, settings, texts) for entry in entries]
             return ics.calendar_feed(events, name=calendar_name(chosen.sector))
 
         # The data, its language, the addresses and phone in it.
@@ -104,14 +106,23 @@ def calendar_name(sector: str | None) -> str:
     return f"{name} — {sector}" if sector else name
 
 
-def _event(entry: ProgrammeEntry, settings: Settings) -> ics.CalendarEvent:
+class Texts:
+    """Babel's prices and dates, written once per build: a programme repeats a few dozen
+    prices and decision times over its events, each costing tens of microseconds."""
+
+    def __init__(self) -> None:
+        self.price = cache(price_text)
+        self.moment = cache(i18n.moment)
+
+
+def _event(entry: ProgrammeEntry, settings: Settings, texts: Texts) -> ics.CalendarEvent:
     title = entry.title_in(i18n.current())
     cancelled = entry.status == SlotStatus.CANCELLED
     url = visit_url(settings.public_url, entry.id)
     return ics.CalendarEvent(
         uid=ics.slot_uid(entry.id),
         title=i18n.gettext("Cancelled: {title}").format(title=title) if cancelled else title,
-        description=_description(entry, url, settings.office_phone),
+        description=_description(entry, url, settings.office_phone, texts),
         location=entry.meeting_point or f"{entry.provider}, {entry.village}",
         starts_at=entry.starts_at,
         ends_at=entry.ends_at,
@@ -124,24 +135,24 @@ def _event(entry: ProgrammeEntry, settings: Settings) -> ics.CalendarEvent:
     )
 
 
-def _status_line(entry: ProgrammeEntry) -> str:
+def _status_line(entry: ProgrammeEntry, texts: Texts) -> str:
     if entry.status == SlotStatus.SCHEDULED and entry.min_participants:
         return i18n.gettext("Goes ahead from %(minimum)s people; decided %(when)s.") % {
             "minimum": entry.min_participants,
-            "when": i18n.moment(entry.decision_at),
+            "when": texts.moment(entry.decision_at),
         }
     return words.status_words(entry.status)
 
 
-def _description(entry: ProgrammeEntry, url: str, office_phone: str) -> str:
+def _description(entry: ProgrammeEntry, url: str, office_phone: str, texts: Texts) -> str:
     """What the visit is, by whom, its price and state, and where to book it."""
     about = [
-        _status_line(entry),
+        _status_line(entry, texts),
         i18n.localized(entry.description),
         i18n.gettext("Organised by {provider}, {village}.").format(
             provider=entry.provider, village=entry.village
         ),
-        price_text(entry.price_adult_cents, entry.price_child_cents),
+        texts.price(entry.price_adult_cents, entry.price_child_cents),
     ]
     booking = [url, i18n.gettext("Tourist office: %(phone)s") % {"phone": office_phone}]
     return "\n".join([line for line in about if line] + ["", *booking])

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, func, select
+from sqlalchemy import ColumnElement, Row, func, null, select
 
 from reservations.base import clock
 from reservations.base.infra.db import Database
@@ -84,13 +84,18 @@ class ProgrammeEntry:
     provider: str
     village: str
     sector: str
-    #: The places that can be booked (``room.places_left``, the farm's daily cap included).
-    places_left: int
+    #: The places that can be booked (``room.places_left``, the farm's daily cap included);
+    #: None when not asked for (the calendar feed shows no places).
+    places_left: int | None
 
     @property
     def full(self) -> bool:
         """Still to come and not one place left: the printed programme says "complet"."""
-        return self.status in (SlotStatus.SCHEDULED, SlotStatus.CONFIRMED) and self.places_left <= 0
+        return (
+            self.status in (SlotStatus.SCHEDULED, SlotStatus.CONFIRMED)
+            and self.places_left is not None
+            and self.places_left <= 0
+        )
 
     def title_in(self, locale: str) -> str:
         return self.title.get(locale) or self.title.get("fr") or self.name
@@ -126,8 +131,10 @@ def _from_slots() -> Any:
     )
 
 
-async def programme_entries(db: Database, selection: ProgrammeSelection) -> list[ProgrammeEntry]:
-    """The selected slots in start order."""
+async def programme_entries(
+    db: Database, selection: ProgrammeSelection, *, places: bool = True
+) -> list[ProgrammeEntry]:
+    """The selected slots in start order, with their places left when ``places``."""
     query = (
         select(
             Slot.id,
@@ -152,7 +159,7 @@ async def programme_entries(db: Database, selection: ProgrammeSelection) -> list
             Provider.name.label("provider"),
             Provider.village,
             Provider.sector,
-            room.places_left().label("places_left"),
+            (room.places_left() if places else null()).label("places_left"),
         )
         .select_from(_from_slots())
         .where(*selection.conditions())
