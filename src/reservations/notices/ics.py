@@ -39,8 +39,8 @@ STATUS_OF_SLOT = {
 }
 ICS_CONTENT_TYPE = "text/calendar; method=PUBLISH; charset=utf-8"
 #: Serialised events kept per process: a season's programme in every language and the farms'
-#: feeds (about 1 KB each, its key included).
-EVENTS_KEPT = 16_384
+#: feeds (about 1.3 KB each with its key: some 10 MB at most).
+EVENTS_KEPT = 8_192
 #: The end of every calendar: the events go just before it.
 _END = b"END:VCALENDAR\r\n"
 

@@ -25,9 +25,9 @@ from reservations import __version__
 
 #: Litestar adds ``; charset=utf-8`` to text/* types.
 MEDIA_TYPE = "text/calendar"
-#: What one worker keeps of built feeds: a programme of a thousand events is about 1 MB,
+#: What one worker keeps of built feeds: a programme of a thousand events is about 0.6 MB,
 #: and each language, sector and kind is one more.
-BUILT_FEEDS_BYTES = 32 * 1024 * 1024
+BUILT_FEEDS_BYTES = 16 * 1024 * 1024
 
 
 class BuiltFeeds:
