@@ -48,7 +48,7 @@ from reservations.base import clock  # noqa: E402
 from reservations.base.infra import db as db_module  # noqa: E402
 from reservations.base.infra import tokens  # noqa: E402
 from reservations.base.infra.db import Database  # noqa: E402
-from reservations.base.models import Activity, ActivityKind, Provider  # noqa: E402
+from reservations.base.models import Activity, ActivityKind, BookingStatus, Provider  # noqa: E402
 from reservations.base.rules import booking as booking_service  # noqa: E402
 from reservations.base.rules import places  # noqa: E402
 from reservations.base.rules.booking import BookingRequest  # noqa: E402
@@ -417,7 +417,7 @@ async def raw_booking(
         "api",
     )
     if hold:
-        booking_service._as_hold(params, HOLD_MINUTES)
+        booking_service._as_hold(params, HOLD_MINUTES, BookingStatus.PENDING_PAYMENT, None)
     places._at(params, clock.now)
     params["audit_data"] = json.dumps(params["audit_data"])
     row = await connection.fetchrow(FLOOR_SQL, *(params[name] for name in FLOOR_PARAMETERS))
