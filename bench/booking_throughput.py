@@ -385,14 +385,9 @@ async def http_phases(
 # --- (b) the floor: the same transaction through asyncpg ----------------------------------------
 
 
-def _floor_statement() -> tuple[str, list[str]]:
-    """The SQL text and parameter order of the statement ``reservations.base.rules.places`` sends on
-    PostgreSQL (compiled by SQLAlchemy for asyncpg), so the floor is exactly the same work."""
-    compiled = places._POSTGRES_STATEMENT.compile(dialect=postgresql_asyncpg.dialect())
-    return str(compiled), list(compiled.positiontup or [])
-
-
-FLOOR_SQL, FLOOR_PARAMETERS = _floor_statement()
+#: The floor sends the statement ``reservations.base.rules.places`` sends on PostgreSQL for a
+#: booking, with the same parameters processed the same way (``DriverStatement``).
+FLOOR_DIALECT = postgresql_asyncpg.dialect()
 
 
 async def raw_booking(
@@ -419,8 +414,8 @@ async def raw_booking(
     if hold:
         booking_service._as_hold(params, HOLD_MINUTES, BookingStatus.PENDING_PAYMENT, None)
     places._at(params, clock.now)
-    params["audit_data"] = json.dumps(params["audit_data"])
-    row = await connection.fetchrow(FLOOR_SQL, *(params[name] for name in FLOOR_PARAMETERS))
+    sql, arguments = places._ONE_STATEMENT.sql_and_arguments(FLOOR_DIALECT, params)
+    row = await connection.fetchrow(sql, *arguments)
     return "booked" if row else "full"
 
 
@@ -471,16 +466,24 @@ async def raw_phases(
 
 async def statements_per_path(db: Database, slot_id: int) -> dict[str, int]:
     """The statements ``booking.book`` sends for a booking, a hold, and the first booking after
-    a hold lapsed (which releases it): counted at the driver, BEGIN and COMMIT included."""
+    a hold lapsed (which releases it): counted at SQLAlchemy's cursor (BEGIN and COMMIT
+    included), plus the statements sent straight through asyncpg (``DriverStatement``)."""
     sent: list[str] = []
 
     def count(*_args: object) -> None:
         sent.append("statement")
 
     listened = db.engine.sync_engine
-    event.listen(listened, "before_cursor_execute", count)
-    event.listen(listened, "begin", count)
-    event.listen(listened, "commit", count)
+    events = ("before_cursor_execute", "begin", "commit")
+    for name in events:
+        event.listen(listened, name, count)
+    straight = places._ONE_STATEMENT.first
+
+    async def counted(*args: Any) -> Any:
+        count()
+        return await straight(*args)
+
+    places._ONE_STATEMENT.first = counted  # type: ignore[method-assign]
 
     async def statements(**options: Any) -> int:
         sent.clear()
@@ -505,9 +508,9 @@ async def statements_per_path(db: Database, slot_id: int) -> dict[str, int]:
             "booking again": await statements(),
         }
     finally:
-        event.remove(listened, "before_cursor_execute", count)
-        event.remove(listened, "begin", count)
-        event.remove(listened, "commit", count)
+        del places._ONE_STATEMENT.first
+        for name in events:
+            event.remove(listened, name, count)
 
 
 # --- the run --------------------------------------------------------------------------------

@@ -185,7 +185,11 @@ class DriverStatement:
         sql, arguments = self.sql_and_arguments(db.engine.dialect, params)
         # The pool's own connection, without a SQLAlchemy ``Connection`` around it (that costs
         # as much as the statement): asyncpg outside a transaction, so the statement commits.
-        pooled = await db.engine.raw_connection()
+        driver_error = db.engine.dialect.loaded_dbapi.Error
+        try:
+            pooled = await db.engine.raw_connection()
+        except driver_error as error:  # as a ``Connection`` would say it (too many clients...)
+            raise sa_exc.DBAPIError.instance(sql, arguments, error, driver_error) from error
         try:
             return await pooled.driver_connection.fetchrow(sql, *arguments)
         except asyncpg.IntegrityConstraintViolationError as error:
