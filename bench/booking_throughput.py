@@ -40,6 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.live_server: the helper that runs a real server process
 
 import asyncpg  # noqa: E402
+from bench import baseline  # noqa: E402
+from bench.targets import Target  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
@@ -48,7 +50,7 @@ from reservations.base import clock  # noqa: E402
 from reservations.base.infra import db as db_module  # noqa: E402
 from reservations.base.infra import tokens  # noqa: E402
 from reservations.base.infra.db import Database  # noqa: E402
-from reservations.base.models import Activity, ActivityKind, Provider  # noqa: E402
+from reservations.base.models import Activity, ActivityKind, BookingStatus, Provider  # noqa: E402
 from reservations.base.rules import booking as booking_service  # noqa: E402
 from reservations.base.rules import places  # noqa: E402
 from reservations.base.rules.booking import BookingRequest  # noqa: E402
@@ -66,6 +68,8 @@ ROUND_TRIPS: dict[str, int] = {}
 HOLD_MINUTES = 15  # the holds the benchmark makes never end during a run
 BIG_CAPACITY = 1_000_000  # never the limit: the benchmark measures taking places, not refusals
 WINDOW_DAYS = 30
+#: The phases served by the code at ``--baseline`` end with this.
+BEFORE_LABEL = ", before"
 
 
 def serve_without_access_log(workers: int) -> list[str]:
@@ -320,7 +324,12 @@ class BareHttpConnection:
 
 
 async def http_phases(
-    server: LiveServer, meter: Meter, programme: Programme, args: argparse.Namespace, workers: int
+    server: LiveServer,
+    meter: Meter,
+    programme: Programme,
+    args: argparse.Namespace,
+    workers: int,
+    label: str = "",
 ) -> list[Result]:
     connections: asyncio.Queue[BareHttpConnection] = asyncio.Queue()
     for _ in range(args.concurrency):
@@ -361,22 +370,22 @@ async def http_phases(
         spreading = book_on(lambda n: spread[n % len(spread)])
         return [
             await meter.measure(
-                f"HTTP book, hot slot, {workers}w",
+                f"HTTP book, hot slot, {workers}w{label}",
                 args.requests,
                 lambda: drive(args.concurrency, args.requests, hot),
             ),
             await meter.measure(
-                f"HTTP book, hot slot, daily cap, {workers}w",
+                f"HTTP book, hot slot, daily cap, {workers}w{label}",
                 args.requests,
                 lambda: drive(args.concurrency, args.requests, capped_hot),
             ),
             await meter.measure(
-                f"HTTP book, {len(spread)} slots, {workers}w",
+                f"HTTP book, {len(spread)} slots, {workers}w{label}",
                 args.requests,
                 lambda: drive(args.concurrency, args.requests, spreading),
             ),
             await meter.measure(
-                f"HTTP read 30 d ({programme.slots_in_window} slots), {workers}w",
+                f"HTTP read 30 d ({programme.slots_in_window} slots), {workers}w{label}",
                 args.reads,
                 lambda: drive(args.concurrency, args.reads, read),
             ),
@@ -389,14 +398,9 @@ async def http_phases(
 # --- (b) the floor: the same transaction through asyncpg ----------------------------------------
 
 
-def _floor_statement() -> tuple[str, list[str]]:
-    """The SQL text and parameter order of the statement ``reservations.base.rules.places`` sends on
-    PostgreSQL (compiled by SQLAlchemy for asyncpg), so the floor is exactly the same work."""
-    compiled = places._POSTGRES_STATEMENT.compile(dialect=postgresql_asyncpg.dialect())
-    return str(compiled), list(compiled.positiontup or [])
-
-
-FLOOR_SQL, FLOOR_PARAMETERS = _floor_statement()
+#: The floor sends the statement ``reservations.base.rules.places`` sends on PostgreSQL for a
+#: booking, with the same parameters processed the same way (``DriverStatement``).
+FLOOR_DIALECT = postgresql_asyncpg.dialect()
 
 
 async def raw_booking(
@@ -421,10 +425,10 @@ async def raw_booking(
         "api",
     )
     if hold:
-        booking_service._as_hold(params, HOLD_MINUTES)
+        booking_service._as_hold(params, HOLD_MINUTES, BookingStatus.PENDING_PAYMENT, None)
     places._at(params, clock.now)
-    params["audit_data"] = json.dumps(params["audit_data"])
-    row = await connection.fetchrow(FLOOR_SQL, *(params[name] for name in FLOOR_PARAMETERS))
+    sql, arguments = places._ONE_STATEMENT.sql_and_arguments(FLOOR_DIALECT, params)
+    row = await connection.fetchrow(sql, *arguments)
     return "booked" if row else "full"
 
 
@@ -475,16 +479,24 @@ async def raw_phases(
 
 async def statements_per_path(db: Database, slot_id: int) -> dict[str, int]:
     """The statements ``booking.book`` sends for a booking, a hold, and the first booking after
-    a hold lapsed (which releases it): counted at the driver, BEGIN and COMMIT included."""
+    a hold lapsed (which releases it): counted at SQLAlchemy's cursor (BEGIN and COMMIT
+    included), plus the statements sent straight through asyncpg (``DriverStatement``)."""
     sent: list[str] = []
 
     def count(*_args: object) -> None:
         sent.append("statement")
 
     listened = db.engine.sync_engine
-    event.listen(listened, "before_cursor_execute", count)
-    event.listen(listened, "begin", count)
-    event.listen(listened, "commit", count)
+    events = ("before_cursor_execute", "begin", "commit")
+    for name in events:
+        event.listen(listened, name, count)
+    straight = places._ONE_STATEMENT.first
+
+    async def counted(*args: Any) -> Any:
+        count()
+        return await straight(*args)
+
+    places._ONE_STATEMENT.first = counted  # type: ignore[method-assign]
 
     async def statements(**options: Any) -> int:
         sent.clear()
@@ -509,9 +521,9 @@ async def statements_per_path(db: Database, slot_id: int) -> dict[str, int]:
             "booking again": await statements(),
         }
     finally:
-        event.remove(listened, "before_cursor_execute", count)
-        event.remove(listened, "begin", count)
-        event.remove(listened, "commit", count)
+        del places._ONE_STATEMENT.first
+        for name in events:
+            event.remove(listened, name, count)
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -547,36 +559,68 @@ async def run(args: argparse.Namespace) -> list[Result]:
             with live_server(url, command=serve_without_access_log(workers)) as server:
                 meter = Meter(admin, name, server)
                 results += await http_phases(server, meter, programme, args, workers)
-        await check_counters(_asyncpg_dsn(args.postgres_url, name), args)
+        # The floor books on the hot slot and the spread slots; each HTTP server also on the
+        # capped farm's hot slot; ``statements_per_path`` made three bookings and one hold.
+        floor = args.warmup + 2 * args.requests
+        per_server = args.warmup + 3 * args.requests
+        await check_counters(
+            _asyncpg_dsn(args.postgres_url, name),
+            bookings=floor + len(args.workers) * per_server + 3,
+            holds=args.requests + 1,
+        )
+        if args.baseline != "none":
+            results += await before_phases(admin, args)
         return results
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 
 
-async def check_counters(dsn: str, args: argparse.Namespace) -> None:
+async def before_phases(admin: asyncpg.Connection, args: argparse.Namespace) -> list[Result]:
+    """The same HTTP phases, one worker, served by the code at ``--baseline`` on a database of
+    its own that its own migrations built (``bench/baseline.py``)."""
+    name = f"reservations_bench_{uuid.uuid4().hex[:8]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = _sqlalchemy_url(args.postgres_url, name)
+        await asyncio.to_thread(baseline.migrate, url, args.baseline)
+        database = Database(url)
+        try:
+            programme = await seed(database, args.spread, args.programme_slots, args.programme_days)
+        finally:
+            await database.dispose()
+        command = serve_without_access_log(1)
+        with live_server(url, command=command, env=baseline.environment(args.baseline)) as server:
+            meter = Meter(admin, name, server)
+            results = await http_phases(server, meter, programme, args, 1, BEFORE_LABEL)
+        await check_counters(
+            _asyncpg_dsn(args.postgres_url, name),
+            bookings=args.warmup + 3 * args.requests,
+            holds=0,
+        )
+        return results
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def check_counters(dsn: str, *, bookings: int, holds: int) -> None:
     """Every request booked 2 people: the slots' counters must say so, to the person."""
     connection = await asyncpg.connect(dsn)
     try:
         booked, people, held, holding = await connection.fetchrow(
-            "SELECT (SELECT sum(booked) FROM slot), "
-            "(SELECT sum(adults + children) FROM booking WHERE status = 'confirmed'), "
-            "(SELECT sum(held) FROM slot), "
-            "(SELECT sum(adults + children) FROM booking WHERE status = 'pending_payment')"
+            "SELECT (SELECT coalesce(sum(booked), 0) FROM slot), "
+            "(SELECT coalesce(sum(adults + children), 0) FROM booking WHERE status = 'confirmed'), "
+            "(SELECT coalesce(sum(held), 0) FROM slot), "
+            "(SELECT coalesce(sum(adults + children), 0) FROM booking "
+            "WHERE status = 'pending_payment')"
         )
     finally:
         await connection.close()
-    # The floor books on the hot slot and the spread slots; each HTTP server also on the
-    # capped farm's hot slot.
-    floor = args.warmup + 2 * args.requests
-    per_server = args.warmup + 3 * args.requests
-    # and ``statements_per_path`` made three bookings and one hold that still runs.
-    expected = 2 * (floor + len(args.workers) * per_server + 3)
-    if not booked == people == expected:
+    if not booked == people == 2 * bookings:
         raise SystemExit(
-            f"counters disagree: slot.booked {booked}, bookings {people}, expected {expected}"
+            f"counters disagree: slot.booked {booked}, bookings {people}, expected {2 * bookings}"
         )
-    if not held == holding == 2 * (args.requests + 1):
+    if not held == holding == 2 * holds:
         raise SystemExit(f"holds disagree: slot.held {held}, holds {holding}")
 
 
@@ -621,9 +665,9 @@ def _per_request(seconds: float | None, requests: int) -> str:
 def report(results: list[Result], args: argparse.Namespace, postgres_version: str) -> str:
     by_name = {result.name: result for result in results}
     rows = [
-        f"{'scenario':<36} {'requests':>8} {'req/s':>7} {'wall s':>7}   {'CPU ms per request':^23}"
+        f"{'scenario':<44} {'requests':>8} {'req/s':>7} {'wall s':>7}   {'CPU ms per request':^23}"
         f" {'busy':>5} {'new pg':>6}",
-        f"{'':<36} {'':>8} {'':>7} {'':>7}   {'client':>7} {'server':>7} {'pg':>7} {'%':>5} "
+        f"{'':<44} {'':>8} {'':>7} {'':>7}   {'client':>7} {'server':>7} {'pg':>7} {'%':>5} "
         f"{'conns':>6}",
     ]
     for result in results:
@@ -633,7 +677,7 @@ def report(results: list[Result], args: argparse.Namespace, postgres_version: st
         )
         busy = 100 * result.machine_busy / (result.seconds * (os.cpu_count() or 1))
         rows.append(
-            f"{result.name:<36} {result.requests:>8} {result.rate:>7.0f} {result.seconds:>7.2f}   "
+            f"{result.name:<44} {result.requests:>8} {result.rate:>7.0f} {result.seconds:>7.2f}   "
             f"{client} {server} {postgres} {busy:>5.0f} {result.new_sessions:>6}"
         )
     spread = f"{args.spread} slots"
@@ -685,7 +729,7 @@ async def postgres_version(admin_url: str) -> str:
         await connection.close()
 
 
-def arguments() -> argparse.Namespace:
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--postgres-url",
@@ -703,9 +747,57 @@ def arguments() -> argparse.Namespace:
         default=[1, 2],
         help="server processes to try, e.g. 1,2",
     )
+    parser.add_argument(
+        "--baseline",
+        default=baseline.BEFORE,
+        help="a git revision whose code is measured too, one worker (none: skip)",
+    )
     parser.add_argument("--programme-slots", type=int, default=300)
     parser.add_argument("--programme-days", type=int, default=60)
-    return parser.parse_args()
+    return parser.parse_args(argv)
+
+
+async def measure(options: argparse.Namespace) -> list[Target]:
+    """``bench/run.py``: one worker, the floor, and the code before (``--baseline``)."""
+    args = arguments([])
+    args.postgres_url, args.workers = options.postgres_url, [1]
+    if options.quick:
+        args.requests, args.reads, args.warmup = 500, 100, 50
+    version = await postgres_version(args.postgres_url)
+    results = await run(args)
+    print(report(results, args, version))
+    return targets(results, args)
+
+
+def targets(results: list[Result], args: argparse.Namespace) -> list[Target]:
+    by_name = {result.name: result for result in results}
+    spread = f"{args.spread} slots"
+    found = [
+        Target(
+            f"booking, {where}, 1 worker: HTTP / asyncpg",
+            by_name[f"HTTP book, {where}, 1w"].rate,
+            by_name[f"asyncpg book, {where}"].rate,
+            "req/s",
+            goal,
+        )
+        for where, goal in (("hot slot", 0.9), (spread, 0.5))
+    ]
+    if args.baseline != "none":
+        for where in ("hot slot", spread):
+            before = by_name[f"HTTP book, {where}, 1w{BEFORE_LABEL}"]
+            now = by_name[f"HTTP book, {where}, 1w"]
+            assert before.server_cpu is not None and now.server_cpu is not None
+            found.append(
+                Target(
+                    f"server CPU per booking, {where}: before / now",
+                    1000 * before.server_cpu / before.requests,
+                    1000 * now.server_cpu / now.requests,
+                    "ms",
+                    2.0,
+                    note=f"before = {args.baseline}",
+                )
+            )
+    return found
 
 
 def main() -> None:

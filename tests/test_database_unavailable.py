@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 
 from reservations.app import create_app
 from reservations.base.infra.db import Database
-from reservations.base.models import Booking
+from reservations.base.models import Booking, Slot
 from tests.conftest import POSTGRES_URL, _pg_admin
 from tests.factories import make_slot
 from tests.test_visitors import site_settings
@@ -82,3 +82,34 @@ async def test_no_free_connection_in_time_is_a_503(db, database_url, backend):
             await assert_busy_answers(tiny, db, slot.id)
     finally:
         await tiny.dispose()
+
+
+async def test_a_booking_on_a_dropped_connection_is_a_503_and_the_next_one_books(
+    db, database_url, backend
+):
+    """The booking's statement goes straight through asyncpg (``DriverStatement``): a pooled
+    connection the server dropped answers 503, is thrown away, and the retry books."""
+    postgres_only(backend)
+    slot = await make_slot(db, capacity=5)
+    app_db = Database(database_url, pool_size=1, max_overflow=0)
+    app = create_app(site_settings(db), database=app_db)
+    party = {"slot_id": slot.id, "adults": 2, "name": "Anne", "email": "anne@example.org"}
+    try:
+        async with AsyncTestClient(app=app) as client:
+            assert (await client.post("/api/v1/bookings", json=party)).status_code == 201
+            # PostgreSQL ends the pool's one connection, idle between requests (the test's own
+            # database handle keeps none open).
+            await _pg_admin(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                f"'{make_url(database_url).database}' AND pid <> pg_backend_pid()"
+            )
+            dropped = await client.post("/api/v1/bookings", json=party)
+            assert dropped.status_code == 503, dropped.text
+            assert dropped.headers["content-type"].startswith("application/problem+json")
+            assert (await client.post("/api/v1/bookings", json=party)).status_code == 201
+    finally:
+        await app_db.dispose()
+    assert await bookings(db) == 2
+    async with db.reading() as session:
+        booked = await session.scalar(select(Slot.booked).where(Slot.id == slot.id))
+    assert booked == 4

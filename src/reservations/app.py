@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from jinja2 import Environment
 from litestar import Litestar, Request, Router
 from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
@@ -28,9 +28,9 @@ from reservations.api.problems import EXCEPTION_HANDLERS
 from reservations.api.stripe_webhook import StripeWebhookController
 from reservations.base.infra import log_masking
 from reservations.base.infra.db import Database
-from reservations.base.infra.stripe_gateway import StripeGateway, gateway_for
+from reservations.base.infra.stripe_gateway import gateway_for
 from reservations.base.rules.booking import BookingPolicy
-from reservations.base.rules.payments import PaymentSettings
+from reservations.base.rules.payments import BookingDesk, PaymentSettings
 from reservations.scheduler import Scheduler
 from reservations.settings import Settings
 from reservations.staff import auth as staff_auth
@@ -46,28 +46,18 @@ from reservations.web.templating import make_environment, template_config
 logger = logging.getLogger(__name__)
 
 
-def provide_db(state: State) -> Database:
-    return state.db
+def app_wide(values: dict[str, Any]) -> dict[str, Provide]:
+    """The app's long-lived values as dependencies that cost nothing per request: a provider
+    without parameters (one taking ``state`` has Litestar build and check a ``State`` at every
+    request), its value cached after the first call."""
 
+    def constant(value: Any) -> Callable[[], Any]:
+        return lambda: value
 
-def provide_booking_policy(state: State) -> BookingPolicy:
-    return state.booking_policy
-
-
-def provide_settings(state: State) -> Settings:
-    return state.settings
-
-
-def provide_jinja(state: State) -> Environment:
-    return state.jinja
-
-
-def provide_stripe_gateway(state: State) -> StripeGateway | None:
-    return state.stripe_gateway
-
-
-def provide_payment_settings(state: State) -> PaymentSettings:
-    return state.payment_settings
+    return {
+        name: Provide(constant(value), sync_to_thread=False, use_cache=True)
+        for name, value in values.items()
+    }
 
 
 def _rate_limit(settings: Settings) -> RateLimitConfig | None:
@@ -189,6 +179,21 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     api = Router(path="/api/v1", route_handlers=[AvailabilityController, BookingController])
     rate_limit = _rate_limit(settings)
     jinja = make_environment()
+    payment_settings = PaymentSettings(
+        online=settings.payments_online,
+        hold_minutes=settings.payment_hold_minutes,
+        public_url=settings.public_url,
+    )
+    stripe_gateway = gateway_for(settings)
+    shared = {
+        "db": db,
+        "booking_policy": policy,
+        "settings": settings,
+        "jinja": jinja,
+        "stripe_gateway": stripe_gateway,
+        "payment_settings": payment_settings,
+        "booking_desk": BookingDesk(db, policy, payment_settings, stripe_gateway),
+    }
     app = Litestar(
         route_handlers=[
             api,
@@ -199,30 +204,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             static_router(),
             StripeWebhookController,
         ],
-        state=State(
-            {
-                "db": db,
-                "booking_policy": policy,
-                "settings": settings,
-                "jinja": jinja,
-                "scheduler": scheduler,
-                "octo_sandbox": sandbox,
-                "stripe_gateway": gateway_for(settings),
-                "payment_settings": PaymentSettings(
-                    online=settings.payments_online,
-                    hold_minutes=settings.payment_hold_minutes,
-                    public_url=settings.public_url,
-                ),
-            }
-        ),
-        dependencies={
-            "db": Provide(provide_db, sync_to_thread=False),
-            "booking_policy": Provide(provide_booking_policy, sync_to_thread=False),
-            "settings": Provide(provide_settings, sync_to_thread=False),
-            "jinja": Provide(provide_jinja, sync_to_thread=False),
-            "stripe_gateway": Provide(provide_stripe_gateway, sync_to_thread=False),
-            "payment_settings": Provide(provide_payment_settings, sync_to_thread=False),
-        },
+        state=State({**shared, "scheduler": scheduler, "octo_sandbox": sandbox}),
+        dependencies=app_wide(shared),
         # Problem details under /api and /schema; friendly pages in the visitor's language
         # everywhere else.
         exception_handlers=_exception_handlers(),  # type: ignore[arg-type]

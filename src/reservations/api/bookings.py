@@ -13,12 +13,10 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 from reservations.api.problems import problem_responses
 from reservations.api.schemas import BookingIn, BookingOut
 from reservations.base.infra.db import Database
-from reservations.base.infra.stripe_gateway import StripeGateway
 from reservations.base.models import Channel
 from reservations.base.rules import booking as booking_service
-from reservations.base.rules import payments
-from reservations.base.rules.booking import BookingPolicy, BookingRequest
-from reservations.base.rules.payments import PaymentSettings
+from reservations.base.rules.booking import BookingRequest
+from reservations.base.rules.payments import BookingDesk
 from reservations.notices import followups
 from reservations.settings import Settings
 from reservations.web import rate_limit
@@ -59,10 +57,7 @@ class BookingController(Controller):
     async def create_booking(
         self,
         data: JSONBody[BookingIn],
-        db: NamedDependency[Database],
-        booking_policy: NamedDependency[BookingPolicy],
-        payment_settings: NamedDependency[PaymentSettings],
-        stripe_gateway: NamedDependency[StripeGateway | None],
+        booking_desk: NamedDependency[BookingDesk],
         idempotency_key: Annotated[
             str | None,
             HeaderParameter(
@@ -84,15 +79,7 @@ class BookingController(Controller):
             locale=data.locale,
             channel=Channel.WEB,
         )
-        online = await payments.book_online(
-            db,
-            request,
-            booking_policy,
-            payment_settings,
-            stripe_gateway,
-            actor="api",
-            idempotency_key=idempotency_key,
-        )
+        online = await booking_desk.book(request, actor="api", idempotency_key=idempotency_key)
         receipt = online.receipt
         headers = {"Idempotent-Replayed": "true"} if receipt.replayed else {}
         return Response(

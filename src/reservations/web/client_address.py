@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -37,6 +38,7 @@ def parse_networks(spec: Iterable[str]) -> tuple[Network, ...]:
     return tuple(networks)
 
 
+@lru_cache(maxsize=4096)  # every request asks it of its peer, mostly the same few
 def _is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(address)

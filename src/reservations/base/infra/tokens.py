@@ -33,5 +33,6 @@ def digest(value: str) -> str:
 
 def new_reference() -> str:
     """8 characters (40 bits) in two groups, e.g. ``K7QM-42ZD``; the database keeps them unique."""
-    chars = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
+    bits = secrets.randbits(40)  # 8 characters of 5 bits each, one call to the OS's source
+    chars = "".join(_REFERENCE_ALPHABET[(bits >> shift) & 31] for shift in range(35, -1, -5))
     return f"{chars[:4]}-{chars[4:]}"

@@ -64,6 +64,30 @@ class PaymentSettings:
 
 
 @dataclass(frozen=True)
+class BookingDesk:
+    """Everything a visitor's online booking needs that the office configures once: handed
+    around as one value, so that the hottest request of all takes one dependency."""
+
+    db: Database
+    policy: BookingPolicy
+    payment: PaymentSettings
+    gateway: StripeGateway | None
+
+    async def book(
+        self, request: BookingRequest, *, actor: str, idempotency_key: str | None = None
+    ) -> OnlineBooking:
+        return await book_online(
+            self.db,
+            request,
+            self.policy,
+            self.payment,
+            self.gateway,
+            actor=actor,
+            idempotency_key=idempotency_key,
+        )
+
+
+@dataclass(frozen=True)
 class OnlineBooking:
     receipt: BookingReceipt
     #: Where the visitor pays (Stripe's hosted page): None for a free visit, or without Stripe.

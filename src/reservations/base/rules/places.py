@@ -35,6 +35,7 @@ single writer serialises everything anyway.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,11 +52,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from reservations.base import clock
-from reservations.base.infra.db import Database
+from reservations.base.infra.db import Database, DriverStatement
 from reservations.base.models import (
     HOLD_STATUSES,
     Activity,
@@ -251,6 +251,8 @@ def _postgres_statement(*, capped: bool) -> Any:
 
 
 _POSTGRES_STATEMENT = _postgres_statement(capped=False)
+#: The booking's one statement, sent straight through asyncpg: a booking's whole round trip.
+_ONE_STATEMENT = DriverStatement(_POSTGRES_STATEMENT)
 _POSTGRES_CAPPED_STATEMENT = _postgres_statement(capped=True)
 _TAKE_SLOT = _take_slot(capped=True)
 _INSERT_BOOKING = (
@@ -289,21 +291,22 @@ async def take_places(
     """
     if db.is_sqlite:
         return await _take_places_in_steps(db, params, read_clock)
+    record = await _ONE_STATEMENT.first(db, _at(params, read_clock))
+    if record is not None:
+        return _taken(record, params["now"])
+    # Refused: full or closed (the usual case, one more read), a capped farm's slot or a slot
+    # with a lapsed hold, which take the locked path.
     async with db.autocommit() as connection:
-        row = (await connection.execute(_POSTGRES_STATEMENT, _at(params, read_clock))).first()
-        # Refused: full or closed (the usual case, one more read), a capped farm's slot or a
-        # slot with a lapsed hold, which take the locked path.
-        locked_path = None
-        if row is None:
-            locked_path = (await connection.execute(_LOCKED_PATH_NEEDED, params)).first()
-    if locked_path is not None and (locked_path.capped or locked_path.lapsed):
-        async with db.writing_connection() as connection:
-            await lock_capped_provider(connection, params["slot_id"])
-            _at(params, read_clock)
-            if locked_path.lapsed:
-                await holds.release_lapsed(connection, params["slot_id"], params["now"])
-            row = (await connection.execute(_POSTGRES_CAPPED_STATEMENT, params)).first()
-    return _taken(row, params["now"]) if row else None
+        locked_path = (await connection.execute(_LOCKED_PATH_NEEDED, params)).first()
+    if locked_path is None or not (locked_path.capped or locked_path.lapsed):
+        return None
+    async with db.writing_connection() as connection:
+        await lock_capped_provider(connection, params["slot_id"])
+        _at(params, read_clock)
+        if locked_path.lapsed:
+            await holds.release_lapsed(connection, params["slot_id"], params["now"])
+        row = (await connection.execute(_POSTGRES_CAPPED_STATEMENT, params)).first()
+    return _taken(row._mapping, params["now"]) if row else None
 
 
 def _at(params: dict[str, Any], read_clock: clock.Clock) -> dict[str, Any]:
@@ -420,17 +423,18 @@ def _only(params: dict[str, Any], *names: str) -> dict[str, Any]:
     return {name: params[name] for name in names}
 
 
-def _taken(row: Row[Any], at: datetime) -> TakenPlaces:
+def _taken(row: Mapping[str, Any], at: datetime) -> TakenPlaces:
+    """From the statement's row (an asyncpg record, or a SQLAlchemy row's mapping)."""
     return TakenPlaces(
-        booking_id=row.id,
+        booking_id=row["id"],
         at=at,
-        starts_at=row.starts_at,
-        ends_at=row.ends_at,
-        booking_cutoff_at=row.booking_cutoff_at,
-        slot_status=row.status,
-        activity_title=row.title,
-        activity_name=row.name,
-        provider_name=row.provider_name,
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        booking_cutoff_at=row["booking_cutoff_at"],
+        slot_status=row["status"],
+        activity_title=row["title"],
+        activity_name=row["name"],
+        provider_name=row["provider_name"],
     )
 
 
