@@ -294,14 +294,18 @@ async def test_the_full_visit_has_a_waiting_list_in_several_languages(db):
 
 
 async def test_two_visits_of_one_activity_are_at_risk_a_day_apart_and_proposed_to_merge(db):
+    """The pair the demo sets up, whatever the day: other visits booked under their minimum may
+    come within the board's horizon too on some weekdays (the demo's bookings follow the
+    programme's days), but only this farm has two dates close enough to merge."""
     now = clock.now()
     await load_demo(db)
-    at_risk = [s for s in await board.at_risk(db, now=now) if s.booked > 0]
     async with db.reading() as session:
         grizac = await session.scalar(
             select(Activity.id).join(Provider).where(Provider.name == OFFERS["grizac"].provider)
         )
-    assert [s.activity_id for s in at_risk] == [grizac, grizac]
+    risky = await board.at_risk(db, now=now)
+    at_risk = [s for s in risky if s.booked > 0 and s.activity_id == grizac]
+    assert len(at_risk) == 2
     first, second = at_risk
     days = clock.local_date(second.starts_at) - clock.local_date(first.starts_at)
     assert days == timedelta(days=1)
@@ -309,7 +313,7 @@ async def test_two_visits_of_one_activity_are_at_risk_a_day_apart_and_proposed_t
     assert all(s.booked < s.min_participants == 5 for s in at_risk)
     assert all(now < s.decision_at <= now + board.HORIZON for s in at_risk)
     # Together they reach the minimum: the board proposes to invite the 2 to the day of the 3.
-    [merge] = await board.merge_proposals(db, await board.at_risk(db, now=now), now=now)
+    [merge] = await board.merge_proposals(db, risky, now=now)
     assert (merge.source.id, merge.target.id, merge.people_after) == (first.id, second.id, 5)
 
 
