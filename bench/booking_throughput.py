@@ -29,7 +29,8 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
@@ -298,18 +299,26 @@ class BareHttpConnection:
         return cls(*await asyncio.open_connection(host, int(port)))
 
     async def request(self, method: str, target: str, body: bytes = b"") -> tuple[int, bytes]:
+        status, _, answer = await self.exchange(method, target, body)
+        return status, answer
+
+    async def exchange(
+        self, method: str, target: str, body: bytes = b"", headers: str = ""
+    ) -> tuple[int, dict[bytes, bytes], bytes]:
+        """One request (``headers``: extra header lines, each ending in CRLF) and its answer:
+        the status, the headers (names in lower case) and the body."""
         head = (
-            f"{method} {target} HTTP/1.1\r\nHost: bench\r\n"
+            f"{method} {target} HTTP/1.1\r\nHost: bench\r\n{headers}"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         )
         self.writer.write(head.encode() + body)
         status = int((await self.reader.readline()).split()[1])
-        length = 0
+        answer_headers: dict[bytes, bytes] = {}
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        return status, await self.reader.readexactly(length)
+            answer_headers[name.strip().lower()] = value.strip()
+        length = int(answer_headers.get(b"content-length", 0))
+        return status, answer_headers, await self.reader.readexactly(length)
 
     def close(self) -> None:
         self.writer.close()
@@ -523,13 +532,24 @@ def _sqlalchemy_url(url: str, database: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-async def run(args: argparse.Namespace) -> list[Result]:
+@asynccontextmanager
+async def fresh_database(admin_url: str) -> AsyncIterator[tuple[asyncpg.Connection, str]]:
+    """A new database ``reservations_bench_<random>`` beside ``admin_url``'s, migrated, with an
+    admin connection; dropped on the way out, also on failure or Ctrl-C."""
     name = f"reservations_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(_asyncpg_dsn(args.postgres_url))
+    admin = await asyncpg.connect(_asyncpg_dsn(admin_url))
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
+        await asyncio.to_thread(db_module.upgrade, _sqlalchemy_url(admin_url, name))
+        yield admin, name
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def run(args: argparse.Namespace) -> list[Result]:
+    async with fresh_database(args.postgres_url) as (admin, name):
         url = _sqlalchemy_url(args.postgres_url, name)
-        await asyncio.to_thread(db_module.upgrade, url)
         database = Database(url)
         try:
             programme = await seed(database, args.spread, args.programme_slots, args.programme_days)
@@ -545,9 +565,6 @@ async def run(args: argparse.Namespace) -> list[Result]:
                 results += await http_phases(server, meter, programme, args, workers)
         await check_counters(_asyncpg_dsn(args.postgres_url, name), args)
         return results
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def check_counters(dsn: str, args: argparse.Namespace) -> None:
