@@ -99,6 +99,8 @@ SATURATION_GROWTH = 1.10
 #: How long the warm-up runs, at 16 connections, before anything is counted.
 WARMUP_SECONDS = 5.0
 SEASON_CAPACITY = 1_000_000
+#: What SQLAlchemy's pool says in the server's log when a request waited too long (a 503).
+POOL_TIMEOUT = "QueuePool limit"
 
 
 # --- the site: what the mix asks for -------------------------------------------------------
@@ -184,16 +186,20 @@ class Tally:
 class Visitor:
     """One client connection sending the mix: picks a route by its share, sends it, tallies."""
 
-    def __init__(self, site: Site, base_url: str, rng: random.Random) -> None:
+    def __init__(
+        self, site: Site, base_url: str, rng: random.Random, mix: dict[str, int] = MIX
+    ) -> None:
         self.site, self.base_url, self.rng = site, base_url, rng
         self.connection: bt.BareHttpConnection | None = None
-        self.routes = list(MIX)
-        self.weights = list(MIX.values())
+        self.routes = list(mix)
+        self.weights = list(mix.values())
 
     async def run_until(self, deadline: float, tally: Tally) -> None:
         try:
             while time.perf_counter() < deadline:
                 route = self.rng.choices(self.routes, self.weights)[0]
+                if route == "cancel" and not self.site.tokens:
+                    route = "book"  # nothing to cancel yet: a booking instead
                 started = time.perf_counter()
                 try:
                     status = await self.send(route)
@@ -237,10 +243,10 @@ class Visitor:
             day = clock.today() + timedelta(days=rng.randrange(15))
             target = f"/farm/{secret}" if day == clock.today() else f"/farm/{secret}/{day}"
             return (await self.exchange("GET", target))[0]
-        if route == "cancel" and site.tokens:
+        if route == "cancel":
             token = site.tokens.popleft()
             return (await self.exchange("DELETE", f"/api/v1/bookings/{token}"))[0]
-        return await self.book()  # "book", or "cancel" before any booking to cancel
+        return await self.book()
 
     def availability_target(self) -> str:
         site, rng, choice = self.site, self.rng, self.rng.random()
@@ -286,13 +292,20 @@ class Visitor:
 
 
 async def drive_for(
-    site: Site, base_url: str, connections: int, seconds: float, seed: int
+    site: Site,
+    base_url: str,
+    connections: int,
+    seconds: float,
+    seed: int,
+    mix: dict[str, int] = MIX,
 ) -> Tally:
-    """``connections`` visitors send the mix for ``seconds``; the requests still in flight at
+    """``connections`` visitors send ``mix`` for ``seconds``; the requests still in flight at
     the end are answered and counted."""
     tally = Tally()
     deadline = time.perf_counter() + seconds
-    visitors = [Visitor(site, base_url, random.Random(seed * 1000 + n)) for n in range(connections)]
+    visitors = [
+        Visitor(site, base_url, random.Random(seed * 1000 + n), mix) for n in range(connections)
+    ]
     async with asyncio.timeout(seconds + 120):  # a server that stops answering ends the run
         await asyncio.gather(*(visitor.run_until(deadline, tally) for visitor in visitors))
     return tally
@@ -307,6 +320,8 @@ class Level:
     connections: int
     tally: Tally
     result: bt.Result
+    #: Requests that waited longer than the pool's timeout for a database connection (503).
+    pool_timeouts: int = 0
 
     @property
     def rate(self) -> float:
@@ -361,6 +376,18 @@ def saturation(levels: list[Level]) -> Level | None:
     return None
 
 
+@dataclass
+class Cost:
+    """One route sent alone: what a request of it costs each side."""
+
+    route: str
+    tally: Tally
+    result: bt.Result
+
+    def per_request(self, seconds: float | None) -> float:
+        return 1000 * (seconds or 0.0) / max(1, self.tally.requests)
+
+
 async def sweep(
     admin: asyncpg.Connection,
     name: str,
@@ -368,20 +395,60 @@ async def sweep(
     url: str,
     args: argparse.Namespace,
     workers: int,
-) -> list[Level]:
+) -> tuple[list[Level], list[Cost]]:
+    """Warm up, each route alone (with the first worker count only), then every level."""
     levels: list[Level] = []
+    costs: list[Cost] = []
     with live_server(url, command=bt.serve_without_access_log(workers)) as server:
         await drive_for(site, server.base_url, 16, WARMUP_SECONDS, seed=workers)
         meter = bt.Meter(admin, name, server)
+        if workers == args.workers[0] and args.route_seconds > 0:
+            for route in MIX:
+                tally, result = await measured(
+                    meter,
+                    route,
+                    lambda: drive_for(
+                        site, server.base_url, 4, args.route_seconds, 50, mix={route: 1}
+                    ),
+                )
+                costs.append(Cost(route, tally, result))
         for connections in args.levels:
             tally, result = await measured(
                 meter,
                 f"{workers}w, {connections} conns",
                 lambda: drive_for(site, server.base_url, connections, args.seconds, connections),
             )
-            levels.append(Level(workers, connections, tally, result))
+            timeouts = server.output().count(POOL_TIMEOUT) - sum(
+                done.pool_timeouts for done in levels
+            )
+            levels.append(Level(workers, connections, tally, result, timeouts))
             print(level_line(levels[-1]), flush=True)
-    return levels
+    return levels, costs
+
+
+def costs_table(costs: list[Cost]) -> str:
+    """Each route's CPU per request, and its share of the mix's server CPU (share x cost)."""
+    weighted = {
+        cost.route: MIX[cost.route] * cost.per_request(cost.result.server_cpu) for cost in costs
+    }
+    whole = sum(weighted.values()) or 1.0
+    lines = [
+        f"{'route alone, 4 conns':<22} {'req/s':>7} {'p50 ms':>7} {'client':>7} {'server':>7} "
+        f"{'pg':>6} {'of the mix':>10}",
+        f"{'':<22} {'':>7} {'':>7} {'CPU ms per request':^22} {'server CPU':>10}",
+    ]
+    for cost in costs:
+        lines.append(
+            f"{cost.route:<22} {cost.tally.requests / cost.result.seconds:>7.0f} "
+            f"{1000 * cost.tally.percentile(0.5):>7.1f} "
+            f"{cost.per_request(cost.result.client_cpu):>7.2f} "
+            f"{cost.per_request(cost.result.server_cpu):>7.2f} "
+            f"{cost.per_request(cost.result.postgres_cpu):>6.2f} "
+            f"{100 * weighted[cost.route] / whole:>9.0f}%"
+        )
+    mix_cost = whole / sum(MIX.values())
+    lines.append(f"the mix, from these: {mix_cost:.2f} ms of server CPU per request")
+    return "\n".join(lines)
 
 
 @dataclass
@@ -448,7 +515,7 @@ def level_line(level: Level) -> str:
     return (
         f"{level.workers}w {level.connections:>4} conns {tally.requests:>7} req "
         f"{level.rate:>7.0f}/s  p50 {_ms(tally.percentile(0.5))} ms  p99 {_ms(tally.percentile(0.99))} ms"
-        f"  errors {tally.errors():>4}  CPU ms/req client {cpu[0]} server {cpu[1]} pg {cpu[2]}"
+        f"  errors {tally.errors():>4} (pool timeouts {level.pool_timeouts})  CPU ms/req client {cpu[0]} server {cpu[1]} pg {cpu[2]}"
         f"  busy {busy:3.0f} %"
     )
 
@@ -481,8 +548,10 @@ def unexpected(tally: Tally) -> str:
     return "; ".join(f"{route}: {codes}" for route, codes in found.items() if codes) or "none"
 
 
-def report(levels: list[Level], soaked: Soak | None, args: argparse.Namespace) -> str:
-    out: list[str] = []
+def report(
+    levels: list[Level], costs: list[Cost], soaked: Soak | None, args: argparse.Namespace
+) -> str:
+    out: list[str] = ["\n== each route alone", costs_table(costs)] if costs else []
     for workers in args.workers:
         mine = [level for level in levels if level.workers == workers]
         point = saturation(mine)
@@ -564,22 +633,25 @@ def targets(levels: list[Level], soaked: Soak | None) -> list[Target]:
 # --- the run ---------------------------------------------------------------------------------
 
 
-async def run(args: argparse.Namespace) -> tuple[list[Level], Soak | None]:
+async def run(args: argparse.Namespace) -> tuple[list[Level], list[Cost], Soak | None]:
     async with bt.fresh_database(args.postgres_url) as (admin, name):
         site = await prepare(name, args)
         url = bt._sqlalchemy_url(args.postgres_url, name)
         levels: list[Level] = []
+        costs: list[Cost] = []
         for workers in args.workers:
-            levels += await sweep(admin, name, site, url, args, workers)
+            found, priced = await sweep(admin, name, site, url, args, workers)
+            levels += found
+            costs += priced
         soaked = await soak(admin, name, site, url, args) if args.soak_minutes > 0 else None
-        return levels, soaked
+        return levels, costs, soaked
 
 
 async def measure(options: argparse.Namespace) -> list[Target]:
     """For ``bench/run.py``: its options (``postgres_url``, ``quick``) over this one's defaults."""
     args = resolved(argparse.Namespace(**(vars(parser().parse_args([])) | vars(options))))
-    levels, soaked = await run(args)
-    print(report(levels, soaked, args), flush=True)
+    levels, costs, soaked = await run(args)
+    print(report(levels, costs, soaked, args), flush=True)
     return targets(levels, soaked)
 
 
@@ -596,6 +668,9 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--seconds", type=float, default=None, help="per level (20; quick 5)")
     parser.add_argument("--workers", type=numbers, default=[1, 2])
     parser.add_argument("--soak-minutes", type=float, default=None, help="10 (quick 1); 0: none")
+    parser.add_argument(
+        "--route-seconds", type=float, default=None, help="each route alone first (3; quick 2)"
+    )
     parser.add_argument("--soak-concurrency", type=int, default=16)
     parser.add_argument("--soak-workers", type=int, default=2)
     parser.add_argument("--programme-slots", type=int, default=300)
@@ -606,6 +681,8 @@ def parser() -> argparse.ArgumentParser:
 def resolved(args: argparse.Namespace) -> argparse.Namespace:
     if args.seconds is None:
         args.seconds = 5.0 if args.quick else 20.0
+    if args.route_seconds is None:
+        args.route_seconds = 2.0 if args.quick else 3.0
     if args.soak_minutes is None:
         args.soak_minutes = 1.0 if args.quick else 10.0
     return args
@@ -615,8 +692,8 @@ def main() -> None:
     args = resolved(parser().parse_args())
     version = asyncio.run(bt.postgres_version(args.postgres_url))
     load_before, started = bt.load_average(), time.perf_counter()
-    levels, soaked = asyncio.run(run(args))
-    print(report(levels, soaked, args))
+    levels, costs, soaked = asyncio.run(run(args))
+    print(report(levels, costs, soaked, args))
     print("\n" + table(targets(levels, soaked)))
     print(
         f"\nPostgreSQL {version}; {bt.machine_description()}\n"
