@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import platform
@@ -29,7 +30,8 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
@@ -306,18 +308,30 @@ class BareHttpConnection:
     async def request(
         self, method: str, target: str, body: bytes = b"", headers: str = ""
     ) -> tuple[int, bytes]:
-        """``headers``: more header lines, each ending with CRLF."""
+        """The status and body; the answer's headers stay in ``self.headers`` (text)."""
+        status, answer_headers, answer = await self.exchange(method, target, body, headers)
+        self.headers = {
+            name.decode("latin-1"): v.decode("latin-1") for name, v in answer_headers.items()
+        }
+        return status, answer
+
+    async def exchange(
+        self, method: str, target: str, body: bytes = b"", headers: str = ""
+    ) -> tuple[int, dict[bytes, bytes], bytes]:
+        """One request (``headers``: extra header lines, each ending in CRLF) and its answer:
+        the status, the headers (names in lower case) and the body."""
         head = (
             f"{method} {target} HTTP/1.1\r\nHost: bench\r\n{headers}"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         )
         self.writer.write(head.encode() + body)
         status = int((await self.reader.readline()).split()[1])
-        self.headers = {}
+        answer_headers: dict[bytes, bytes] = {}
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode("latin-1").partition(":")
-            self.headers[name.strip().lower()] = value.strip()
-        return status, await self.reader.readexactly(int(self.headers.get("content-length", 0)))
+            name, _, value = line.partition(b":")
+            answer_headers[name.strip().lower()] = value.strip()
+        length = int(answer_headers.get(b"content-length", 0))
+        return status, answer_headers, await self.reader.readexactly(length)
 
     def close(self) -> None:
         self.writer.close()
@@ -539,13 +553,27 @@ def _sqlalchemy_url(url: str, database: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-async def run(args: argparse.Namespace) -> list[Result]:
+@asynccontextmanager
+async def fresh_database(
+    admin_url: str, migrate: Callable[[str], None] = db_module.upgrade
+) -> AsyncIterator[tuple[asyncpg.Connection, str]]:
+    """A new database ``reservations_bench_<random>`` beside ``admin_url``'s, migrated (by this
+    code's migrations, or ``migrate``), with an admin connection; dropped on the way out, also on
+    failure or Ctrl-C."""
     name = f"reservations_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(_asyncpg_dsn(args.postgres_url))
+    admin = await asyncpg.connect(_asyncpg_dsn(admin_url))
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
+        await asyncio.to_thread(migrate, _sqlalchemy_url(admin_url, name))
+        yield admin, name
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def run(args: argparse.Namespace) -> list[Result]:
+    async with fresh_database(args.postgres_url) as (admin, name):
         url = _sqlalchemy_url(args.postgres_url, name)
-        await asyncio.to_thread(db_module.upgrade, url)
         database = Database(url)
         try:
             programme = await seed(database, args.spread, args.programme_slots, args.programme_days)
@@ -569,21 +597,16 @@ async def run(args: argparse.Namespace) -> list[Result]:
             holds=args.requests + 1,
         )
         if args.baseline != "none":
-            results += await before_phases(admin, args)
+            results += await before_phases(args)
         return results
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
-async def before_phases(admin: asyncpg.Connection, args: argparse.Namespace) -> list[Result]:
+async def before_phases(args: argparse.Namespace) -> list[Result]:
     """The same HTTP phases, one worker, served by the code at ``--baseline`` on a database of
     its own that its own migrations built (``bench/baseline.py``)."""
-    name = f"reservations_bench_{uuid.uuid4().hex[:8]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
+    migrate = functools.partial(baseline.migrate, revision=args.baseline)
+    async with fresh_database(args.postgres_url, migrate) as (admin, name):
         url = _sqlalchemy_url(args.postgres_url, name)
-        await asyncio.to_thread(baseline.migrate, url, args.baseline)
         database = Database(url)
         try:
             programme = await seed(database, args.spread, args.programme_slots, args.programme_days)
@@ -599,8 +622,6 @@ async def before_phases(admin: asyncpg.Connection, args: argparse.Namespace) -> 
             holds=0,
         )
         return results
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def check_counters(dsn: str, *, bookings: int, holds: int) -> None:
