@@ -256,7 +256,8 @@ def _parse_time(value: dict[str, str], column: str, errors: list[str]) -> time |
 
 
 # A season has a few hundred days and a few dozen times: parsing each once saves most of a
-# row's checking time; the caches are bounded, whatever the file.
+# row's checking time; the caches are small and bounded (files come in date order), whatever
+# the size of the file.
 @lru_cache(maxsize=4096)
 def _date_of(raw: str) -> date | None:
     try:
@@ -273,7 +274,7 @@ def _time_of(raw: str) -> time | None:
         return None
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def _instant(day: date, at: time) -> datetime:
     return clock.local_datetime(day, at)
 

@@ -443,7 +443,7 @@ class Store:
         )
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def _deadlines(
     starts_at: datetime, cutoff_minutes: int, decision_days_before: int, decision_time: time
 ) -> tuple[datetime, datetime]:
