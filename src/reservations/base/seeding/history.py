@@ -288,39 +288,45 @@ def _parse_text(value: dict[str, str], column: str, errors: list[str]) -> str:
     return raw
 
 
+_KINDS = {kind.value: kind for kind in ActivityKind}
+_OUTCOME_OF: dict[str, CancelReason | str] = {"held": "held"} | {
+    _CANCELLED + reason.value: reason for reason in CancelReason
+}
+
+
 def _parse_kind(raw: str, errors: list[str]) -> ActivityKind | None:
-    try:
-        return ActivityKind(raw)
-    except ValueError:
+    kind = _KINDS.get(raw)
+    if kind is None:
         choices = ", ".join(k.value for k in ActivityKind)
         errors.append(f"kind “{raw}” is not one of: {choices}")
-        return None
+    return kind
 
 
 def _parse_count(
     value: dict[str, str], column: str, errors: list[str], *, minimum: int = 0
 ) -> int | None:
     raw = value[column]
-    if _WHOLE_NUMBER.fullmatch(raw) and int(raw) >= minimum:
-        return int(raw)
+    count = _whole_number(raw)
+    if count is not None and count >= minimum:
+        return count
     errors.append(f"{column} “{raw}” is not a whole number of {minimum} or more")
     return None
 
 
+@lru_cache(maxsize=1024)
+def _whole_number(raw: str) -> int | None:
+    return int(raw) if _WHOLE_NUMBER.fullmatch(raw) else None
+
+
 def _parse_pair(value: dict[str, str], prefix: str, errors: list[str]) -> tuple[int, int] | None:
-    adults = _parse_count(value, f"{prefix}_adults", errors)
-    children = _parse_count(value, f"{prefix}_children", errors)
+    adults = _parse_count(value, prefix + "_adults", errors)
+    children = _parse_count(value, prefix + "_children", errors)
     return None if adults is None or children is None else (adults, children)
 
 
 def _parse_outcome(raw: str, errors: list[str]) -> CancelReason | str | None:
     """ "held", a ``CancelReason``, or None (with an error) when it is neither."""
-    if raw == "held":
-        return raw
-    if raw.startswith(_CANCELLED):
-        try:
-            return CancelReason(raw.removeprefix(_CANCELLED))
-        except ValueError:
-            pass
-    errors.append(f"outcome “{raw}” is not one of: {_OUTCOMES}")
-    return None
+    outcome = _OUTCOME_OF.get(raw)
+    if outcome is None:
+        errors.append(f"outcome “{raw}” is not one of: {_OUTCOMES}")
+    return outcome

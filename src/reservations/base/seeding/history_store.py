@@ -69,6 +69,8 @@ _staged = Table(
     "history_import_row",
     MetaData(),
     Column("line", Integer, nullable=False),
+    Column("slot_id", Integer, nullable=False),
+    Column("booking_id", Integer),  # None: nobody came nor booked, no booking
     Column("activity_id", Integer, nullable=False),
     Column("starts_at", UTCDateTime, nullable=False),
     Column("ends_at", UTCDateTime, nullable=False),
@@ -153,6 +155,8 @@ class Store:
         #: The first kind each (provider, activity) was given: an activity has one kind.
         self._kinds: dict[tuple[str, str], ActivityKind] = {}
         self._batch: list[tuple[Any, ...]] = []
+        self._slot_ids = _Ids(connection, is_sqlite, _slot)
+        self._booking_ids = _Ids(connection, is_sqlite, _booking)
         self.providers_created = self.activities_created = 0
         self.slots = self.held = self.bookings = 0
 
@@ -219,6 +223,8 @@ class Store:
         self._batch.append(
             (
                 row.line,
+                await self._slot_ids.next(),
+                await self._booking_ids.next() if adults + children else None,
                 activity.id,
                 row.starts_at,
                 row.ends_at,
@@ -299,11 +305,6 @@ class Store:
         await self._flush()
         if not self.slots:
             return []
-        await self._connection.execute(
-            text(f"CREATE INDEX ix_{_staged.name}_visit ON {_staged.name} (activity_id, starts_at)")
-        )
-        if not self._is_sqlite:  # the joins below are planned on its real size
-            await self._connection.execute(text(f"ANALYZE {_staged.name}"))
         problems: list[tuple[int, str]] = []
         stored = (
             select(_staged.c.line, _staged.c.activity_id, _staged.c.starts_on, _staged.c.starts_at)
@@ -374,6 +375,7 @@ class Store:
         s = _staged.c
         held = SlotStatus.HELD.value
         columns = {
+            "id": s.slot_id,
             "activity_id": s.activity_id,
             "starts_at": s.starts_at,
             "ends_at": s.ends_at,
@@ -392,7 +394,7 @@ class Store:
             "updated_at": literal(now, UTCDateTime),
         }
         await self._connection.execute(
-            insert(_slot).from_select(list(columns), select(*columns.values()).order_by(s.line))
+            insert(_slot).from_select(list(columns), select(*columns.values()))
         )
 
     async def _write_bookings(self) -> None:
@@ -400,8 +402,9 @@ class Store:
         go/no-go was decided, and cancelled then with its slot."""
         s = _staged.c
         columns = {
-            "reference": literal(REFERENCE_PREFIX) + cast(_slot.c.id, String),
-            "slot_id": _slot.c.id,
+            "id": s.booking_id,
+            "reference": literal(REFERENCE_PREFIX) + cast(s.slot_id, String),
+            "slot_id": s.slot_id,
             "adults": s.adults,
             "children": s.children,
             "name": s.name,
@@ -418,10 +421,7 @@ class Store:
         await self._connection.execute(
             insert(_booking).from_select(
                 list(columns),
-                select(*columns.values())
-                .select_from(_staged.join(_slot, self._same_visit()))
-                .where(s.adults + s.children > 0)
-                .order_by(s.line),
+                select(*columns.values()).where(s.booking_id.is_not(None)),
             )
         )
 
@@ -431,14 +431,8 @@ class Store:
             insert(_attendance).from_select(
                 ["booking_id", "adults", "children", "recorded_at", "recorded_by"],
                 select(
-                    _booking.c.id, s.attended_adults, s.attended_children, s.ends_at, literal(actor)
-                )
-                .select_from(
-                    _staged.join(_slot, self._same_visit()).join(
-                        _booking, _booking.c.slot_id == _slot.c.id
-                    )
-                )
-                .where(s.held, s.adults + s.children > 0),
+                    s.booking_id, s.attended_adults, s.attended_children, s.ends_at, literal(actor)
+                ).where(s.held, s.booking_id.is_not(None)),
             )
         )
 
@@ -448,3 +442,37 @@ def _deadlines(
     starts_at: datetime, cutoff_minutes: int, decision_days_before: int, decision_time: time
 ) -> tuple[datetime, datetime]:
     return deadlines(starts_at, cutoff_minutes, decision_days_before, decision_time)
+
+
+class _Ids:
+    """The ids of a table's new rows, drawn before they are written, so that bookings name their
+    slots and attendance its bookings without joins. PostgreSQL: from the table's sequence, a
+    batch at a time (concurrent writers draw others); SQLite: after the largest, since the
+    writer holds the database until it commits."""
+
+    def __init__(self, connection: AsyncConnection, is_sqlite: bool, table: Table) -> None:
+        self._connection = connection
+        self._is_sqlite = is_sqlite
+        self._table = table
+        self._drawn: list[int] = []
+        self._last: int | None = None
+
+    async def next(self) -> int:
+        if self._is_sqlite:
+            if self._last is None:
+                self._last = await self._connection.scalar(
+                    select(func.coalesce(func.max(self._table.c.id), 0))
+                )
+            assert self._last is not None
+            self._last += 1
+            return self._last
+        if not self._drawn:
+            drawn = await self._connection.scalars(
+                text(
+                    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
+                    "FROM generate_series(1, :count)"
+                ),
+                {"table": self._table.name, "count": BATCH_ROWS},
+            )
+            self._drawn = list(drawn)[::-1]
+        return self._drawn.pop()
