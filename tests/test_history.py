@@ -338,3 +338,15 @@ async def test_each_slot_counts_the_people_of_its_confirmed_booking(db, monkeypa
             assert booking.reference == f"HIST-{slot.id}"
             came = attendance.get(booking.id)
             assert (came.adults, came.children) == booked if held else came is None
+
+
+async def test_a_visit_already_stored_and_repeated_in_the_file_is_named_on_both_lines(db):
+    await import_history(db, io.StringIO(GOOD))
+    row = GOOD.splitlines()[1]
+    with pytest.raises(HistoryImportError) as caught:
+        await import_history(db, csv_file(row, row))
+    assert [(line, message.split(" is ")[-1]) for line, message in caught.value.problems] == [
+        (2, "already imported"),
+        (3, "already imported"),
+        (3, "already on line 2"),
+    ]

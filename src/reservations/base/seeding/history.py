@@ -95,14 +95,14 @@ async def import_history(
             await connection.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": _IMPORT_LOCK}
             )
-        store = await history_store.Store.open(connection, db.is_sqlite)
+        store = await history_store.Store.open(connection, db.is_sqlite, actor)
         try:
             for row in _read_rows(source, problems):
                 problems += await store.add(row)
             problems += await store.conflicts()
             if problems:
                 raise HistoryImportError(problems)  # rolls the transaction back
-            counts = await store.write(actor, _source_name(source))
+            counts = await store.write(_source_name(source))
         finally:
             await store.close()
     await _analyze(db)
@@ -231,7 +231,7 @@ def _check_row(line: int, cells: list[str]) -> tuple[Row | None, list[str]]:
             kind=kind,
             capacity=capacity,
             min_participants=minimum,
-            cancel_reason=None if outcome == "held" else outcome,
+            cancel_reason=outcome if isinstance(outcome, CancelReason) else None,
             booked=booked,
             attended=attended,
             **names,  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ one batch of rows, never an object per row.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -25,6 +26,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    delete,
     func,
     insert,
     literal,
@@ -32,6 +34,8 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from reservations.base import clock
@@ -64,13 +68,13 @@ _slot = Slot.__table__
 _booking = Booking.__table__
 _attendance = Attendance.__table__
 
-#: One checked row of the file, as the slot, booking and attendance tables need it.
-_staged = Table(
-    "history_import_row",
+#: One batch of checked rows, as the slot, booking and attendance tables need them.
+_batch = Table(
+    "history_import_batch",
     MetaData(),
-    Column("line", Integer, nullable=False),
     Column("slot_id", Integer, nullable=False),
     Column("booking_id", Integer),  # None: nobody came nor booked, no booking
+    Column("line", Integer, nullable=False),
     Column("activity_id", Integer, nullable=False),
     Column("starts_at", UTCDateTime, nullable=False),
     Column("ends_at", UTCDateTime, nullable=False),
@@ -89,7 +93,20 @@ _staged = Table(
     prefixes=["TEMPORARY"],
     postgresql_on_commit="DROP",
 )
-_COLUMNS = [column.name for column in _staged.columns]
+_BATCH_COLUMNS = [column.name for column in _batch.columns]
+#: Every row's visit, for the checks that need the whole file.
+_visits = Table(
+    "history_import_visit",
+    MetaData(),
+    Column("line", Integer, nullable=False),
+    Column("slot_id", Integer, nullable=False),
+    Column("activity_id", Integer, nullable=False),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("starts_on", Date, nullable=False),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
+)
+_TEMPORARY = (_batch, _visits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,35 +161,48 @@ class _Activity:
 
 
 class Store:
-    """The rows of one import, in the transaction of ``connection``."""
+    """The rows of one import, in the transaction of ``connection``.
 
-    def __init__(self, connection: AsyncConnection, is_sqlite: bool) -> None:
+    Each batch is written as soon as it is full, the visits already stored skipped (ON CONFLICT
+    DO NOTHING): a file with any problem is rolled back whole anyway. On PostgreSQL the batch's
+    statements go in one message and run while the next batch is read."""
+
+    def __init__(self, connection: AsyncConnection, is_sqlite: bool, actor: str) -> None:
         self._connection = connection
         self._is_sqlite = is_sqlite
+        self._actor = actor
+        self._now = clock.now()
         self._providers: dict[str, int] = {}
         self._activities: dict[tuple[str, str], _Activity] = {}
         self._names: dict[int, tuple[str, str]] = {}  # activity id -> (provider, activity)
         #: The first kind each (provider, activity) was given: an activity has one kind.
         self._kinds: dict[tuple[str, str], ActivityKind] = {}
-        self._batch: list[tuple[Any, ...]] = []
+        self._rows: list[tuple[Any, ...]] = []
         self._slot_ids = _Ids(connection, is_sqlite, _slot)
         self._booking_ids = _Ids(connection, is_sqlite, _booking)
+        self._writing: asyncio.Task[Any] | None = None  # the previous batch's, on PostgreSQL
         self.providers_created = self.activities_created = 0
         self.slots = self.held = self.bookings = 0
 
     @classmethod
-    async def open(cls, connection: AsyncConnection, is_sqlite: bool) -> Store:
-        store = cls(connection, is_sqlite)
-        if is_sqlite:  # a pooled connection keeps its temporary tables
-            await connection.execute(text(f"DROP TABLE IF EXISTS temp.{_staged.name}"))
-        await connection.run_sync(lambda sync: _staged.create(sync))
+    async def open(cls, connection: AsyncConnection, is_sqlite: bool, actor: str) -> Store:
+        store = cls(connection, is_sqlite, actor)
+        await store._drop_temporary()  # SQLite: a pooled connection keeps its temporary tables
+        for table in _TEMPORARY:
+            await connection.run_sync(table.create)
         await store._load_catalogue()
         return store
 
     async def close(self) -> None:
-        """PostgreSQL drops the table at the transaction's end; SQLite keeps it: drop it."""
+        """PostgreSQL drops the tables at the transaction's end; SQLite keeps them."""
+        if self._writing:
+            await asyncio.wait([self._writing])  # its failure, if any, was raised already
+        await self._drop_temporary()
+
+    async def _drop_temporary(self) -> None:
         if self._is_sqlite:
-            await self._connection.execute(text(f"DROP TABLE IF EXISTS temp.{_staged.name}"))
+            for table in _TEMPORARY:
+                await self._connection.execute(text(f"DROP TABLE IF EXISTS temp.{table.name}"))
 
     async def _load_catalogue(self) -> None:
         providers = await self._connection.execute(select(Provider.id, Provider.name))
@@ -198,6 +228,12 @@ class Store:
         self._names[activity.id] = key
         self._kinds[key] = activity.kind
 
+    async def _idle(self) -> None:
+        """The connection to ourselves: the previous batch's statements done (or raised)."""
+        if self._writing:
+            writing, self._writing = self._writing, None
+            await writing
+
     # --- Rows in ---------------------------------------------------------------------------
 
     async def add(self, row: Row) -> list[tuple[int, str]]:
@@ -220,11 +256,9 @@ class Store:
             activity.decision_time,
         )
         adults, children = row.party
-        self._batch.append(
+        self._rows.append(
             (
                 row.line,
-                await self._slot_ids.next(),
-                await self._booking_ids.next() if adults + children else None,
                 activity.id,
                 row.starts_at,
                 row.ends_at,
@@ -244,25 +278,46 @@ class Store:
         self.slots += 1
         self.held += row.held
         self.bookings += adults + children > 0
-        if len(self._batch) >= BATCH_ROWS:
+        if len(self._rows) >= BATCH_ROWS:
             await self._flush()
         return problems
 
     async def _flush(self) -> None:
-        if not self._batch:
+        if not self._rows:
             return
+        rows, self._rows = self._rows, []
+        await self._idle()
+        slot_ids = await self._slot_ids.take(len(rows))
+        booking_ids = iter(await self._booking_ids.take(sum(row[11] + row[12] > 0 for row in rows)))
+        records = [
+            (slot_id, next(booking_ids) if row[11] + row[12] else None, *row)
+            for slot_id, row in zip(slot_ids, rows, strict=True)
+        ]
+        statements = self._batch_statements()
         if self._is_sqlite:
-            rows = [dict(zip(_COLUMNS, record, strict=True)) for record in self._batch]
-            await self._connection.execute(insert(_staged), rows)
-        else:
-            raw = await self._connection.get_raw_connection()
-            await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-                _staged.name, records=self._batch, columns=_COLUMNS
+            batch = [dict(zip(_BATCH_COLUMNS, record, strict=True)) for record in records]
+            await self._connection.execute(insert(_batch), batch)
+            for statement in statements:
+                await self._connection.execute(statement)
+            return
+        raw = await self._connection.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        await driver.copy_records_to_table(_batch.name, records=records, columns=_BATCH_COLUMNS)
+        script = ";\n".join(
+            str(
+                statement.compile(
+                    dialect=self._connection.dialect, compile_kwargs={"literal_binds": True}
+                )
             )
-        self._batch = []
+            for statement in statements
+        )
+        self._writing = asyncio.ensure_future(driver.execute(script))
+        await asyncio.sleep(0)  # sent: the database writes while the next batch is read
 
     async def _new_activity(self, row: Row) -> _Activity:
         """An activity (and its provider when new) with the defaults of the first row naming it."""
+        await self._idle()
         provider_id = self._providers.get(row.provider)
         if provider_id is None:
             provider_id = await self._connection.scalar(
@@ -298,29 +353,123 @@ class Store:
         self.activities_created += 1
         return activity
 
+    # --- A batch's statements --------------------------------------------------------------
+
+    def _batch_statements(self) -> list[Any]:
+        """Slots, their bookings and attendance, the batch's visits kept for the checks, the
+        batch emptied. Only strings and whole numbers: PostgreSQL gets them as one script."""
+        return [
+            self._slots(),
+            self._bookings(),
+            self._attendance(),
+            insert(_visits).from_select(
+                [c.name for c in _visits.c], select(*(_batch.c[c.name] for c in _visits.c))
+            ),
+            delete(_batch) if self._is_sqlite else text(f"TRUNCATE {_batch.name}"),
+        ]
+
+    def _slots(self) -> Any:
+        b = _batch.c
+        columns = {
+            "id": b.slot_id,
+            "activity_id": b.activity_id,
+            "starts_at": b.starts_at,
+            "ends_at": b.ends_at,
+            "starts_on": b.starts_on,
+            "capacity": b.capacity,
+            "min_participants": b.min_participants,
+            # A held visit counts the people of its (confirmed) booking; a cancelled one none.
+            "booked": case((b.held, b.adults + b.children), else_=0),
+            "held": literal(0),
+            "booking_cutoff_at": b.booking_cutoff_at,
+            "decision_at": b.decision_at,
+            "status": case((b.held, SlotStatus.HELD.value), else_=SlotStatus.CANCELLED.value),
+            "cancel_reason": b.cancel_reason,
+            "cancelled_at": case((b.held, null()), else_=b.decision_at),
+            "sequence": literal(0),
+            # SQLite: bound; PostgreSQL: the transaction's time, as the script has no parameters.
+            "updated_at": literal(self._now, UTCDateTime) if self._is_sqlite else func.now(),
+        }
+        upsert = sqlite_insert if self._is_sqlite else postgresql_insert
+        return (
+            upsert(_slot)
+            .from_select(list(columns), select(*columns.values()).where(b.line > 0))
+            .on_conflict_do_nothing(index_elements=["activity_id", "starts_at"])
+        )
+
+    def _bookings(self) -> Any:
+        """One booking per row that had people: the spreadsheet only knows totals. Made when the
+        go/no-go was decided, and cancelled then with its slot; none for a skipped visit."""
+        b = _batch.c
+        columns = {
+            "id": b.booking_id,
+            "reference": literal(REFERENCE_PREFIX) + cast(b.slot_id, String),
+            "slot_id": b.slot_id,
+            "adults": b.adults,
+            "children": b.children,
+            "name": b.name,
+            "locale": literal("fr"),
+            "channel": literal(Channel.HISTORY.value),
+            "status": case(
+                (b.held, BookingStatus.CONFIRMED.value), else_=BookingStatus.CANCELLED.value
+            ),
+            "created_at": b.decision_at,
+            "cancelled_at": case((b.held, null()), else_=b.decision_at),
+            "cancelled_by": case((b.held, null()), else_=CancelledBy.SLOT.value),
+            "via_share_link": literal(False),
+        }
+        return insert(_booking).from_select(
+            list(columns),
+            select(*columns.values())
+            .select_from(_batch.join(_slot, _slot.c.id == b.slot_id))
+            .where(b.booking_id.is_not(None)),
+        )
+
+    def _attendance(self) -> Any:
+        b = _batch.c
+        return insert(_attendance).from_select(
+            ["booking_id", "adults", "children", "recorded_at", "recorded_by"],
+            select(
+                b.booking_id,
+                b.attended_adults,
+                b.attended_children,
+                b.ends_at,
+                literal(self._actor),
+            )
+            .select_from(_batch.join(_booking, _booking.c.id == b.booking_id))
+            .where(b.held),
+        )
+
     # --- What the database finds -----------------------------------------------------------
 
     async def conflicts(self) -> list[tuple[int, str]]:
         """Rows already imported, and rows repeating a visit of an earlier line."""
         await self._flush()
+        await self._idle()
         if not self.slots:
             return []
-        problems: list[tuple[int, str]] = []
+        v = _visits.c
+        other = _visits.alias("other")
+        ours = select(other.c.slot_id).where(other.c.slot_id == _slot.c.id).exists()
         stored = (
-            select(_staged.c.line, _staged.c.activity_id, _staged.c.starts_on, _staged.c.starts_at)
-            .join(_slot, self._same_visit())
-            .order_by(_staged.c.line)
-        )
-        for line, activity_id, day, starts_at in await self._connection.execute(stored):
-            problems.append(
-                (line, f"{self._describe(activity_id, day, starts_at)} is already imported")
+            select(v.line, v.activity_id, v.starts_on, v.starts_at)
+            .join(
+                _slot,
+                and_(
+                    _slot.c.activity_id == v.activity_id,
+                    _slot.c.starts_at == v.starts_at,
+                    _slot.c.id != v.slot_id,
+                ),
             )
-        first = (
-            func.min(_staged.c.line)
-            .over(partition_by=(_staged.c.activity_id, _staged.c.starts_at))
-            .label("first")
+            .where(~ours)
+            .order_by(v.line)
         )
-        visits = select(*_staged.c, first).subquery()
+        problems: list[tuple[int, str]] = []
+        for line, activity_id, day, starts_at in await self._connection.execute(stored):
+            visit = self._describe(activity_id, day, starts_at)
+            problems.append((line, f"{visit} is already imported"))
+        first = func.min(v.line).over(partition_by=(v.activity_id, v.starts_at)).label("first")
+        visits = select(*_visits.c, first).subquery()
         repeated = (
             select(
                 visits.c.line,
@@ -341,21 +490,11 @@ class Store:
         provider, activity = self._names[activity_id]
         return describe(activity, provider, day, starts_at)
 
-    @staticmethod
-    def _same_visit() -> Any:
-        return and_(
-            _slot.c.activity_id == _staged.c.activity_id, _slot.c.starts_at == _staged.c.starts_at
-        )
+    # --- The import's record ---------------------------------------------------------------
 
-    # --- Writing ---------------------------------------------------------------------------
-
-    async def write(self, actor: str, source: str | None) -> dict[str, int]:
-        """The slots, their bookings and attendance, and one audit entry for the import."""
-        now = clock.now()
-        if self.slots:
-            await self._write_slots(now)
-            await self._write_bookings()
-            await self._write_attendance(actor)
+    async def write(self, source: str | None) -> dict[str, int]:
+        """One audit entry for the import; the rows themselves are its slots and bookings."""
+        await self._idle()
         counts = {
             "providers_created": self.providers_created,
             "activities_created": self.activities_created,
@@ -366,75 +505,46 @@ class Store:
         }
         await self._connection.execute(
             insert(AuditEntry).values(
-                at=now, actor=actor, action="history.imported", data={"source": source, **counts}
+                at=self._now,
+                actor=self._actor,
+                action="history.imported",
+                data={"source": source, **counts},
             )
         )
         return counts
 
-    async def _write_slots(self, now: datetime) -> None:
-        s = _staged.c
-        held = SlotStatus.HELD.value
-        columns = {
-            "id": s.slot_id,
-            "activity_id": s.activity_id,
-            "starts_at": s.starts_at,
-            "ends_at": s.ends_at,
-            "starts_on": s.starts_on,
-            "capacity": s.capacity,
-            "min_participants": s.min_participants,
-            # A held visit counts the people of its (confirmed) booking; a cancelled one none.
-            "booked": case((s.held, s.adults + s.children), else_=0),
-            "held": literal(0),
-            "booking_cutoff_at": s.booking_cutoff_at,
-            "decision_at": s.decision_at,
-            "status": case((s.held, held), else_=SlotStatus.CANCELLED.value),
-            "cancel_reason": s.cancel_reason,
-            "cancelled_at": case((s.held, null()), else_=s.decision_at),
-            "sequence": literal(0),
-            "updated_at": literal(now, UTCDateTime),
-        }
-        await self._connection.execute(
-            insert(_slot).from_select(list(columns), select(*columns.values()))
-        )
 
-    async def _write_bookings(self) -> None:
-        """One booking per row that had people: the spreadsheet only knows totals. Made when the
-        go/no-go was decided, and cancelled then with its slot."""
-        s = _staged.c
-        columns = {
-            "id": s.booking_id,
-            "reference": literal(REFERENCE_PREFIX) + cast(s.slot_id, String),
-            "slot_id": s.slot_id,
-            "adults": s.adults,
-            "children": s.children,
-            "name": s.name,
-            "locale": literal("fr"),
-            "channel": literal(Channel.HISTORY.value),
-            "status": case(
-                (s.held, BookingStatus.CONFIRMED.value), else_=BookingStatus.CANCELLED.value
-            ),
-            "created_at": s.decision_at,
-            "cancelled_at": case((s.held, null()), else_=s.decision_at),
-            "cancelled_by": case((s.held, null()), else_=CancelledBy.SLOT.value),
-            "via_share_link": literal(False),
-        }
-        await self._connection.execute(
-            insert(_booking).from_select(
-                list(columns),
-                select(*columns.values()).where(s.booking_id.is_not(None)),
-            )
-        )
+class _Ids:
+    """The ids of a table's new rows, drawn before they are written, so that bookings name their
+    slots and attendance its bookings without joins. PostgreSQL: from the table's sequence
+    (concurrent writers draw others); SQLite: after the largest, since the writer holds the
+    database until it commits."""
 
-    async def _write_attendance(self, actor: str) -> None:
-        s = _staged.c
-        await self._connection.execute(
-            insert(_attendance).from_select(
-                ["booking_id", "adults", "children", "recorded_at", "recorded_by"],
-                select(
-                    s.booking_id, s.attended_adults, s.attended_children, s.ends_at, literal(actor)
-                ).where(s.held, s.booking_id.is_not(None)),
+    def __init__(self, connection: AsyncConnection, is_sqlite: bool, table: Table) -> None:
+        self._connection = connection
+        self._is_sqlite = is_sqlite
+        self._table = table
+        self._last: int | None = None
+
+    async def take(self, count: int) -> list[int]:
+        if not count:
+            return []
+        if not self._is_sqlite:
+            drawn = await self._connection.scalars(
+                text(
+                    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
+                    "FROM generate_series(1, :count)"
+                ),
+                {"table": self._table.name, "count": count},
             )
-        )
+            return list(drawn)
+        if self._last is None:
+            self._last = await self._connection.scalar(
+                select(func.coalesce(func.max(self._table.c.id), 0))
+            )
+        assert self._last is not None
+        first, self._last = self._last + 1, self._last + count
+        return list(range(first, self._last + 1))
 
 
 @lru_cache(maxsize=4096)
@@ -442,37 +552,3 @@ def _deadlines(
     starts_at: datetime, cutoff_minutes: int, decision_days_before: int, decision_time: time
 ) -> tuple[datetime, datetime]:
     return deadlines(starts_at, cutoff_minutes, decision_days_before, decision_time)
-
-
-class _Ids:
-    """The ids of a table's new rows, drawn before they are written, so that bookings name their
-    slots and attendance its bookings without joins. PostgreSQL: from the table's sequence, a
-    batch at a time (concurrent writers draw others); SQLite: after the largest, since the
-    writer holds the database until it commits."""
-
-    def __init__(self, connection: AsyncConnection, is_sqlite: bool, table: Table) -> None:
-        self._connection = connection
-        self._is_sqlite = is_sqlite
-        self._table = table
-        self._drawn: list[int] = []
-        self._last: int | None = None
-
-    async def next(self) -> int:
-        if self._is_sqlite:
-            if self._last is None:
-                self._last = await self._connection.scalar(
-                    select(func.coalesce(func.max(self._table.c.id), 0))
-                )
-            assert self._last is not None
-            self._last += 1
-            return self._last
-        if not self._drawn:
-            drawn = await self._connection.scalars(
-                text(
-                    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
-                    "FROM generate_series(1, :count)"
-                ),
-                {"table": self._table.name, "count": BATCH_ROWS},
-            )
-            self._drawn = list(drawn)[::-1]
-        return self._drawn.pop()
