@@ -1,7 +1,8 @@
-"""Where the history import's checked rows go: a temporary table, filled in batches (COPY on
-PostgreSQL), so that memory stays the same whatever the size of the file; the database then finds
-the visits repeated in the file or already stored, and writes the slots, bookings and attendance
-with three INSERT ... SELECT statements.
+"""Where the history import's checked rows go, a batch at a time: the ids of its slots and
+bookings are drawn first, the batch is loaded into a temporary table (COPY on PostgreSQL), then
+slots, bookings and attendance are written from it with INSERT ... SELECT, the visits already
+stored skipped. Every row's visit is kept in a second temporary table, where the database finds,
+at the end, the visits repeated in the file or already stored (and the whole file is rolled back).
 
 Kept across rows: the catalogue (providers and activities by name, bounded by the catalogue) and
 one batch of rows, never an object per row.
