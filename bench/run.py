@@ -31,6 +31,7 @@ DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 BENCHMARKS: dict[str, str] = {
     "booking": "bench.booking_throughput",
     "feeds": "bench.calendar_feeds",
+    "import": "bench.history_import",
     "mixed": "bench.mixed_workload",
 }
 

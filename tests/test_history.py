@@ -22,6 +22,7 @@ from reservations.base.models import (
     Slot,
     SlotStatus,
 )
+from reservations.base.seeding import history_store
 from reservations.base.seeding.history import HistoryImportError, import_history
 from tests.factories import make_activity
 
@@ -108,16 +109,27 @@ async def test_a_good_file_imports_slots_bookings_and_attendance(db):
         1,
     )
     assert (bookings[walk_ins.id].adults, bookings[walk_ins.id].children) == (2, 1)
-    assert len({b.manage_token_hash for b in bookings.values()}) == 3
+    # Nobody was ever handed a manage link for a past booking: none is invented.
+    assert [b.manage_token_hash for b in bookings.values()] == [None, None, None]
+    assert len({b.reference for b in bookings.values()}) == 3
     assert set(attendance) == {bookings[held.id].id, bookings[walk_ins.id].id}
     came = attendance[bookings[held.id].id]
     assert (came.adults, came.children, came.recorded_by) == (3, 1, "test")
     assert activities["Balade contée"].kind == ActivityKind.ANIMATION
     assert activities["Visite de la chèvrerie"].default_capacity == 15
     assert activities["Visite de la chèvrerie"].title == {"fr": "Visite de la chèvrerie"}
-    assert sorted(e.slot_id for e in audit if e.action == "slot.imported") == sorted(
-        s.id for s in slots.values()
-    )
+    # One entry tells who imported what and when; the rows themselves are the visits.
+    [entry] = audit
+    assert (entry.action, entry.actor, entry.slot_id) == ("history.imported", "test", None)
+    assert entry.data == {
+        "source": None,
+        "providers_created": 2,
+        "activities_created": 2,
+        "slots": 4,
+        "held": 2,
+        "cancelled": 2,
+        "bookings": 3,
+    }
 
 
 async def test_an_existing_provider_and_activity_are_reused(db):
@@ -266,3 +278,75 @@ async def test_an_import_leaves_the_planner_its_statistics(db):
                 text("SELECT reltuples FROM pg_class WHERE relname = 'slot'")
             )
             assert estimated == slots == 4
+
+
+def season_rows(days: int) -> list[str]:
+    """A visit a day from 2022-06-01, held or cancelled in turn, with its own counts."""
+    rows = []
+    for number in range(days):
+        day = date(2022, 6, 1).toordinal() + number
+        outcome = ("held", "cancelled_under_minimum", "cancelled_weather")[number % 3]
+        booked = (number % 5, number % 3)
+        attended = booked if outcome == "held" else (0, 0)
+        rows.append(
+            f"{date.fromordinal(day)},10:00,12:00,{BARTHE},Visite,farm_visit,15,4,{outcome},"
+            f"{booked[0]},{booked[1]},{attended[0]},{attended[1]}"
+        )
+    return rows
+
+
+async def test_a_bad_last_line_of_a_file_of_many_batches_leaves_the_database_unchanged(
+    db, monkeypatch
+):
+    monkeypatch.setattr(history_store, "BATCH_ROWS", 7)  # the file spans several batches
+    rows = season_rows(40)
+    bad = rows + [rows[0], rows[1].replace(",15,4,", ",15,x,")]  # lines 42 and 43
+    with pytest.raises(HistoryImportError) as caught:
+        await import_history(db, csv_file(*bad))
+    assert [line for line, _ in caught.value.problems] == [42, 43]
+    assert "is already on line 2" in caught.value.problems[0][1]
+    for model in (Provider, Activity, Slot, Booking, Attendance, AuditEntry):
+        assert await count(db, model) == 0
+
+    summary = await import_history(db, csv_file(*rows))
+    assert (summary.slots, summary.held, summary.cancelled) == (40, 14, 26)
+    assert await count(db, Slot) == 40
+
+
+async def test_each_slot_counts_the_people_of_its_confirmed_booking(db, monkeypatch):
+    """``Slot.booked`` is what its confirmed bookings hold (the invariant the booking rules
+    keep), and every booking and attendance is the one its line tells."""
+    monkeypatch.setattr(history_store, "BATCH_ROWS", 4)
+    rows = season_rows(30)
+    await import_history(db, csv_file(*rows))
+    async with db.reading() as session:
+        slots = list(await session.scalars(select(Slot).order_by(Slot.starts_at)))
+        bookings = {b.slot_id: b for b in await session.scalars(select(Booking))}
+        attendance = {a.booking_id: a for a in await session.scalars(select(Attendance))}
+    assert len(slots) == 30
+    for number, slot in enumerate(slots):
+        booked = (number % 5, number % 3)
+        held = number % 3 == 0
+        booking = bookings.get(slot.id)
+        confirmed = booking.adults + booking.children if booking and held else 0
+        assert slot.booked == confirmed == (sum(booked) if held else 0)
+        assert (booking is None) == (sum(booked) == 0)
+        if booking:
+            assert (booking.adults, booking.children) == booked
+            assert booking.status == (BookingStatus.CONFIRMED if held else BookingStatus.CANCELLED)
+            assert booking.manage_token_hash is None
+            assert booking.reference == f"HIST-{slot.id}"
+            came = attendance.get(booking.id)
+            assert (came.adults, came.children) == booked if held else came is None
+
+
+async def test_a_visit_already_stored_and_repeated_in_the_file_is_named_on_both_lines(db):
+    await import_history(db, io.StringIO(GOOD))
+    row = GOOD.splitlines()[1]
+    with pytest.raises(HistoryImportError) as caught:
+        await import_history(db, csv_file(row, row))
+    assert [(line, message.split(" is ")[-1]) for line, message in caught.value.problems] == [
+        (2, "already imported"),
+        (3, "already imported"),
+        (3, "already on line 2"),
+    ]

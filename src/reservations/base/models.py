@@ -336,8 +336,9 @@ class Booking(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     #: A hold (``HOLD_STATUSES``) holds its places until then; kept afterwards as a record.
     hold_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    #: SHA-256 of the secret manage token; the token itself is never stored.
-    manage_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: SHA-256 of the secret manage token; the token itself is never stored. None: a past
+    #: booking imported from a spreadsheet, which nobody manages (no token finds it).
+    manage_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     #: SHA-256 of the client's Idempotency-Key, and of the request it came with.
     idempotency_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
