@@ -213,7 +213,6 @@ def _bookings_by_slot(season: _Season) -> Subquery:
     for channel in Channel:
         ours = and_(demand, Booking.channel == channel)
         per_channel += [
-            when(ours, 1, _channel_label(channel, "bookings")),
             when(ours, people, _channel_label(channel, "booked")),
             when(ours, Attendance.adults, _channel_label(channel, "came_adults")),
             when(ours, Attendance.children, _channel_label(channel, "came_children")),
@@ -290,7 +289,7 @@ def _slot_facts(season: _Season) -> Subquery:
     per_channel = [
         count(_channel_label(channel, figure)).label(_channel_label(channel, figure))
         for channel in Channel
-        for figure in ("bookings", "booked", "came_adults", "came_children")
+        for figure in ("booked", "came_adults", "came_children")
     ]
     outcome = _outcome(
         count("at_decision"), count("moved_in"), count("shared"), merged.c.slot_id.is_not(None)
@@ -342,16 +341,13 @@ def _slot_metric_columns(facts: Subquery) -> list[ColumnElement[Any]]:
 
 
 def _channel_metric_columns(facts: Subquery) -> list[ColumnElement[Any]]:
-    """Per channel: its bookings that count as demand, their people (all, on held slots) and
-    the people recorded present on held slots."""
+    """Per channel: the people of its bookings that count as demand (all, on held slots) and
+    those recorded present on held slots."""
     held = facts.c.status == SlotStatus.HELD
     columns = []
     for channel in Channel:
         column = facts.c[_channel_label(channel, "booked")]
         columns += [
-            _total(facts.c[_channel_label(channel, "bookings")]).label(
-                _channel_label(channel, "bookings")
-            ),
             _total(column).label(_channel_label(channel, "seats_booked")),
             _total(case((held, column), else_=0)).label(_channel_label(channel, "booked_held")),
         ]
@@ -375,6 +371,20 @@ def _grouping_mask(keys: tuple[str, ...]) -> int:
     """PostgreSQL's GROUPING(...) of ``GROUPING_KEYS`` for a set: a 1 bit per key left out."""
     return sum(
         1 << (len(GROUPING_KEYS) - 1 - i) for i, key in enumerate(GROUPING_KEYS) if key not in keys
+    )
+
+
+#: PostgreSQL settings for the report's transaction only (``set_config(..., is_local)``, as SET
+#: LOCAL). JIT compiling the statement's many expressions costs half a second whatever the
+#: rows; parallel workers each aggregate their share of a slot's bookings, then the leader
+#: merges them again (and the 2-core machine has no idle core for them); the default 4 MB of
+#: work_mem sends every sort and hash of a large season to disk.
+POSTGRESQL_SETTINGS = {"jit": "off", "max_parallel_workers_per_gather": "0", "work_mem": "64MB"}
+
+
+def _tuned_for_the_report() -> Select[Any]:
+    return select(
+        *(func.set_config(name, value, True) for name, value in POSTGRESQL_SETTINGS.items())
     )
 
 
@@ -452,12 +462,12 @@ def _channel_metrics(row: Any, channel: Channel) -> dict[str, Any]:
 
 
 def _by_channel(totals: Any) -> dict[str, Any]:
-    """Channels with bookings that count as demand, in the order they are declared (web
-    first), not alphabetically."""
+    """Channels with bookings that count as demand (every booking has someone: a CHECK), in
+    the order they are declared (web first), not alphabetically."""
     return {
         c.value: _channel_metrics(totals, c)
         for c in Channel
-        if getattr(totals, _channel_label(c, "bookings"))
+        if getattr(totals, _channel_label(c, "seats_booked"))
     }
 
 
@@ -532,8 +542,10 @@ async def season_report(
     statement, whatever the number of slots and bookings."""
     kind = ActivityKind(kind) if kind is not None else None
     async with db.reading() as session:
-        query = _report_query(_Season(season, kind), session.get_bind().dialect.name)
-        rows = list(await session.execute(query))
+        dialect = session.get_bind().dialect.name
+        if dialect == "postgresql":
+            await session.execute(_tuned_for_the_report())
+        rows = list(await session.execute(_report_query(_Season(season, kind), dialect)))
     this, last = _season_row(rows, 1), _season_row(rows, 0)
     totals = _slot_metrics(this or _NO_SLOTS)
     totals["effects"] = _effects(rows, 1)
