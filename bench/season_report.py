@@ -252,6 +252,7 @@ def report_before() -> Report | None:
     spec = importlib.util.spec_from_file_location("reports_before", folder / "reports_before.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module.season_report  # type: ignore[no-any-return]
 

@@ -267,13 +267,13 @@ def _outcome(
         return and_(went_ahead, brought > 0, at_decision - brought < Slot.min_participants)
 
     return case(
-        (saved_by(moved_in), literal_column("'saved_by_consolidation'")),
-        (saved_by(shared), literal_column("'saved_by_share'")),
-        (went_ahead, literal_column("'reached_minimum'")),
-        (and_(too_few, merged), literal_column("'merged'")),
-        (too_few, literal_column("'too_few_people'")),
-        (Slot.status == SlotStatus.CANCELLED, literal_column("'cancelled_other'")),
-        else_=literal_column("'undecided'"),
+        (saved_by(moved_in), literal_column("'saved_by_consolidation'", String)),
+        (saved_by(shared), literal_column("'saved_by_share'", String)),
+        (went_ahead, literal_column("'reached_minimum'", String)),
+        (and_(too_few, merged), literal_column("'merged'", String)),
+        (too_few, literal_column("'too_few_people'", String)),
+        (Slot.status == SlotStatus.CANCELLED, literal_column("'cancelled_other'", String)),
+        else_=literal_column("'undecided'", String),
     )
 
 
@@ -415,7 +415,10 @@ def _report_query(season: _Season, dialect: str) -> Select[Any]:
         *(
             select(
                 literal(_grouping_mask(group), Integer).label("grouping"),
-                *(finest.c[key] if key in group else null().label(key) for key in GROUPING_KEYS),
+                *(
+                    finest.c[key] if key in group else cast(null(), finest.c[key].type).label(key)
+                    for key in GROUPING_KEYS
+                ),
                 *(_total(finest.c[metric.name]).label(metric.name) for metric in metrics),
             ).group_by(*(finest.c[key] for key in group))
             for group in GROUPINGS.values()
