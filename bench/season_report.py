@@ -270,14 +270,19 @@ async def _per_row(
         print(f"  {name} {slots:>9,} slots: filled in {filled:.0f} s, report {ms:,.0f} ms")
     small, large = sizes
     return Target(
-        f"season report ms/row at {large // 1000:,}k vs {small // 1000:,}k ({name})",
+        f"season report ms/row at {_size(large)} vs {_size(small)} ({name})",
         per_row[1],
         per_row[0],
         "ms per row",
         GOAL,
         at_most=True,
-        note=f"{per_row[1] * large:,.0f} ms at {large:,}, {per_row[0] * small:,.0f} ms at {small:,}",
+        note=f"{per_row[1] * 1000:.1f} µs/row at {_size(large)}, "
+        f"{per_row[0] * 1000:.1f} µs/row at {_size(small)}",
     )
+
+
+def _size(slots: int) -> str:
+    return f"{slots / 1_000_000:g}M" if slots >= 1_000_000 else f"{slots // 1000:,}k"
 
 
 async def measure(options: argparse.Namespace) -> list[Target]:
