@@ -1,7 +1,7 @@
 """The season report: what was planned, held, cancelled, booked and attended in a calendar year.
 
-Everything is aggregated by the database (GROUP BY): a handful of statements whatever the number
-of slots and bookings. A season is the slots whose local start date (``Slot.starts_on``) falls in
+Everything is aggregated by the database, in one statement whatever the number of slots and
+bookings (one pass over them, see ``_report_query``). A season is the slots whose local start date (``Slot.starts_on``) falls in
 the year. Demand ("seats booked") counts the bookings that wanted to come: confirmed ones, and
 those ended by their slot's cancellation; bookings the visitor or the staff cancelled, and
 unpaid or expired ones, do not count. Participants come from attendance records on held slots,
@@ -26,6 +26,7 @@ import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
@@ -39,11 +40,14 @@ from sqlalchemy import (
     cast,
     extract,
     func,
+    literal,
     literal_column,
+    null,
     or_,
     select,
+    tuple_,
+    union_all,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -129,10 +133,33 @@ class _Season:
         return query if self.kind is None else query.where(Activity.kind == self.kind)
 
 
+@dataclass(frozen=True)
+class _SeasonAndPrevious(_Season):
+    """A season and the one before it, read together: the report compares them."""
+
+    def restrict(self, query: Select[Any]) -> Select[Any]:
+        first, last = date(self.year - 1, 1, 1), date(self.year, 12, 31)
+        query = query.where(Slot.starts_on.between(first, last))
+        return query if self.kind is None else query.where(Activity.kind == self.kind)
+
+
 def _counts_as_demand() -> ColumnElement[bool]:
     return or_(
         Booking.status == BookingStatus.CONFIRMED,
         and_(Booking.status == BookingStatus.CANCELLED, Booking.cancelled_by == CancelledBy.SLOT),
+    )
+
+
+def _on_it_at_decision() -> ColumnElement[bool]:
+    """Booked by its slot's decision and not cancelled before it but by the decision itself."""
+    decided_at = Slot.decision_at
+    return and_(
+        Booking.created_at <= decided_at,
+        or_(
+            Booking.cancelled_at.is_(None),
+            Booking.cancelled_at > decided_at,
+            Booking.cancelled_by == CancelledBy.SLOT,
+        ),
     )
 
 
@@ -141,66 +168,78 @@ def _total(expression: Any) -> ColumnElement[int]:
     return cast(func.coalesce(func.sum(expression), 0), Integer)
 
 
-def _demand_by_slot(season: _Season) -> Subquery:
-    query = (
-        select(Booking.slot_id, _total(Booking.adults + Booking.children).label("people"))
-        .join(Slot, Slot.id == Booking.slot_id)
-        .join(Activity, Activity.id == Slot.activity_id)
-        .where(_counts_as_demand())
-        .group_by(Booking.slot_id)
-    )
-    return season.restrict(query).subquery("demand")
-
-
-def _levers_by_slot(season: _Season) -> Subquery:
-    """Per slot, among the people booked on it at its decision (booked by then, not cancelled
-    before it but by the decision itself): all of them, those who came from a share link, and
-    those who had moved to it by accepting an invitation by then (each booking once)."""
-    people = Booking.adults + Booking.children
-    decided_at = Slot.decision_at
-    on_it_at_decision = and_(
-        Booking.status.in_([BookingStatus.CONFIRMED, BookingStatus.CANCELLED]),
-        Booking.created_at <= decided_at,
-        or_(
-            Booking.cancelled_at.is_(None),
-            Booking.cancelled_at > decided_at,
-            Booking.cancelled_by == CancelledBy.SLOT,
-        ),
-    )
-    moved_in = (
-        select(MoveInvitation.id)
-        .where(
-            MoveInvitation.booking_id == Booking.id,
-            MoveInvitation.target_slot_id == Booking.slot_id,
-            MoveInvitation.accepted_at <= decided_at,
+def _first_acceptances() -> Subquery:
+    """Per booking and slot it moved to, when it first accepted an invitation there (one row
+    each, so joining it never repeats a booking)."""
+    return (
+        select(
+            MoveInvitation.booking_id,
+            MoveInvitation.target_slot_id,
+            func.min(MoveInvitation.accepted_at).label("accepted_at"),
         )
-        .exists()
+        .where(MoveInvitation.accepted_at.is_not(None))
+        .group_by(MoveInvitation.booking_id, MoveInvitation.target_slot_id)
+        .subquery("moved")
     )
+
+
+def _merged_out() -> Subquery:
+    """The slots some of whose bookings moved to another date by accepting an invitation."""
+    return (
+        select(MoveInvitation.source_slot_id.label("slot_id"))
+        .where(MoveInvitation.accepted_at.is_not(None))
+        .group_by(MoveInvitation.source_slot_id)
+        .subquery("merged_out")
+    )
+
+
+def _channel_label(channel: Channel, figure: str) -> str:
+    return f"{channel.value}_{figure}"
+
+
+def _bookings_by_slot(season: _Season) -> Subquery:
+    """Everything the report needs from the bookings, per slot, in one pass over them: demand
+    and attendance (all and per channel), and the people booked on it at its decision, those
+    who came from a share link and those who had moved to it by accepting an invitation."""
+    people = Booking.adults + Booking.children
+    demand, at_decision = _counts_as_demand(), _on_it_at_decision()
+    moved = _first_acceptances()
+    moved_in = and_(at_decision, moved.c.accepted_at <= Slot.decision_at)
+
+    def when(condition: ColumnElement[bool], value: Any, label: str) -> ColumnElement[Any]:
+        return func.sum(case((condition, value))).label(label)
+
+    per_channel = []
+    for channel in Channel:
+        ours = and_(demand, Booking.channel == channel)
+        per_channel += [
+            when(ours, people, _channel_label(channel, "booked")),
+            when(ours, Attendance.adults, _channel_label(channel, "came_adults")),
+            when(ours, Attendance.children, _channel_label(channel, "came_children")),
+        ]
     query = (
         select(
             Booking.slot_id,
-            _total(people).label("at_decision"),
-            _total(case((Booking.via_share_link, people), else_=0)).label("shared"),
-            _total(case((moved_in, people), else_=0)).label("moved_in"),
+            when(demand, people, "booked"),
+            when(demand, Attendance.adults, "came_adults"),
+            when(demand, Attendance.children, "came_children"),
+            when(at_decision, people, "at_decision"),
+            when(and_(at_decision, Booking.via_share_link), people, "shared"),
+            when(moved_in, people, "moved_in"),
+            *per_channel,
         )
         .join(Slot, Slot.id == Booking.slot_id)
         .join(Activity, Activity.id == Slot.activity_id)
-        .where(on_it_at_decision)
+        .outerjoin(Attendance, Attendance.booking_id == Booking.id)
+        .outerjoin(
+            moved,
+            and_(moved.c.booking_id == Booking.id, moved.c.target_slot_id == Booking.slot_id),
+        )
+        # Demand and "on it at its decision" both need one of these: the others never count.
+        .where(Booking.status.in_([BookingStatus.CONFIRMED, BookingStatus.CANCELLED]))
         .group_by(Booking.slot_id)
     )
-    return season.restrict(query).subquery("levers")
-
-
-def _merged_out(season: _Season) -> Subquery:
-    """The slots some of whose bookings moved to another date by accepting an invitation."""
-    query = (
-        select(MoveInvitation.source_slot_id.label("slot_id"))
-        .join(Slot, Slot.id == MoveInvitation.source_slot_id)
-        .join(Activity, Activity.id == Slot.activity_id)
-        .where(MoveInvitation.accepted_at.is_not(None))
-        .group_by(MoveInvitation.source_slot_id)
-    )
-    return season.restrict(query).subquery("merged_out")
+    return season.restrict(query).subquery("by_slot")
 
 
 #: The outcomes of a season's go/no-go decisions, in the order the report shows them.
@@ -215,11 +254,10 @@ OUTCOMES = (
 )
 
 
-def _outcome_query(season: _Season) -> Select[Any]:
-    """One row per outcome with its number of slots (one pass over the season's slots)."""
-    levers, merged = _levers_by_slot(season), _merged_out(season)
-    at_decision = func.coalesce(levers.c.at_decision, 0)
-    moved_in, shared = func.coalesce(levers.c.moved_in, 0), func.coalesce(levers.c.shared, 0)
+def _outcome(
+    at_decision: Any, moved_in: Any, shared: Any, merged: ColumnElement[bool]
+) -> ColumnElement[str]:
+    """The outcome of a slot's decision (``OUTCOMES``), from the people on it at its decision."""
     went_ahead = Slot.status.in_([SlotStatus.CONFIRMED, SlotStatus.HELD])
     too_few = and_(
         Slot.status == SlotStatus.CANCELLED, Slot.cancel_reason == CancelReason.UNDER_MINIMUM
@@ -228,66 +266,37 @@ def _outcome_query(season: _Season) -> Select[Any]:
     def saved_by(brought: Any) -> ColumnElement[bool]:
         return and_(went_ahead, brought > 0, at_decision - brought < Slot.min_participants)
 
-    outcome = case(
-        (saved_by(moved_in), literal_column("'saved_by_consolidation'")),
-        (saved_by(shared), literal_column("'saved_by_share'")),
-        (went_ahead, literal_column("'reached_minimum'")),
-        (and_(too_few, merged.c.slot_id.is_not(None)), literal_column("'merged'")),
-        (too_few, literal_column("'too_few_people'")),
-        (Slot.status == SlotStatus.CANCELLED, literal_column("'cancelled_other'")),
-        else_=literal_column("'undecided'"),
-    ).label("outcome")
-    query = (
-        select(outcome, cast(func.count(), Integer).label("slots"))
-        .join(Activity, Activity.id == Slot.activity_id)
-        .outerjoin(levers, levers.c.slot_id == Slot.id)
-        .outerjoin(merged, merged.c.slot_id == Slot.id)
-        .group_by(outcome)
+    return case(
+        (saved_by(moved_in), literal_column("'saved_by_consolidation'", String)),
+        (saved_by(shared), literal_column("'saved_by_share'", String)),
+        (went_ahead, literal_column("'reached_minimum'", String)),
+        (and_(too_few, merged), literal_column("'merged'", String)),
+        (too_few, literal_column("'too_few_people'", String)),
+        (Slot.status == SlotStatus.CANCELLED, literal_column("'cancelled_other'", String)),
+        else_=literal_column("'undecided'", String),
     )
-    return season.restrict(query)
-
-
-async def _effects(session: AsyncSession, season: _Season) -> dict[str, Any]:
-    """The season's slots by decision outcome, and the held rate of the visits decided by
-    their bookings (went ahead, or called off for too few people or merged)."""
-    found = {row.outcome: row.slots for row in await session.execute(_outcome_query(season))}
-    by_outcome = {outcome: int(found.get(outcome, 0)) for outcome in OUTCOMES}
-    ahead = sum(
-        by_outcome[o] for o in ("reached_minimum", "saved_by_consolidation", "saved_by_share")
-    )
-    decided = ahead + by_outcome["too_few_people"] + by_outcome["merged"]
-    saved = by_outcome["saved_by_consolidation"] + by_outcome["saved_by_share"]
-    return {
-        "by_outcome": by_outcome,
-        "went_ahead": ahead,
-        "decided_by_bookings": decided,
-        "held_rate_when_decided": _rate(ahead, decided),
-        "visits_saved": saved,
-        "held_rate_without_saved": _rate(ahead - saved, decided),
-    }
-
-
-def _attendance_by_slot(season: _Season) -> Subquery:
-    query = (
-        select(
-            Booking.slot_id,
-            _total(Attendance.adults).label("adults"),
-            _total(Attendance.children).label("children"),
-        )
-        .join(Attendance, Attendance.booking_id == Booking.id)
-        .join(Slot, Slot.id == Booking.slot_id)
-        .join(Activity, Activity.id == Slot.activity_id)
-        .where(_counts_as_demand())
-        .group_by(Booking.slot_id)
-    )
-    return season.restrict(query).subquery("came")
 
 
 def _slot_facts(season: _Season) -> Subquery:
-    """One row per slot of the season: its status, seats, demand, attendance and group keys."""
-    demand, came = _demand_by_slot(season), _attendance_by_slot(season)
+    """One row per slot of the season: its status, seats, demand, attendance (all and per
+    channel), decision outcome and group keys. ``current`` is 1 for the slots of
+    ``season.year`` (0 for earlier ones, when ``season`` spans several years)."""
+    by_slot, merged = _bookings_by_slot(season), _merged_out()
+
+    def count(column: str) -> ColumnElement[int]:
+        return cast(func.coalesce(by_slot.c[column], 0), Integer)
+
+    per_channel = [
+        count(_channel_label(channel, figure)).label(_channel_label(channel, figure))
+        for channel in Channel
+        for figure in ("booked", "came_adults", "came_children")
+    ]
+    outcome = _outcome(
+        count("at_decision"), count("moved_in"), count("shared"), merged.c.slot_id.is_not(None)
+    )
     query = (
         select(
+            case((Slot.starts_on >= date(season.year, 1, 1), 1), else_=0).label("current"),
             Slot.status,
             Slot.cancel_reason,
             Slot.capacity,
@@ -295,14 +304,16 @@ def _slot_facts(season: _Season) -> Subquery:
             month_of(Slot.starts_on).label("month"),
             Provider.name.label("provider"),
             Provider.sector.label("sector"),
-            func.coalesce(demand.c.people, 0).label("booked"),
-            func.coalesce(came.c.adults, 0).label("came_adults"),
-            func.coalesce(came.c.children, 0).label("came_children"),
+            outcome.label("outcome"),
+            count("booked").label("booked"),
+            count("came_adults").label("came_adults"),
+            count("came_children").label("came_children"),
+            *per_channel,
         )
         .join(Activity, Activity.id == Slot.activity_id)
         .join(Provider, Provider.id == Activity.provider_id)
-        .outerjoin(demand, demand.c.slot_id == Slot.id)
-        .outerjoin(came, came.c.slot_id == Slot.id)
+        .outerjoin(by_slot, by_slot.c.slot_id == Slot.id)
+        .outerjoin(merged, merged.c.slot_id == Slot.id)
     )
     return season.restrict(query).subquery("slot_facts")
 
@@ -329,25 +340,90 @@ def _slot_metric_columns(facts: Subquery) -> list[ColumnElement[Any]]:
     ]
 
 
-def _channel_query(season: _Season) -> Select[Any]:
-    """Demand and attendance per booking channel, straight from the bookings."""
-    held = Slot.status == SlotStatus.HELD
-    people = Booking.adults + Booking.children
-    query = (
-        select(
-            Booking.channel.label("key"),
-            _total(people).label("seats_booked"),
-            _total(case((held, people), else_=0)).label("seats_booked_held"),
-            _total(case((held, Attendance.adults), else_=0)).label("adults"),
-            _total(case((held, Attendance.children), else_=0)).label("children"),
-        )
-        .join(Slot, Slot.id == Booking.slot_id)
-        .join(Activity, Activity.id == Slot.activity_id)
-        .outerjoin(Attendance, Attendance.booking_id == Booking.id)
-        .where(_counts_as_demand())
-        .group_by(Booking.channel)
+def _channel_metric_columns(facts: Subquery) -> list[ColumnElement[Any]]:
+    """Per channel: the people of its bookings that count as demand (all, on held slots) and
+    those recorded present on held slots."""
+    held = facts.c.status == SlotStatus.HELD
+    columns = []
+    for channel in Channel:
+        column = facts.c[_channel_label(channel, "booked")]
+        columns += [
+            _total(column).label(_channel_label(channel, "seats_booked")),
+            _total(case((held, column), else_=0)).label(_channel_label(channel, "booked_held")),
+        ]
+        for part in ("adults", "children"):
+            came = facts.c[_channel_label(channel, f"came_{part}")]
+            columns.append(_total(case((held, came), else_=0)).label(_channel_label(channel, part)))
+    return columns
+
+
+#: The groupings the report reads in its one statement, each by its keys (``current`` says
+#: which season; the slot groupings are of the current season only).
+GROUPING_KEYS = ("current", "outcome", "provider", "weekday", "month", "sector")
+GROUPINGS: dict[str, tuple[str, ...]] = {
+    "season": ("current",),
+    "outcome": ("current", "outcome"),
+    **{column: (column,) for _, column in SLOT_GROUPINGS},
+}
+
+
+def _grouping_mask(keys: tuple[str, ...]) -> int:
+    """PostgreSQL's GROUPING(...) of ``GROUPING_KEYS`` for a set: a 1 bit per key left out."""
+    return sum(
+        1 << (len(GROUPING_KEYS) - 1 - i) for i, key in enumerate(GROUPING_KEYS) if key not in keys
     )
-    return season.restrict(query)
+
+
+#: PostgreSQL settings for the report's transaction only (``set_config(..., is_local)``, as SET
+#: LOCAL). JIT compiling the statement's many expressions costs half a second whatever the
+#: rows; parallel workers each aggregate their share of a slot's bookings, then the leader
+#: merges them again (and the 2-core machine has no idle core for them); the default 4 MB of
+#: work_mem sends every sort and hash of a large season to disk.
+POSTGRESQL_SETTINGS = {"jit": "off", "max_parallel_workers_per_gather": "0", "work_mem": "64MB"}
+
+
+def _tuned_for_the_report() -> Select[Any]:
+    return select(
+        *(func.set_config(name, value, True) for name, value in POSTGRESQL_SETTINGS.items())
+    )
+
+
+def _report_query(season: _Season, dialect: str) -> Select[Any]:
+    """Every grouping of the report, in one pass over the season's (and the previous
+    season's) slots and bookings: GROUPING SETS on PostgreSQL; on SQLite, which has none, the
+    finest grouping once (a CTE of a few thousand rows at most), and the coarser ones from it.
+    Each row carries ``grouping``, PostgreSQL's GROUPING() of ``GROUPING_KEYS``."""
+    facts = _slot_facts(_SeasonAndPrevious(season.year, season.kind))
+    # The keys as plain columns of a subquery, so that GROUP BY and GROUPING() name them
+    # rather than repeat expressions; the previous season's slots fall in a NULL group of each
+    # slot grouping (dropped).
+    current = facts.c.current == 1
+    slot_keys = [column for _, column in SLOT_GROUPINGS]
+    keyed = select(
+        *(column for column in facts.c if column.name not in slot_keys),
+        *(case((current, facts.c[column])).label(column) for column in slot_keys),
+    ).subquery("keyed")
+    keys = [keyed.c[key] for key in GROUPING_KEYS]
+    metrics = [*_slot_metric_columns(keyed), *_channel_metric_columns(keyed)]
+    if dialect == "postgresql":
+        sets = [tuple_(*(keyed.c[key] for key in group)) for group in GROUPINGS.values()]
+        return select(func.grouping(*keys).label("grouping"), *keys, *metrics).group_by(
+            func.grouping_sets(*sets)
+        )
+    finest = select(*keys, *metrics).group_by(*keys).cte("finest")
+    return union_all(
+        *(
+            select(
+                literal(_grouping_mask(group), Integer).label("grouping"),
+                *(
+                    finest.c[key] if key in group else cast(null(), finest.c[key].type).label(key)
+                    for key in GROUPING_KEYS
+                ),
+                *(_total(finest.c[metric.name]).label(metric.name) for metric in metrics),
+            ).group_by(*(finest.c[key] for key in group))
+            for group in GROUPINGS.values()
+        )
+    )
 
 
 # --- Turning rows into the report ------------------------------------------------------------
@@ -376,12 +452,25 @@ def _slot_metrics(row: Any) -> dict[str, Any]:
     }
 
 
-def _channel_metrics(row: Any) -> dict[str, Any]:
-    participants = _participants(row)
+def _channel_metrics(row: Any, channel: Channel) -> dict[str, Any]:
+    def figure(name: str) -> int:
+        return int(getattr(row, _channel_label(channel, name)))
+
+    adults, children = figure("adults"), figure("children")
     return {
-        "seats_booked": row.seats_booked,
-        "participants": participants,
-        "attendance_rate": _rate(participants["total"], row.seats_booked_held),
+        "seats_booked": figure("seats_booked"),
+        "participants": {"adults": adults, "children": children, "total": adults + children},
+        "attendance_rate": _rate(adults + children, figure("booked_held")),
+    }
+
+
+def _by_channel(totals: Any) -> dict[str, Any]:
+    """Channels with bookings that count as demand (every booking has someone: a CHECK), in
+    the order they are declared (web first), not alphabetically."""
+    return {
+        c.value: _channel_metrics(totals, c)
+        for c in Channel
+        if getattr(totals, _channel_label(c, "seats_booked"))
     }
 
 
@@ -395,24 +484,54 @@ def _sort_key(column: str, value: Any) -> Any:
     return value if column == "weekday" else str(value)
 
 
-async def _totals(session: AsyncSession, season: _Season) -> dict[str, Any]:
-    facts = _slot_facts(season)
-    row = (await session.execute(select(*_slot_metric_columns(facts)))).one()
-    return _slot_metrics(row)
+def _grouped(rows: list[Any], column: str) -> dict[str, Any]:
+    mask = _grouping_mask(GROUPINGS[column])
+    found = [row for row in rows if row.grouping == mask and row._mapping[column] is not None]
+    found.sort(key=lambda row: _sort_key(column, row._mapping[column]))
+    return {_group_key(column, row._mapping[column]): _slot_metrics(row) for row in found}
 
 
-async def _grouped(session: AsyncSession, season: _Season, column: str) -> dict[str, Any]:
-    facts = _slot_facts(season)
-    key = facts.c[column]
-    query = select(key.label("key"), *_slot_metric_columns(facts)).group_by(key)
-    rows = sorted(await session.execute(query), key=lambda row: _sort_key(column, row.key))
-    return {_group_key(column, row.key): _slot_metrics(row) for row in rows}
+def _effects(rows: list[Any], current: int) -> dict[str, Any]:
+    """The season's slots by decision outcome, and the held rate of the visits decided by
+    their bookings (went ahead, or called off for too few people or merged)."""
+    mask = _grouping_mask(GROUPINGS["outcome"])
+    found = {
+        row.outcome: row.slots_planned
+        for row in rows
+        if row.grouping == mask and row.current == current
+    }
+    by_outcome = {outcome: int(found.get(outcome, 0)) for outcome in OUTCOMES}
+    ahead = sum(
+        by_outcome[o] for o in ("reached_minimum", "saved_by_consolidation", "saved_by_share")
+    )
+    decided = ahead + by_outcome["too_few_people"] + by_outcome["merged"]
+    saved = by_outcome["saved_by_consolidation"] + by_outcome["saved_by_share"]
+    return {
+        "by_outcome": by_outcome,
+        "went_ahead": ahead,
+        "decided_by_bookings": decided,
+        "held_rate_when_decided": _rate(ahead, decided),
+        "visits_saved": saved,
+        "held_rate_without_saved": _rate(ahead - saved, decided),
+    }
 
 
-async def _by_channel(session: AsyncSession, season: _Season) -> dict[str, Any]:
-    """Channels in the order they are declared (web first), not alphabetically."""
-    rows = {Channel(row.key): row for row in await session.execute(_channel_query(season))}
-    return {c.value: _channel_metrics(rows[c]) for c in Channel if c in rows}
+def _season_row(rows: list[Any], current: int) -> Any | None:
+    mask = _grouping_mask(GROUPINGS["season"])
+    return next((r for r in rows if r.grouping == mask and r.current == current), None)
+
+
+#: The figures of a season without slots.
+_NO_SLOTS = SimpleNamespace(
+    slots_planned=0,
+    slots_held=0,
+    seats_offered=0,
+    seats_booked=0,
+    seats_booked_held=0,
+    adults=0,
+    children=0,
+    **{f"cancelled_{reason.value}": 0 for reason in CancelReason},
+)
 
 
 def _change(current: int, previous: int | None) -> float | None:
@@ -422,27 +541,29 @@ def _change(current: int, previous: int | None) -> float | None:
 async def season_report(
     db: Database, season: int, *, kind: ActivityKind | None = None
 ) -> dict[str, Any]:
-    """The figures of one season (all kinds of activity unless ``kind``), ready for JSON."""
+    """The figures of one season (all kinds of activity unless ``kind``), ready for JSON: one
+    statement, whatever the number of slots and bookings."""
     kind = ActivityKind(kind) if kind is not None else None
-    this, last = _Season(season, kind), _Season(season - 1, kind)
     async with db.reading() as session:
-        totals = await _totals(session, this)
-        previous: dict[str, Any] | None = await _totals(session, last)
-        groups = {name: await _grouped(session, this, column) for name, column in SLOT_GROUPINGS}
-        groups["by_channel"] = await _by_channel(session, this)
-        totals["effects"] = await _effects(session, this)
-        if previous["slots_planned"]:
-            previous["effects"] = await _effects(session, last)
-    if previous is not None and previous["slots_planned"] == 0:
-        previous = None
+        dialect = session.get_bind().dialect.name
+        if dialect == "postgresql":
+            await session.execute(_tuned_for_the_report())
+        rows = list(await session.execute(_report_query(_Season(season, kind), dialect)))
+    this, last = _season_row(rows, 1), _season_row(rows, 0)
+    totals = _slot_metrics(this or _NO_SLOTS)
+    totals["effects"] = _effects(rows, 1)
+    previous = None
+    if last is not None:
+        previous = {"season": season - 1, **_slot_metrics(last), "effects": _effects(rows, 0)}
     previous_total = previous["participants"]["total"] if previous else None
     return {
         "season": season,
         "kind": kind.value if kind else None,
         **totals,
         "participants_change": _change(totals["participants"]["total"], previous_total),
-        "previous_season": {"season": season - 1, **previous} if previous else None,
-        **groups,
+        "previous_season": previous,
+        **{name: _grouped(rows, column) for name, column in SLOT_GROUPINGS},
+        "by_channel": _by_channel(this) if this is not None else {},
     }
 
 
