@@ -29,6 +29,7 @@ from reservations.api.stripe_webhook import StripeWebhookController
 from reservations.base.infra import log_masking
 from reservations.base.infra.db import Database
 from reservations.base.infra.stripe_gateway import StripeGateway, gateway_for
+from reservations.base.reads.freshness import AnswerCache
 from reservations.base.rules.booking import BookingPolicy
 from reservations.base.rules.payments import PaymentSettings
 from reservations.scheduler import Scheduler
@@ -56,6 +57,10 @@ def provide_booking_policy(state: State) -> BookingPolicy:
 
 def provide_settings(state: State) -> Settings:
     return state.settings
+
+
+def provide_public_answers(state: State) -> AnswerCache[Any]:
+    return state.public_answers
 
 
 def provide_jinja(state: State) -> Environment:
@@ -205,6 +210,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 "booking_policy": policy,
                 "settings": settings,
                 "jinja": jinja,
+                "public_answers": AnswerCache(settings.public_cache_entries),
                 "scheduler": scheduler,
                 "octo_sandbox": sandbox,
                 "stripe_gateway": gateway_for(settings),
@@ -220,6 +226,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             "booking_policy": Provide(provide_booking_policy, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),
             "jinja": Provide(provide_jinja, sync_to_thread=False),
+            "public_answers": Provide(provide_public_answers, sync_to_thread=False),
             "stripe_gateway": Provide(provide_stripe_gateway, sync_to_thread=False),
             "payment_settings": Provide(provide_payment_settings, sync_to_thread=False),
         },

@@ -1,0 +1,135 @@
+"""Whether a public read's answer is still the one a worker holds: the fingerprint of a window of
+days, read in ONE aggregate statement, and a bounded per-worker cache of answers keyed by it.
+
+What a public answer (availability, programme, embed, kiosk) says of the days ``first..last``
+depends on:
+
+- the slots starting on those days, all of them whatever the filter: a farm's daily cap makes
+  a slot's places left depend on the farm's other slots that day, which a filter may leave
+  out. Every write of a slot sets its ``updated_at``; the sums of its counters (weighted by
+  the slot's id, so that +2 here and -2 there do not cancel out) and of its ``sequence`` catch
+  even two writes stamped out of order by two workers' clocks;
+- the catalogue: activities and providers (titles, prices, ages, languages, daily caps,
+  pictures: a picture's change stamps its owner), whose ``updated_at`` every write raises;
+- the clock alone: a slot stops taking bookings at its cut-off, leaves the programme when it
+  starts, and a hold stops holding at its end. ``changes_at`` is the first of those instants
+  after ``now``: an answer built at ``now`` stays true until then, and not after.
+
+The fingerprint is read from the database on every request, so a write made through any
+worker is seen by the very next read in every worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Generic, TypeVar
+
+from sqlalchemy import BigInteger, case, cast, func, select
+
+from reservations.base.infra.db import Database
+from reservations.base.models import Activity, Provider, Slot, SlotStatus
+
+_STATUS_NUMBER = case(
+    {status.value: number for number, status in enumerate(SlotStatus, start=1)},
+    value=Slot.status,
+    else_=0,
+)
+
+
+def _weighted(column: object) -> object:
+    """``column`` weighted by the slot's id, in 64 bits (a 32-bit product may overflow)."""
+    return func.sum(cast(column, BigInteger) * Slot.id)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    #: Changes whenever any of the window's answers may have changed by a write.
+    tag: str
+    #: The first instant after the reading at which an answer changes by time alone (None:
+    #: none in the window).
+    changes_at: datetime | None
+
+    def expired(self, now: datetime) -> bool:
+        return self.changes_at is not None and now >= self.changes_at
+
+
+def _statement(first_day: date, last_day: date, now: datetime) -> object:
+    def upcoming(column: object) -> object:
+        return func.min(case((column > now, column)))  # type: ignore[operator]
+
+    return select(
+        func.count(Slot.id),
+        func.coalesce(func.sum(Slot.id), 0),
+        func.coalesce(_weighted(Slot.booked), 0),
+        func.coalesce(_weighted(Slot.held), 0),
+        func.coalesce(_weighted(Slot.capacity), 0),
+        func.coalesce(_weighted(Slot.sequence), 0),
+        func.coalesce(_weighted(_STATUS_NUMBER), 0),
+        func.max(Slot.updated_at),
+        upcoming(Slot.booking_cutoff_at),
+        upcoming(Slot.starts_at),
+        upcoming(Slot.holds_expire_at),
+        select(func.max(Activity.updated_at)).scalar_subquery(),
+        select(func.count(Activity.id)).scalar_subquery(),
+        select(func.max(Provider.updated_at)).scalar_subquery(),
+        select(func.count(Provider.id)).scalar_subquery(),
+    ).where(Slot.starts_on >= first_day, Slot.starts_on <= last_day)
+
+
+async def read(db: Database, first_day: date, last_day: date, now: datetime) -> Fingerprint:
+    """The fingerprint of the local days ``first_day..last_day`` at ``now``: one statement,
+    one row, no transaction around it on PostgreSQL."""
+    async with db.reading_statements() as connection:
+        row = (await connection.execute(_statement(first_day, last_day, now))).one()
+    *counted, next_cutoff, next_start, next_hold_end = row[:11]
+    catalogue = row[11:]
+    text = "|".join(str(value) for value in (first_day, last_day, *counted, *catalogue))
+    instants = [instant for instant in (next_cutoff, next_start, next_hold_end) if instant]
+    return Fingerprint(
+        tag=hashlib.sha256(text.encode()).hexdigest()[:32],
+        changes_at=min(instants) if instants else None,
+    )
+
+
+Answer = TypeVar("Answer")
+
+
+@dataclass(frozen=True)
+class _Entry(Generic[Answer]):
+    answer: Answer
+    changes_at: datetime | None
+
+
+class AnswerCache(Generic[Answer]):
+    """This worker's last answers, the least recently used dropped past ``size``. A key holds
+    the fingerprint it was built under, so a write elsewhere makes a new key (the old entry
+    ages out); an entry is never served at or after its ``changes_at``."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[Hashable, _Entry[Answer]] = OrderedDict()
+
+    def get(self, key: Hashable, now: datetime) -> Answer | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.changes_at is not None and now >= entry.changes_at:
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return entry.answer
+
+    def put(self, key: Hashable, answer: Answer, changes_at: datetime | None) -> None:
+        if self.size <= 0:
+            return
+        self._entries[key] = _Entry(answer, changes_at)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
