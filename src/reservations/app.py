@@ -7,7 +7,6 @@ from typing import Any
 
 from jinja2 import Environment
 from litestar import Litestar, Request, Router
-from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
@@ -114,18 +113,6 @@ def _csrf(settings: Settings) -> CSRFConfig:
             "^/octo",  # resellers send their key, no cookie
         ],
     )
-
-
-#: The pages read most, by visitors on phones and by partner sites' frames: the programme, the
-#: embed and the kiosk (28.5 KB of HTML for the demo's programme, 2.9 KB gzipped). Pages with a
-#: form's secret token are left out (a compressed secret beside reflected input is what BREACH
-#: reads), and so are pictures and fonts (compressed already). A reverse proxy may compress
-#: more; see the README.
-COMPRESSED_PAGES = r"^(?!/$|/embed(?:/|$)|/kiosk(?:/|$))"
-
-
-def _compression() -> CompressionConfig:
-    return CompressionConfig(backend="gzip", minimum_size=500, exclude=COMPRESSED_PAGES)
 
 
 def answer_head_as_get(app: ASGIApp) -> ASGIApp:
@@ -236,7 +223,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         middleware=[rate_limit.middleware] if rate_limit else [],
         template_config=template_config(jinja),
         csrf_config=_csrf(settings),
-        compression_config=_compression(),
+        # The programme, the embed and the kiosk are gzipped once, when kept rendered
+        # (web.page_cache); no other answer is compressed here (BREACH: pages with a form's
+        # secret; pictures and fonts are packed already). A reverse proxy may compress more.
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins), allow_methods=["GET"])
         if settings.cors_origins
         else None,
