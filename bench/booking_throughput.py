@@ -297,9 +297,12 @@ class BareHttpConnection:
         host, port = base_url.removeprefix("http://").split(":")
         return cls(*await asyncio.open_connection(host, int(port)))
 
-    async def request(self, method: str, target: str, body: bytes = b"") -> tuple[int, bytes]:
+    async def request(
+        self, method: str, target: str, body: bytes = b"", headers: str = ""
+    ) -> tuple[int, bytes]:
+        """``headers``: more header lines, each ending in CRLF."""
         head = (
-            f"{method} {target} HTTP/1.1\r\nHost: bench\r\n"
+            f"{method} {target} HTTP/1.1\r\nHost: bench\r\n{headers}"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         )
         self.writer.write(head.encode() + body)

@@ -28,7 +28,7 @@ from bench.targets import Target, table  # noqa: E402
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 #: name -> module under bench/ with ``measure(options)`` (a coroutine function or a function).
-BENCHMARKS: dict[str, str] = {}
+BENCHMARKS: dict[str, str] = {"reads": "bench.public_reads"}
 
 
 def _options() -> argparse.Namespace:
