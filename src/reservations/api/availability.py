@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get
-from litestar.di import NamedDependency
+from litestar.datastructures import State
 from litestar.exceptions import ValidationException
 from litestar.params import QueryParameter
 
@@ -62,8 +62,7 @@ class AvailabilityController(Controller):
     async def list_availability(
         self,
         request: Request[Any, Any, Any],
-        db: NamedDependency[Database],
-        public_answers: NamedDependency[AnswerCache[Any]],
+        state: State,
         first_day: Annotated[
             date | None,
             QueryParameter(name="from", description=f"YYYY-MM-DD, {_CALENDAR}; default today"),
@@ -92,6 +91,10 @@ class AvailabilityController(Controller):
         ]
         if outside:  # read as any other invalid parameter (422, with what it should hold)
             raise ValidationException(extra=outside)
+        # From the app's state, not as dependencies: resolving them costs more than the rest
+        # of an answer kept already.
+        db: Database = state.db
+        public_answers: AnswerCache[Any] = state.public_answers
         now = clock.now()
         first_day = first_day or clock.local_date(now)
         last_day = last_day or first_day + timedelta(days=DEFAULT_PERIOD_DAYS)
