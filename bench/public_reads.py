@@ -178,7 +178,7 @@ async def run(options: argparse.Namespace) -> list[Target]:
             ) as server:
                 meter = bt.Meter(admin, name, server)
                 before = await measure_server(
-                    server, meter, TODAY, max(count // 5, 100), everything=False
+                    server, meter, TODAY, max(count // 10, 100), everything=False
                 )
         for result in [*now.values(), *before.values()]:
             print(f"{result.name:<42} {result.rate:>9,.0f} req/s  {dict(result.statuses)}")
