@@ -17,7 +17,7 @@ from reservations.app import create_app
 from reservations.base import clock
 from reservations.base.models import Activity, ActivityKind, Provider, Slot
 from reservations.base.reads import freshness
-from reservations.base.rules import activities, provider_links
+from reservations.base.rules import activities, pictures, provider_links
 from reservations.base.rules.planning import new_slot
 from tests.factories import make_slot
 from tests.live_server import LiveServer, live_server
@@ -185,3 +185,29 @@ async def test_kept_pages_show_nothing_of_another_request(db, client):
     plain = await client.get("/?lang=en")
     assert plain.text == typed.text
     assert 'href="/?lang=de"' in plain.text
+
+
+async def test_every_picture_write_moves_the_fingerprint_of_its_activitys_days(db):
+    """A picture has no ``updated_at``: adding, describing, moving and removing one stamps its
+    activity, so the pages showing it are built again."""
+    from tests.test_pictures import photo
+
+    slot = await make_slot(db)
+    owner = pictures.Owner(activity_id=slot.activity_id)
+    day, now = clock.local_date(slot.starts_at), clock.now()
+
+    async def tag() -> str:
+        return (await freshness.read(db, day, day, now)).tag
+
+    tags = [await tag()]
+    first = await pictures.add_picture(db, owner, photo(), {"fr": "Chèvres"}, actor="staff")
+    tags.append(await tag())
+    await pictures.add_picture(db, owner, photo(colour=(10, 90, 200)), {}, actor="staff")
+    tags.append(await tag())
+    assert await pictures.describe(db, owner, first, {"fr": "Des chèvres"}, actor="staff")
+    tags.append(await tag())
+    assert await pictures.move(db, owner, first, "down", actor="staff")
+    tags.append(await tag())
+    await pictures.remove(db, owner, first, actor="staff")
+    tags.append(await tag())
+    assert len(set(tags)) == len(tags)
