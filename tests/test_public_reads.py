@@ -211,3 +211,16 @@ async def test_every_picture_write_moves_the_fingerprint_of_its_activitys_days(d
     await pictures.remove(db, owner, first, actor="staff")
     tags.append(await tag())
     assert len(set(tags)) == len(tags)
+
+
+async def test_a_write_stamped_before_the_latest_still_moves_the_fingerprint(db):
+    """Two workers' clocks may stamp a later write with an earlier time: the fingerprint sums
+    the stamps, it does not only take the latest."""
+    older, newer = await make_slot(db), await make_slot(db)
+    day, now = clock.local_date(older.starts_at), clock.now()
+    assert clock.local_date(newer.starts_at) == day
+    before = await freshness.read(db, day, day, now)
+    stamp = older.updated_at - timedelta(seconds=5)
+    async with db.writing() as session:
+        await session.execute(update(Slot).where(Slot.id == older.id).values(updated_at=stamp))
+    assert (await freshness.read(db, day, day, now)).tag != before.tag

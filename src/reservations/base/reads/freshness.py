@@ -6,9 +6,10 @@ depends on:
 
 - the slots starting on those days, all of them whatever the filter: a farm's daily cap makes
   a slot's places left depend on the farm's other slots that day, which a filter may leave
-  out. Every write of a slot sets its ``updated_at``; the sums of its counters (weighted by
-  the slot's id, so that +2 here and -2 there do not cancel out) and of its ``sequence`` catch
-  even two writes stamped out of order by two workers' clocks;
+  out. Every write of a slot sets its ``updated_at``, and the sum of those stamps moves with
+  each (the latest alone would miss a write stamped earlier by another worker's clock); the
+  sums of its counters, also weighted by the slot's id (+2 here and -2 there do not cancel
+  out), of its capacity, status and ``sequence`` back that;
 - the catalogue: activities and providers (titles, prices, ages, languages, daily caps,
   pictures: a picture's change stamps its owner), whose ``updated_at`` every write raises;
 - the clock alone: a slot stops taking bookings at its cut-off, leaves the programme when it
@@ -29,6 +30,8 @@ from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import BigInteger, Date, bindparam, case, cast, func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from reservations.base.infra.db import Database
 from reservations.base.models import Activity, Provider, Slot, SlotStatus, UTCDateTime
@@ -38,6 +41,27 @@ _STATUS_NUMBER = case(
     value=Slot.status,
     else_=0,
 )
+
+
+class _microseconds(FunctionElement[int]):  # noqa: N801 - a SQL function's name
+    """A stored instant as a whole number (microseconds since 1970; SQLite's julianday is a
+    double, to the millisecond or so): summed, every new stamp of a slot moves the sum."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(_microseconds)
+def _microseconds_default(element: Any, compiler: Any, **kw: Any) -> str:
+    return (
+        f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) * 1000000 AS BIGINT)"
+    )
+
+
+@compiles(_microseconds, "sqlite")
+def _microseconds_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    instant = compiler.process(element.clauses, **kw)
+    return f"CAST((julianday({instant}) - 2440587.5) * 86400000000 AS INTEGER)"
 
 
 def _weighted(column: Any) -> Any:
@@ -64,15 +88,18 @@ def _upcoming(column: Any) -> Any:
 _STATEMENT = select(
     func.count(Slot.id),
     func.coalesce(func.sum(Slot.id), 0),
+    func.coalesce(func.sum(Slot.booked), 0),
+    func.coalesce(func.sum(Slot.held), 0),
     func.coalesce(_weighted(Slot.booked), 0),
     func.coalesce(_weighted(Slot.held), 0),
     func.coalesce(_weighted(Slot.capacity), 0),
     func.coalesce(_weighted(Slot.sequence), 0),
     func.coalesce(_weighted(_STATUS_NUMBER), 0),
     func.max(Slot.updated_at),
-    select(func.max(Activity.updated_at)).scalar_subquery(),
+    func.coalesce(func.sum(_microseconds(Slot.updated_at)), 0),
+    select(func.sum(_microseconds(Activity.updated_at))).scalar_subquery(),
     select(func.count(Activity.id)).scalar_subquery(),
-    select(func.max(Provider.updated_at)).scalar_subquery(),
+    select(func.sum(_microseconds(Provider.updated_at))).scalar_subquery(),
     select(func.count(Provider.id)).scalar_subquery(),
     _upcoming(Slot.booking_cutoff_at),
     _upcoming(Slot.starts_at),
