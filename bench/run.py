@@ -33,6 +33,7 @@ BENCHMARKS: dict[str, str] = {
     "feeds": "bench.calendar_feeds",
     "import": "bench.history_import",
     "mixed": "bench.mixed_workload",
+    "reads": "bench.public_reads",
     "report": "bench.season_report",
 }
 

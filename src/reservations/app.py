@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 from litestar import Litestar, Request, Router
-from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
@@ -29,6 +28,7 @@ from reservations.api.stripe_webhook import StripeWebhookController
 from reservations.base.infra import log_masking
 from reservations.base.infra.db import Database
 from reservations.base.infra.stripe_gateway import gateway_for
+from reservations.base.reads.freshness import AnswerCache
 from reservations.base.rules.booking import BookingPolicy
 from reservations.base.rules.payments import BookingDesk, PaymentSettings
 from reservations.scheduler import Scheduler
@@ -99,18 +99,6 @@ def _csrf(settings: Settings) -> CSRFConfig:
             "^/octo",  # resellers send their key, no cookie
         ],
     )
-
-
-#: The pages read most, by visitors on phones and by partner sites' frames: the programme, the
-#: embed and the kiosk (28.5 KB of HTML for the demo's programme, 2.9 KB gzipped). Pages with a
-#: form's secret token are left out (a compressed secret beside reflected input is what BREACH
-#: reads), and so are pictures and fonts (compressed already). A reverse proxy may compress
-#: more; see the README.
-COMPRESSED_PAGES = r"^(?!/$|/embed(?:/|$)|/kiosk(?:/|$))"
-
-
-def _compression() -> CompressionConfig:
-    return CompressionConfig(backend="gzip", minimum_size=500, exclude=COMPRESSED_PAGES)
 
 
 def answer_head_as_get(app: ASGIApp) -> ASGIApp:
@@ -193,6 +181,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         "stripe_gateway": stripe_gateway,
         "payment_settings": payment_settings,
         "booking_desk": BookingDesk(db, policy, payment_settings, stripe_gateway),
+        "public_answers": AnswerCache(settings.public_cache_entries),
     }
     app = Litestar(
         route_handlers=[
@@ -212,7 +201,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         middleware=[rate_limit.middleware] if rate_limit else [],
         template_config=template_config(jinja),
         csrf_config=_csrf(settings),
-        compression_config=_compression(),
+        # The programme, the embed and the kiosk are gzipped once, when kept rendered
+        # (web.page_cache); no other answer is compressed here (BREACH: pages with a form's
+        # secret; pictures and fonts are packed already). A reverse proxy may compress more.
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins), allow_methods=["GET"])
         if settings.cors_origins
         else None,

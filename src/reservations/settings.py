@@ -70,6 +70,10 @@ class Settings:
     db_pool_size: int = 20
     db_max_overflow: int = 0
     db_pool_timeout_seconds: int = 10
+    #: Public answers (availability, programme, embed, kiosk) each server process keeps, the
+    #: least recently used dropped first (0: none kept, each read built again). An answer is
+    #: kept under the database's fingerprint of its days, read at every request: never stale.
+    public_cache_entries: int = 256
     #: Booking and cancelling requests allowed per client and minute (0: no limit).
     booking_rate_limit: int = 20
     #: Web origins allowed to read the JSON API from a browser (the office's websites).
@@ -134,6 +138,9 @@ class Settings:
             db_max_overflow=_int("RESERVATIONS_DB_MAX_OVERFLOW", defaults.db_max_overflow),
             db_pool_timeout_seconds=_int(
                 "RESERVATIONS_DB_POOL_TIMEOUT", defaults.db_pool_timeout_seconds
+            ),
+            public_cache_entries=_int(
+                "RESERVATIONS_PUBLIC_CACHE_ENTRIES", defaults.public_cache_entries
             ),
             booking_rate_limit=_int("RESERVATIONS_BOOKING_RATE_LIMIT", defaults.booking_rate_limit),
             cors_origins=_list("RESERVATIONS_CORS_ORIGINS", ()),

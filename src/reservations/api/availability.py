@@ -1,12 +1,19 @@
-"""``GET /api/v1/availability``: published slots and places left."""
+"""``GET /api/v1/availability``: published slots and places left.
+
+Each answer carries an ``ETag`` made of the database's fingerprint of its days
+(``base.reads.freshness``), read at every request: a client sending it back in
+``If-None-Match`` gets ``304`` while nothing changed, and this worker keeps the encoded answer
+under that fingerprint, so a read of an unchanged window costs one aggregate statement. A
+booking made through any worker changes the fingerprint, so the next read sees it."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get
-from litestar.di import NamedDependency
+import msgspec
+from litestar import Controller, Request, Response, get
+from litestar.datastructures import State
 from litestar.exceptions import ValidationException
 from litestar.params import QueryParameter
 
@@ -15,11 +22,15 @@ from reservations.api.schemas import SlotOut
 from reservations.base import clock
 from reservations.base.infra.db import Database
 from reservations.base.models import ActivityKind
-from reservations.base.reads import availability
+from reservations.base.reads import availability, freshness
+from reservations.base.reads.freshness import AnswerCache
 from reservations.settings import SUPPORTED_LOCALES
 from reservations.web import inputs
+from reservations.web.feed_responses import conditional_response, etag
 
 DEFAULT_PERIOD_DAYS = 30
+#: Clients and caches may keep an answer but ask again each time (a 304 costs little).
+CACHE_CONTROL = "public, no-cache"
 #: Longest text a filter may hold (names of providers and sectors are far shorter).
 MAX_FILTER_LENGTH = 200
 
@@ -50,7 +61,8 @@ class AvailabilityController(Controller):
     )
     async def list_availability(
         self,
-        db: NamedDependency[Database],
+        request: Request[Any, Any, Any],
+        state: State,
         first_day: Annotated[
             date | None,
             QueryParameter(name="from", description=f"YYYY-MM-DD, {_CALENDAR}; default today"),
@@ -71,7 +83,7 @@ class AvailabilityController(Controller):
         lang: Annotated[
             str, QueryParameter(description="fr, en, de or nl (another: fr)", max_length=20)
         ] = "fr",
-    ) -> list[SlotOut]:
+    ) -> Response[list[SlotOut]]:
         outside = [
             {"key": key, "message": "outside the calendar"}
             for key, given in (("from", first_day), ("to", last_day))
@@ -79,15 +91,36 @@ class AvailabilityController(Controller):
         ]
         if outside:  # read as any other invalid parameter (422, with what it should hold)
             raise ValidationException(extra=outside)
-        first_day = first_day or clock.today()
+        # From the app's state, not as dependencies: resolving them costs more than the rest
+        # of an answer kept already.
+        db: Database = state.db
+        public_answers: AnswerCache[Any] = state.public_answers
+        now = clock.now()
+        first_day = first_day or clock.local_date(now)
         last_day = last_day or first_day + timedelta(days=DEFAULT_PERIOD_DAYS)
-        views = await availability.list_slots(
-            db,
-            first_day,
-            last_day,
-            availability.SlotFilter(
-                sector=sector or None, kind=kind, provider=inputs.id_or_name(provider or "")
-            ),
-            locale=lang if lang in SUPPORTED_LOCALES else "fr",
+        availability.check_period(first_day, last_day)  # before any read
+        slot_filter = availability.SlotFilter(
+            sector=sector or None, kind=kind, provider=inputs.id_or_name(provider or "")
         )
-        return [SlotOut.of(view) for view in views]
+        locale = lang if lang in SUPPORTED_LOCALES else "fr"
+        fingerprint = await freshness.read(db, first_day, last_day, now)
+        key = ("availability", first_day, last_day, slot_filter, locale, fingerprint)
+        tag = etag("availability", repr(key))
+
+        async def build() -> bytes:
+            body: bytes | None = public_answers.get(key, now)
+            if body is None:
+                views = await availability.list_slots(
+                    db, first_day, last_day, slot_filter, locale=locale, now=now
+                )
+                body = msgspec.json.encode([SlotOut.of(view) for view in views])
+                public_answers.put(key, body, fingerprint.changes_at)
+            return body
+
+        return await conditional_response(  # type: ignore[return-value]
+            request,
+            tag=tag,
+            cache_control=CACHE_CONTROL,
+            media_type="application/json",
+            build=build,
+        )

@@ -109,7 +109,28 @@ class SlotOut(msgspec.Struct):
 
     @classmethod
     def of(cls, view: SlotView) -> SlotOut:
-        return _in_office_time(msgspec.convert(view, cls, from_attributes=True))
+        """Built straight from the read model, its times in the office's zone (one copy)."""
+        return cls(
+            id=view.id,
+            activity=view.activity,
+            activity_id=view.activity_id,
+            provider=view.provider,
+            provider_id=view.provider_id,
+            kind=view.kind,
+            sector=view.sector,
+            village=view.village,
+            starts_at=view.starts_at.astimezone(OFFICE_TZ),
+            ends_at=view.ends_at.astimezone(OFFICE_TZ),
+            capacity=view.capacity,
+            remaining=view.remaining,
+            min_participants=view.min_participants,
+            status=view.status,
+            bookable=view.bookable,
+            booking_cutoff_at=view.booking_cutoff_at.astimezone(OFFICE_TZ),
+            decision_at=view.decision_at.astimezone(OFFICE_TZ),
+            price_adult_cents=view.price_adult_cents,
+            price_child_cents=view.price_child_cents,
+        )
 
 
 class BookedSlot(msgspec.Struct):

@@ -9,19 +9,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import groupby
+from typing import Any
 
-from litestar import Controller, get
+from jinja2 import Environment
+from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
-from litestar.response import Template
 
 from reservations import i18n
 from reservations.base import clock
 from reservations.base.infra.db import Database
 from reservations.base.models import ActivityKind
-from reservations.base.reads import availability, pictures
+from reservations.base.reads import availability, freshness, pictures
 from reservations.base.reads.availability import SlotFilter, SlotView
-from reservations.web import inputs
+from reservations.base.reads.freshness import AnswerCache
+from reservations.web import inputs, page_cache
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 92
@@ -87,18 +89,34 @@ class EmbedController(Controller):
     @get(name="embed")
     async def embed(
         self,
+        request: Request[Any, Any, Any],
         db: NamedDependency[Database],
+        jinja: NamedDependency[Environment],
+        public_answers: NamedDependency[AnswerCache[Any]],
         provider: FromQuery[str | None] = None,
         sector: FromQuery[str | None] = None,
         kind: FromQuery[str | None] = None,
         days: FromQuery[str | None] = None,
-    ) -> Template:
+    ) -> Response[bytes]:
         query = EmbedQuery.read(provider=provider, sector=sector, kind=kind, days=days)
-        slots = await embedded_slots(db, query, now=clock.now())
-        return Template(
-            template_name="visitors/embed.html",
-            context={
+        now = clock.now()
+        today = clock.local_date(now)
+        locale = i18n.current()
+        fingerprint = await freshness.read(db, today, today + timedelta(days=query.days - 1), now)
+
+        async def build() -> tuple[str, dict[str, Any]]:
+            slots = await embedded_slots(db, query, now=now)
+            return "visitors/embed.html", {
                 "days": by_day(slots),
                 "covers": await pictures.covers(db, (slot.activity_id for slot in slots)),
-            },
+            }
+
+        return await page_cache.kept_page(
+            request,
+            environment=jinja,
+            cache=public_answers,
+            key=("embed", locale, today, query, fingerprint),
+            changes_at=fingerprint.changes_at,
+            now=now,
+            build=build,
         )

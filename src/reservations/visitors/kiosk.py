@@ -7,23 +7,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import segno
-from litestar import Controller, get
+from jinja2 import Environment
+from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
-from litestar.response import Template
 from markupsafe import Markup
 
 from reservations import i18n
 from reservations.base import clock
 from reservations.base.infra.db import Database
 from reservations.base.models import BOOKABLE_STATUSES, SlotStatus
-from reservations.base.reads import availability, pictures
+from reservations.base.reads import availability, freshness, pictures
 from reservations.base.reads.availability import SlotView
+from reservations.base.reads.freshness import AnswerCache
 from reservations.base.reads.pictures import PictureView
 from reservations.i18n import N_
 from reservations.settings import Settings
-from reservations.web import links
+from reservations.web import links, page_cache
 
 REFRESH_SECONDS = 300
 #: Error correction "M" (15 %): survives a scratched or smudged screen, keeps the code small.
@@ -87,19 +89,43 @@ async def kiosk_days(db: Database, settings: Settings, *, now: datetime) -> list
     return days
 
 
+def next_minute(now: datetime) -> datetime:
+    """When the page's "updated at" (to the minute) says another time."""
+    return now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
 class KioskController(Controller):
     path = "/kiosk"
 
     @get(name="kiosk")
     async def kiosk(
-        self, db: NamedDependency[Database], settings: NamedDependency[Settings]
-    ) -> Template:
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+        jinja: NamedDependency[Environment],
+        public_answers: NamedDependency[AnswerCache[Any]],
+    ) -> Response[bytes]:
         now = clock.now()
-        return Template(
-            template_name="visitors/kiosk.html",
-            context={
+        today = clock.local_date(now)
+        fingerprint = await freshness.read(db, today, today + timedelta(days=1), now)
+        changes_at = min(filter(None, (fingerprint.changes_at, next_minute(now))))
+
+        async def build() -> tuple[str, dict[str, Any]]:
+            return "visitors/kiosk.html", {
                 "days": await kiosk_days(db, settings, now=now),
                 "refresh_seconds": REFRESH_SECONDS,
                 "updated_at": now,
-            },
+                "page_path": "/kiosk",
+                "page_query": (),
+            }
+
+        return await page_cache.kept_page(
+            request,
+            environment=jinja,
+            cache=public_answers,
+            key=("kiosk", i18n.current(), today, fingerprint),
+            changes_at=changes_at,
+            now=now,
+            build=build,
         )

@@ -7,26 +7,27 @@ unreadable in the query is ignored rather than refused."""
 from __future__ import annotations
 
 import calendar
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from itertools import groupby
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from litestar import Controller, Request, get
+from jinja2 import Environment
+from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
-from litestar.response import Template
 
 from reservations import i18n
 from reservations.base import clock
 from reservations.base.infra.db import Database
 from reservations.base.models import ActivityKind
-from reservations.base.reads import availability, catalogue, pictures
+from reservations.base.reads import availability, catalogue, freshness, pictures
 from reservations.base.reads.availability import SlotFilter, SlotView
+from reservations.base.reads.freshness import AnswerCache
 from reservations.settings import SUPPORTED_LOCALES, Settings
-from reservations.web import inputs
+from reservations.web import inputs, page_cache
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 92
@@ -50,20 +51,29 @@ class ProgrammeQuery:
     def filtered(self) -> bool:
         return any((self.sector, self.kind, self.provider, self.age is not None, self.spoken))
 
+    def pairs(self) -> dict[str, str]:
+        """The query's parameters as its address writes them (none for a filter not set)."""
+        pairs = {
+            "from": self.first_day.isoformat(),
+            "to": self.last_day.isoformat(),
+            "sector": self.sector,
+            "kind": self.kind.value if self.kind else None,
+            "provider": str(self.provider) if self.provider is not None else None,
+            "age": str(self.age) if self.age is not None else None,
+            "spoken": self.spoken,
+            "free": "1" if self.free else None,
+        }
+        return {k: v for k, v in pairs.items() if v is not None}
+
     def link(self, **changes: Any) -> str:
         """The programme's address with these filters (and ``changes``)."""
-        query = replace(self, **changes)
-        pairs = {
-            "from": query.first_day.isoformat(),
-            "to": query.last_day.isoformat(),
-            "sector": query.sector,
-            "kind": query.kind.value if query.kind else None,
-            "provider": query.provider,
-            "age": query.age,
-            "spoken": query.spoken,
-            "free": "1" if query.free else None,
-        }
-        return "/?" + urlencode({k: v for k, v in pairs.items() if v is not None})
+        return "/?" + urlencode(replace(self, **changes).pairs())
+
+    def given(self, names: Iterable[str]) -> tuple[tuple[str, str], ...]:
+        """The query as read, of the parameters the address gave (``names``): what the page's
+        language links keep."""
+        given = set(names)
+        return tuple((k, v) for k, v in self.pairs().items() if k in given)
 
     @classmethod
     def read(
@@ -205,6 +215,8 @@ class ProgrammeController(Controller):
         request: Request[Any, Any, Any],
         db: NamedDependency[Database],
         settings: NamedDependency[Settings],
+        jinja: NamedDependency[Environment],
+        public_answers: NamedDependency[AnswerCache[Any]],
         first: Annotated[str | None, QueryParameter(name="from")] = None,
         last: Annotated[str | None, QueryParameter(name="to")] = None,
         sector: FromQuery[str | None] = None,
@@ -213,10 +225,11 @@ class ProgrammeController(Controller):
         age: FromQuery[str | None] = None,
         spoken: FromQuery[str | None] = None,
         free: FromQuery[str | None] = None,
-    ) -> Template:
+    ) -> Response[bytes]:
         now = clock.now()
+        today = clock.local_date(now)
         query = ProgrammeQuery.read(
-            clock.local_date(now),
+            today,
             settings.sectors,
             first=first,
             last=last,
@@ -227,12 +240,17 @@ class ProgrammeController(Controller):
             spoken=spoken,
             free=free,
         )
-        days = await upcoming(db, query, locale=i18n.current(), now=now)
-        providers = await catalogue.providers_on_programme(db, query.first_day, query.last_day)
-        covers = await pictures.covers(db, (e.slot.activity_id for d in days for e in d.entries))
-        return Template(
-            template_name="visitors/programme.html",
-            context={
+        locale = i18n.current()
+        page_query = query.given(request.query_params.keys())
+        fingerprint = await freshness.read(db, query.first_day, query.last_day, now)
+
+        async def build() -> tuple[str, dict[str, Any]]:
+            days = await upcoming(db, query, locale=locale, now=now)
+            providers = await catalogue.providers_on_programme(db, query.first_day, query.last_day)
+            covers = await pictures.covers(
+                db, (e.slot.activity_id for d in days for e in d.entries)
+            )
+            return "visitors/programme.html", {
                 "query": query,
                 "days": days,
                 "providers": providers,
@@ -240,9 +258,20 @@ class ProgrammeController(Controller):
                 "kinds": list(ActivityKind),
                 "max_child_age": MAX_CHILD_AGE,
                 "filtered": query.filtered or query.free,
-                "shortcuts": shortcuts(clock.local_date(now)),
+                "shortcuts": shortcuts(today),
                 "months": month_calendar(query.first_day, query.last_day, days),
                 "spoken_choices": SUPPORTED_LOCALES,
                 "covers": covers,
-            },
+                "page_path": "/",
+                "page_query": page_query,
+            }
+
+        return await page_cache.kept_page(
+            request,
+            environment=jinja,
+            cache=public_answers,
+            key=("programme", locale, today, query, page_query, fingerprint),
+            changes_at=fingerprint.changes_at,
+            now=now,
+            build=build,
         )

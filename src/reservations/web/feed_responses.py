@@ -1,7 +1,7 @@
-"""Calendar feeds over HTTP with conditional GET, for every audience (the farmers' private feed,
-the public programme). Calendar apps poll every few minutes: a poll that sends back the
-``ETag`` or ``Last-Modified`` it got and finds nothing new gets ``304 Not Modified``, and the
-calendar is not even built. Litestar 2 does not do this by itself.
+"""Conditional GET, for every audience: calendar feeds (the farmers' private feed, the public
+programme) and the public API's availability. Calendar apps poll every few minutes: a poll that
+sends back the ``ETag`` or ``Last-Modified`` it got and finds nothing new gets ``304 Not
+Modified``, and the answer is not even built. Litestar 2 does not do this by itself.
 
 A poll that misses its 304 (a new subscriber, an app that keeps no ETag) may still find the
 body built already: ``BuiltFeeds`` keeps the last bodies of each worker by their ETag, which
@@ -72,15 +72,16 @@ def etag(*parts: str) -> str:
     return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
 
 
-def not_modified(headers: Headers, tag: str, last_modified: datetime) -> bool:
+def not_modified(headers: Headers, tag: str, last_modified: datetime | None = None) -> bool:
     """RFC 9110, 13.1: If-None-Match (weak comparison, ``*``) decides when present; otherwise
-    If-Modified-Since, at the one-second precision of HTTP dates."""
+    If-Modified-Since, at the one-second precision of HTTP dates (not without a
+    ``last_modified``)."""
     if_none_match = headers.get("if-none-match")
     if if_none_match is not None:
         tags = {part.strip().removeprefix("W/") for part in if_none_match.split(",")}
         return "*" in tags or tag.removeprefix("W/") in tags
     if_modified_since = headers.get("if-modified-since")
-    if not if_modified_since:
+    if not if_modified_since or last_modified is None:
         return False
     try:
         since = parsedate_to_datetime(if_modified_since)
@@ -102,18 +103,41 @@ async def calendar_response(
 ) -> Response[bytes]:
     """The feed, or a 304 with the same validators when the client holds it already; with
     ``cache``, the body built before under the same ``tag`` when there is one."""
-    headers = {
-        "ETag": tag,
-        "Last-Modified": format_datetime(
+
+    async def built() -> bytes:
+        body = cache.get(tag) if cache is not None else None
+        if body is None:
+            body = await build()
+            if cache is not None:
+                cache.put(tag, body)
+        return body
+
+    return await conditional_response(
+        request,
+        tag=tag,
+        last_modified=last_modified,
+        cache_control=cache_control,
+        media_type=MEDIA_TYPE,
+        build=built,
+    )
+
+
+async def conditional_response(
+    request: Request[Any, Any, Any],
+    *,
+    tag: str,
+    cache_control: str,
+    media_type: str,
+    build: Callable[[], Awaitable[bytes]],
+    last_modified: datetime | None = None,
+) -> Response[bytes]:
+    """The body ``build`` makes, or a 304 with the same validators when the client holds it
+    already (then nothing is built)."""
+    headers = {"ETag": tag, "Cache-Control": cache_control}
+    if last_modified is not None:
+        headers["Last-Modified"] = format_datetime(
             last_modified.astimezone(UTC).replace(microsecond=0), usegmt=True
-        ),
-        "Cache-Control": cache_control,
-    }
+        )
     if not_modified(request.headers, tag, last_modified):
         return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
-    body = cache.get(tag) if cache is not None else None
-    if body is None:
-        body = await build()
-        if cache is not None:
-            cache.put(tag, body)
-    return Response(body, media_type=MEDIA_TYPE, headers=headers)
+    return Response(await build(), media_type=media_type, headers=headers)

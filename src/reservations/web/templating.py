@@ -4,6 +4,7 @@ the i18n callables and filters installed once (see ``reservations.i18n``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,11 +19,21 @@ from reservations.settings import PROJECT_ROOT
 TEMPLATES = PROJECT_ROOT / "templates"
 
 
-def lang_url(request: Request[Any, Any, Any], code: str, path: str | None = None) -> str:
-    """This page (or ``path``) in another language: its query kept, ``lang`` replaced."""
-    params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+def lang_url(
+    request: Request[Any, Any, Any] | None,
+    code: str,
+    path: str | None = None,
+    query: Sequence[tuple[str, str]] | None = None,
+) -> str:
+    """This page (or ``path``) in another language: its query kept, ``lang`` replaced. A page
+    kept rendered for every visitor (``web.page_cache``) gives its ``path`` and its own
+    normalised ``query``, so that nothing of one request's address shows in another's page."""
+    if query is None:
+        assert request is not None
+        query = request.query_params.multi_items()
+    params = [(k, v) for k, v in query if k != "lang"]
     params.append(("lang", code))
-    return f"{path or request.url.path}?{urlencode(params)}"
+    return f"{path or request.url.path}?{urlencode(params)}"  # type: ignore[union-attr]
 
 
 def osm_url(latitude: float, longitude: float) -> str:

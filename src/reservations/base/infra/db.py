@@ -100,6 +100,16 @@ class Database:
             yield connection
 
     @asynccontextmanager
+    async def reading_statements(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection for reads whose statements each stand alone: on PostgreSQL in
+        autocommit, one round trip a statement instead of BEGIN, the statement and ROLLBACK
+        (READ COMMITTED gives every statement its own snapshot anyway); on SQLite a read
+        transaction as ``reading_connection``, which costs no round trip there."""
+        engine = self.engine if self.is_sqlite else self._autocommit_engine
+        async with engine.connect() as connection:
+            yield connection
+
+    @asynccontextmanager
     async def writing(self) -> AsyncIterator[AsyncSession]:
         async with self._write_sessions() as session, session.begin():
             yield session

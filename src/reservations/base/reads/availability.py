@@ -47,6 +47,12 @@ class SlotFilter:
     activity: int | None = None
 
 
+def check_period(first_day: date, last_day: date) -> None:
+    """``InvalidPeriod`` unless ``first_day..last_day`` is a period ``list_slots`` reads."""
+    if last_day < first_day or (last_day - first_day).days >= MAX_PERIOD_DAYS:
+        raise InvalidPeriod(field="to", maximum=MAX_PERIOD_DAYS)
+
+
 async def list_slots(
     db: Database,
     first_day: date,
@@ -57,9 +63,9 @@ async def list_slots(
     now: datetime | None = None,
 ) -> list[SlotView]:
     """Slots starting on local days ``first_day`` to ``last_day`` (inclusive), in start order."""
-    if last_day < first_day or (last_day - first_day).days >= MAX_PERIOD_DAYS:
-        raise InvalidPeriod(field="to", maximum=MAX_PERIOD_DAYS)
-    query = _SLOT_VIEWS.where(
+    check_period(first_day, last_day)
+    now = now or clock.now()
+    query = _slot_views(now).where(
         Slot.starts_on >= first_day,
         Slot.starts_on <= last_day,
         Activity.archived_at.is_(None),
@@ -83,7 +89,9 @@ async def slots_by_id(
     """The slots of these ids (archived activities' too: a booking's slot is still its own)."""
     if not slot_ids:
         return {}
-    views = await _views(db, _SLOT_VIEWS.where(Slot.id.in_(sorted(set(slot_ids)))), locale, now)
+    now = now or clock.now()
+    query = _slot_views(now).where(Slot.id.in_(sorted(set(slot_ids))))
+    views = await _views(db, query, locale, now)
     return {view.id: view for view in views}
 
 
@@ -98,7 +106,8 @@ async def slots_starting(
     """The activity's slots starting at these instants (an activity has one slot a start)."""
     if not starts:
         return []
-    query = _SLOT_VIEWS.where(
+    now = now or clock.now()
+    query = _slot_views(now).where(
         Slot.activity_id == activity_id,
         Slot.starts_at.in_(sorted(set(starts))),
         Activity.archived_at.is_(None),
@@ -106,23 +115,26 @@ async def slots_starting(
     return await _views(db, query, locale, now)
 
 
-_SLOT_VIEWS = (
-    select(
-        *slot_facts.COLUMNS,
-        Activity.kind,
-        Activity.price_adult_cents,
-        Activity.price_child_cents,
-        Provider.sector,
+def _slot_views(now: datetime) -> Any:
+    """The SELECT of ``SlotView``, its holds judged at ``now``: the instant its bookable and
+    open are judged at too, so that the answer changes only at the instants
+    ``freshness`` foresees."""
+    return (
+        select(
+            *slot_facts.columns(now),
+            Activity.kind,
+            Activity.price_adult_cents,
+            Activity.price_child_cents,
+            Provider.sector,
+        )
+        .join(Activity, Slot.activity_id == Activity.id)
+        .join(Provider, Activity.provider_id == Provider.id)
+        .order_by(Slot.starts_at, Slot.id)
     )
-    .join(Activity, Slot.activity_id == Activity.id)
-    .join(Provider, Activity.provider_id == Provider.id)
-    .order_by(Slot.starts_at, Slot.id)
-)
 
 
-async def _views(db: Database, query: Any, locale: str, now: datetime | None) -> list[SlotView]:
-    now = now or clock.now()
-    async with db.reading_connection() as connection:
+async def _views(db: Database, query: Any, locale: str, now: datetime) -> list[SlotView]:
+    async with db.reading_statements() as connection:
         rows = (await connection.execute(query)).all()
     return [SlotView.from_row(row, now, locale=locale) for row in rows]
 

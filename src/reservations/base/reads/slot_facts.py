@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import date, datetime
+from functools import cache
 from typing import Any, Self
 
 from sqlalchemy import Row
@@ -20,26 +21,33 @@ from reservations.base import clock
 from reservations.base.models import Activity, Places, Provider, Slot, SlotStatus
 from reservations.base.rules import room
 
-#: The columns of ``SlotFacts``, labelled with its field names (``open`` is computed). A SELECT
-#: of them joins the slot to its activity and the activity to its provider.
-COLUMNS = (
-    Slot.id,
-    Slot.activity_id,
-    Activity.name.label("activity_name"),
-    Activity.title,
-    Provider.id.label("provider_id"),
-    Provider.name.label("provider"),
-    Provider.village,
-    Slot.starts_at,
-    Slot.ends_at,
-    Slot.capacity,
-    Slot.booked,
-    Slot.min_participants,
-    Slot.status,
-    Slot.booking_cutoff_at,
-    Slot.decision_at,
-    room.places_left().label("places_left"),
-)
+
+def columns(now: Any = None) -> tuple[Any, ...]:
+    """The columns of ``SlotFacts``, labelled with its field names (``open`` is computed), the
+    holds judged at ``now`` (by default the database's clock). A SELECT of them joins the slot
+    to its activity and the activity to its provider."""
+    return (
+        Slot.id,
+        Slot.activity_id,
+        Activity.name.label("activity_name"),
+        Activity.title,
+        Provider.id.label("provider_id"),
+        Provider.name.label("provider"),
+        Provider.village,
+        Slot.starts_at,
+        Slot.ends_at,
+        Slot.capacity,
+        Slot.booked,
+        Slot.min_participants,
+        Slot.status,
+        Slot.booking_cutoff_at,
+        Slot.decision_at,
+        room.places_left(now).label("places_left"),
+    )
+
+
+COLUMNS = columns()
+_KEYS = tuple(column.key for column in COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -97,15 +105,19 @@ class SlotFacts(Places):
         value given in ``own`` when the row holds it in another form."""
         values = row._mapping
         status = SlotStatus(values["status"])
-        facts: dict[str, Any] = {column.key: values[column.key] for column in COLUMNS}
+        facts: dict[str, Any] = {key: values[key] for key in _KEYS}
         facts.update(
             title=dict(facts["title"] or {}),
             status=status,
             open=room.is_open(status, facts["booking_cutoff_at"], now),
         )
-        from_columns = {
-            field.name: values[field.name]
-            for field in fields(cls)
-            if field.name not in facts and field.name not in own and field.name in values
-        }
-        return cls(**facts, **from_columns, **own)
+        for name in _own_fields(cls):
+            if name not in own and name in values:
+                facts[name] = values[name]
+        return cls(**facts, **own)
+
+
+@cache
+def _own_fields(model: type[SlotFacts]) -> tuple[str, ...]:
+    """The fields a read model adds to ``SlotFacts`` (looked up once per model, not per row)."""
+    return tuple(field.name for field in fields(model) if field.name not in (*_KEYS, "open"))

@@ -22,10 +22,11 @@ import anyio
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reservations.base import clock
 from reservations.base.errors import N_, DomainError, ErrorKind
 from reservations.base.infra import images
 from reservations.base.infra.db import Database
-from reservations.base.models import Activity, Picture, PictureRendition
+from reservations.base.models import Activity, Picture, PictureRendition, Provider
 from reservations.base.rules import audit
 from reservations.base.rules.activities import ActivityNotFound
 from reservations.base.rules.catalogue_checks import InvalidFields, TooLong, check, load
@@ -106,6 +107,14 @@ async def _lock_owner(session: AsyncSession, owner: Owner) -> None:
         await load_provider(session, owner.provider_id, lock=True)
 
 
+async def _owner_changed(session: AsyncSession, owner: Owner) -> None:
+    """Stamp the activity or farm as changed: the public pages that show its pictures know
+    their answers changed by its ``updated_at`` (``reads.freshness``); a picture has none."""
+    model = Activity if owner.activity_id is not None else Provider
+    owner_id = owner.activity_id if owner.activity_id is not None else owner.provider_id
+    await session.execute(update(model).where(model.id == owner_id).values(updated_at=clock.now()))
+
+
 _limiter: anyio.CapacityLimiter | None = None
 
 
@@ -157,6 +166,7 @@ async def add_picture(
             )
             for rendition in prepared.renditions
         )
+        await _owner_changed(session, owner)
         audit.record(
             session,
             actor,
@@ -210,6 +220,7 @@ async def describe(
         if before == texts:
             return False
         picture.alt = texts
+        await _owner_changed(session, owner)
         audit.record(
             session,
             actor,
@@ -251,6 +262,7 @@ async def move(db: Database, owner: Owner, picture_id: int, to: str, *, actor: s
             return False
         ids.insert(after, ids.pop(before))
         await _renumber(session, ids)
+        await _owner_changed(session, owner)
         audit.record(
             session,
             actor,
@@ -279,6 +291,7 @@ async def remove(db: Database, owner: Owner, picture_id: int, *, actor: str) -> 
         await session.delete(picture)
         await session.flush()
         await _renumber(session, await _ordered(session, owner))
+        await _owner_changed(session, owner)
         audit.record(
             session,
             actor,
