@@ -22,12 +22,22 @@ BEFORE = "51b2ce5"
 
 @cache
 def source(revision: str = BEFORE) -> Path:
-    """A folder holding ``src/``, ``migrations/`` and ``alembic.ini`` as they were at
+    """A folder holding ``src/``, ``templates/``, ``migrations/`` and ``alembic.ini`` as they were at
     ``revision`` (removed when the benchmark ends)."""
     folder = Path(tempfile.mkdtemp(prefix=f"reservations-{revision}-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", revision, "src", "migrations", "alembic.ini"],
+        [
+            "git",
+            "-C",
+            str(ROOT),
+            "archive",
+            revision,
+            "src",
+            "templates",
+            "migrations",
+            "alembic.ini",
+        ],
         check=True,
         capture_output=True,
     ).stdout

@@ -21,7 +21,6 @@ import csv
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import uuid
@@ -36,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import asyncpg  # noqa: E402
+from bench import baseline  # noqa: E402
 from bench.booking_throughput import _asyncpg_dsn, _sqlalchemy_url  # noqa: E402
 from bench.targets import Target, table  # noqa: E402
 
@@ -43,7 +43,7 @@ from reservations.base.seeding.history import COLUMNS  # noqa: E402
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 #: Today's importer (main before the streaming import): ORM objects and a manage token per row.
-FLOOR_COMMIT = "51b2ce5"
+FLOOR_COMMIT = baseline.BEFORE
 SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (2_000, 20_000)
 FARMS = 40  # activities, one per farm
@@ -139,19 +139,6 @@ def _admin(admin_url: str, statement: str) -> None:
         thread.submit(asyncio.run, send()).result()
 
 
-def extract_floor(folder: Path) -> Path:
-    """Today's importer: the source, migrations and alembic.ini of ``FLOOR_COMMIT``."""
-    archive = folder / "floor.tar"
-    subprocess.run(
-        ["git", "-C", str(ROOT), "archive", "-o", str(archive), FLOOR_COMMIT]
-        + ["src", "migrations", "alembic.ini"],
-        check=True,
-    )
-    with tarfile.open(archive) as tar:
-        tar.extractall(folder / "floor", filter="data")
-    return folder / "floor"
-
-
 def timed(database: object, path: Path, code: Path, empty: Path) -> tuple[Run, float]:
     """A run of ``path`` and the rows per second of its import (the fixed cost, measured on
     ``empty`` in a database of its own, left out)."""
@@ -166,7 +153,7 @@ def measure(options: argparse.Namespace) -> list[Target]:
     sizes = QUICK_SIZES if options.quick else SIZES
     with tempfile.TemporaryDirectory(prefix="history-bench-") as scratch:
         folder = Path(scratch)
-        floor_code = extract_floor(folder)
+        floor_code = baseline.source(FLOOR_COMMIT)
         empty = folder / "empty.csv"
         write_season(empty, 0)
         files = {}

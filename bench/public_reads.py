@@ -9,8 +9,9 @@ through ``reservations serve --workers 1``:
      first and last, the faster of the two taken;
   b. ``/api/v1/availability`` over 30 days, then the same with ``If-None-Match`` (304);
   c. ``/``, ``/embed`` and ``/kiosk``, and the programme's size with its 300 visits;
-  d. the same pages served by today's code (``git archive 51b2ce5``, run with PYTHONPATH)
-     on the same database: the rate the issue asks to multiply.
+  d. the same pages served by today's code (``bench/baseline.py``: ``git archive 51b2ce5``,
+     run with PYTHONPATH, on a database its own migrations built and the same programme): the
+     rate the issue asks to multiply.
 
     .venv/bin/python bench/public_reads.py [--postgres-url URL] [--quick]
 
@@ -23,27 +24,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
-import subprocess
 import sys
-import tempfile
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
 import httpx  # noqa: E402
+from bench import baseline  # noqa: E402
 from bench import booking_throughput as bt  # noqa: E402
 from bench.targets import Target, table  # noqa: E402
 
-from reservations.base.infra import db as db_module  # noqa: E402
 from reservations.base.infra.db import Database  # noqa: E402
 from tests.live_server import LiveServer, live_server  # noqa: E402
 
 #: Today's code: the commit before the public answers were kept.
-TODAY = "51b2ce5"
+TODAY = baseline.BEFORE
 UPCOMING_VISITS = 300
 PROGRAMME_DAYS = 30
 CONCURRENCY = 16
@@ -100,17 +98,6 @@ async def rate(
     return result
 
 
-def todays_code(into: Path) -> Path:
-    """Today's code, as it was before this work, unpacked where PYTHONPATH can find it."""
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", TODAY, "src", "templates", "migrations", "alembic.ini"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into / "src"
-
-
 PAGES = ("/", "/embed", "/kiosk")
 
 
@@ -161,69 +148,72 @@ async def page_size(server: LiveServer) -> tuple[float, int]:
 
 async def run(options: argparse.Namespace) -> list[Target]:
     count = 300 if options.quick else 3000
-    name = f"reservations_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(bt._asyncpg_dsn(options.postgres_url))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
+    async with bt.fresh_database(options.postgres_url) as (admin, name):
         url = bt._sqlalchemy_url(options.postgres_url, name)
-        await asyncio.to_thread(db_module.upgrade, url)
-        database = Database(url)
-        try:
-            await bt.seed(database, 0, UPCOMING_VISITS, PROGRAMME_DAYS)
-        finally:
-            await database.dispose()
+        await _seed(url)
         with live_server(url, command=bt.serve_without_access_log(1)) as server:
             meter = bt.Meter(admin, name, server)
             now = await measure_server(server, meter, "kept", count, everything=True)
             size, visits = await page_size(server)
-        with tempfile.TemporaryDirectory() as folder:
-            old_src = todays_code(Path(folder))
-            with live_server(
-                url, command=bt.serve_without_access_log(1), env={"PYTHONPATH": str(old_src)}
-            ) as server:
-                meter = bt.Meter(admin, name, server)
-                before = await measure_server(
-                    server, meter, TODAY, max(count // 10, 100), everything=False
-                )
-        for result in [*now.values(), *before.values()]:
-            print(f"{result.name:<42} {result.rate:>9,.0f} req/s  {dict(result.statuses)}")
-        # The faster of the two: a floor measured while the machine was busier would flatter.
-        css = max(now["css"].rate, now["css again"].rate)
-        targets = [
-            Target(
-                "availability 30 d / static CSS, 1 worker",
-                now["availability"].rate,
-                css,
-                "req/s",
-                0.7,
-            ),
-            Target(
-                "availability 30 d, 304 / static CSS, 1 worker", now["304"].rate, css, "req/s", 0.7
-            ),
-            *(
-                Target(
-                    f"{page} / today's ({TODAY}), 1 worker",
-                    now[page].rate,
-                    before[page].rate,
-                    "req/s",
-                    4,
-                )
-                for page in PAGES
-            ),
-            Target(
-                f"programme page, {visits} upcoming visits",
-                size,
-                PAGE_SIZE_GOAL_KB,
-                "KB",
-                1,
-                at_most=True,
-                note="uncompressed HTML",
-            ),
-        ]
-        return targets
+    # Today's code on a database its own migrations built, holding the same programme.
+    migrate = functools.partial(baseline.migrate, revision=TODAY)
+    async with bt.fresh_database(options.postgres_url, migrate) as (admin, name):
+        url = bt._sqlalchemy_url(options.postgres_url, name)
+        await _seed(url)
+        command = bt.serve_without_access_log(1)
+        with live_server(url, command=command, env=baseline.environment(TODAY)) as server:
+            meter = bt.Meter(admin, name, server)
+            before = await measure_server(
+                server, meter, TODAY, max(count // 10, 100), everything=False
+            )
+    return _targets(now, before, size, visits)
+
+
+async def _seed(url: str) -> None:
+    database = Database(url)
+    try:
+        await bt.seed(database, 0, UPCOMING_VISITS, PROGRAMME_DAYS)
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await database.dispose()
+
+
+def _targets(
+    now: dict[str, bt.Result], before: dict[str, bt.Result], size: float, visits: int
+) -> list[Target]:
+    for result in [*now.values(), *before.values()]:
+        print(f"{result.name:<42} {result.rate:>9,.0f} req/s  {dict(result.statuses)}")
+    # The faster of the two: a floor measured while the machine was busier would flatter.
+    css = max(now["css"].rate, now["css again"].rate)
+    targets = [
+        Target(
+            "availability 30 d / static CSS, 1 worker",
+            now["availability"].rate,
+            css,
+            "req/s",
+            0.7,
+        ),
+        Target("availability 30 d, 304 / static CSS, 1 worker", now["304"].rate, css, "req/s", 0.7),
+        *(
+            Target(
+                f"{page} / today's ({TODAY}), 1 worker",
+                now[page].rate,
+                before[page].rate,
+                "req/s",
+                4,
+            )
+            for page in PAGES
+        ),
+        Target(
+            f"programme page, {visits} upcoming visits",
+            size,
+            PAGE_SIZE_GOAL_KB,
+            "KB",
+            1,
+            at_most=True,
+            note="uncompressed HTML",
+        ),
+    ]
+    return targets
 
 
 async def measure(options: argparse.Namespace) -> list[Target]:
