@@ -204,7 +204,7 @@ def _targets(
             for page in PAGES
         ),
         Target(
-            f"programme page, {visits} upcoming visits",
+            f"programme page, {UPCOMING_VISITS} upcoming visits ({visits} on it)",
             size,
             PAGE_SIZE_GOAL_KB,
             "KB",

@@ -33,7 +33,8 @@ from reservations.base.rules import booking as booking_service
 from reservations.base.rules.booking import BookingPolicy, BookingRequest
 from reservations.base.seeding.demo import load_demo
 from reservations.settings import Settings
-from tests.factories import fetch_slot, make_slot
+from reservations.visitors.programme import PAGE_VISITS
+from tests.factories import fetch_slot, make_activity, make_slot
 from tests.outbox_support import as_sent
 
 PUBLIC_URL = "http://visites.example"
@@ -501,6 +502,28 @@ async def test_programme_with_the_demo_is_under_100_kb(client, db):
         upcoming_slots = len((await session.scalars(listed)).all())
     assert entries == upcoming_slots > 40  # the visit called off for the weather is not listed
     assert len(answer.content) < 100_000
+
+
+async def test_a_busy_programme_is_cut_in_pages_of_whole_days(client, db):
+    """7 visits a day for 30 days: each page lists at most ``PAGE_VISITS`` visits in whole days
+    (14 days, 98 visits), and "Later dates" goes on from the next day to the same end."""
+    activity = await make_activity(db)
+    for number in range(7 * 30):
+        day = clock.today() + timedelta(days=1 + number // 7)
+        starts_at = clock.local_datetime(day, time(9 + number % 7))
+        await make_slot(db, activity=activity, starts_at=starts_at)
+    address: str | None = f"/?to={(clock.today() + timedelta(days=30)).isoformat()}"
+    pages = []
+    while address:
+        answer = await client.get(address)
+        assert answer.status_code == 200
+        pages.append(len(re.findall(r'<li class="slot', answer.text)))
+        later = re.search(r'<a href="([^"]+)" rel="next">Dates suivantes', answer.text)
+        address = html.unescape(later.group(1)) if later else None
+        if address:
+            following = clock.today() + timedelta(days=1 + sum(pages) // 7)
+            assert f"from={following.isoformat()}" in address
+    assert pages == [98, 98, 14] and PAGE_VISITS // 7 * 7 == 98
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,9 @@ from reservations.settings import SUPPORTED_LOCALES, Settings
 from reservations.web import inputs, page_cache
 
 DEFAULT_DAYS = 30
+#: At most this many visits on one page, in whole days (the first day always): a season at its
+#: busiest stays a page a phone loads at once (about 45 KB), and the rest is a link away.
+PAGE_VISITS = 100
 MAX_DAYS = 92
 MAX_CHILD_AGE = 17
 
@@ -178,6 +181,18 @@ class Day:
     entries: list[Entry]
 
 
+def first_page(days: Sequence[Day], visits: int = PAGE_VISITS) -> list[Day]:
+    """The first days of ``days`` holding at most ``visits`` visits in all (the first day
+    whatever its count)."""
+    shown, count = [], 0
+    for day in days:
+        count += len(day.entries)
+        if shown and count > visits:
+            break
+        shown.append(day)
+    return shown
+
+
 async def upcoming(db: Database, query: ProgrammeQuery, *, locale: str, now: datetime) -> list[Day]:
     """The slots still on the programme (``availability.on_programme``), by local day."""
     slot_filter = SlotFilter(
@@ -250,9 +265,16 @@ class ProgrammeController(Controller):
             covers = await pictures.covers(
                 db, (e.slot.activity_id for d in days for e in d.entries)
             )
+            shown = first_page(days)
+            later = (
+                query.link(first_day=shown[-1].day + timedelta(days=1))
+                if len(shown) < len(days)
+                else None
+            )
             return "visitors/programme.html", {
                 "query": query,
-                "days": days,
+                "days": shown,
+                "later": later,
                 "providers": providers,
                 "sectors": settings.sectors,
                 "kinds": list(ActivityKind),
