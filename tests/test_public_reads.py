@@ -5,6 +5,7 @@ filtered answer, and an answer is kept no later than the clock's next change of 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -173,6 +174,34 @@ def test_the_cache_keeps_the_most_recently_used_answers_only():
     off: freshness.AnswerCache[int] = freshness.AnswerCache(size=0)
     off.put("a", 1, None)
     assert off.get("a", now) is None
+
+
+async def test_requests_missing_one_answer_together_build_it_once():
+    """A booking changes the fingerprint of every answer over its days: the reads arriving
+    while the new answer is built wait for that build instead of each building it."""
+    kept: freshness.AnswerCache[str] = freshness.AnswerCache(size=4)
+    now, builds, release = clock.now(), [], asyncio.Event()
+
+    async def build() -> str:
+        builds.append(now)
+        await release.wait()
+        return "answer"
+
+    waiting = [asyncio.create_task(kept.kept("key", now, None, build)) for _ in range(5)]
+    await asyncio.sleep(0)
+    release.set()
+    assert await asyncio.gather(*waiting) == ["answer"] * 5
+    assert len(builds) == 1
+    assert kept.get("key", now) == "answer"
+
+    async def failing() -> str:
+        await asyncio.sleep(0)
+        raise RuntimeError("the database went away")
+
+    tried = [asyncio.create_task(kept.kept("other", now, None, failing)) for _ in range(3)]
+    outcomes = await asyncio.gather(*tried, return_exceptions=True)
+    assert [str(outcome) for outcome in outcomes] == ["the database went away"] * 3
+    assert kept.get("other", now) is None  # nothing kept: the next read builds again
 
 
 async def test_kept_pages_show_nothing_of_another_request(db, client):

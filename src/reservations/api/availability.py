@@ -107,15 +107,14 @@ class AvailabilityController(Controller):
         key = ("availability", first_day, last_day, slot_filter, locale, fingerprint)
         tag = etag("availability", repr(key))
 
+        async def encoded() -> bytes:
+            views = await availability.list_slots(
+                db, first_day, last_day, slot_filter, locale=locale, now=now
+            )
+            return msgspec.json.encode([SlotOut.of(view) for view in views])
+
         async def build() -> bytes:
-            body: bytes | None = public_answers.get(key, now)
-            if body is None:
-                views = await availability.list_slots(
-                    db, first_day, last_day, slot_filter, locale=locale, now=now
-                )
-                body = msgspec.json.encode([SlotOut.of(view) for view in views])
-                public_answers.put(key, body, fingerprint.changes_at)
-            return body
+            return await public_answers.kept(key, now, fingerprint.changes_at, encoded)
 
         return await conditional_response(  # type: ignore[return-value]
             request,

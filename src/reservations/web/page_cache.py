@@ -75,9 +75,9 @@ async def kept_page(
 ) -> Response[bytes]:
     """The page kept under ``key`` until ``changes_at``, or rendered (template name and
     context from ``build``) and kept."""
-    page: RenderedPage | None = cache.get(key, now)
-    if page is None:
+
+    async def rendered() -> RenderedPage:
         name, context = await build()
-        page = render(environment, name, context)
-        cache.put(key, page, changes_at)
-    return page_response(request, page)
+        return render(environment, name, context)
+
+    return page_response(request, await cache.kept(key, now, changes_at, rendered))

@@ -22,9 +22,10 @@ worker is seen by the very next read in every worker.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
@@ -161,6 +162,47 @@ class AnswerCache(Generic[Answer]):
     def __init__(self, size: int) -> None:
         self.size = size
         self._entries: OrderedDict[Hashable, _Entry[Answer]] = OrderedDict()
+        #: The answers being built, by key: their futures.
+        self._building: dict[Hashable, asyncio.Future[Answer]] = {}
+
+    async def kept(
+        self,
+        key: Hashable,
+        now: datetime,
+        changes_at: datetime | None,
+        build: Callable[[], Awaitable[Answer]],
+    ) -> Answer:
+        """The answer kept under ``key``, or ``build``'s, built once: the requests that miss the
+        same key while it is being built wait for that build. (A booking changes the
+        fingerprint of every answer over its days; the reads arriving meanwhile would otherwise
+        each render the same page.)"""
+        found = self.get(key, now)
+        if found is not None:
+            return found
+        pending = self._building.get(key)
+        if pending is not None:
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this request was cancelled, not the build
+            return await self.kept(key, now, changes_at, build)  # its builder went away
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._building[key] = future
+        try:
+            answer = await build()
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # the waiters, if any, raise it; none is no leak to report
+            raise
+        finally:
+            del self._building[key]
+        self.put(key, answer, changes_at)
+        future.set_result(answer)
+        return answer
 
     def get(self, key: Hashable, now: datetime) -> Answer | None:
         entry = self._entries.get(key)
