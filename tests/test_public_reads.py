@@ -176,6 +176,22 @@ def test_the_cache_keeps_the_most_recently_used_answers_only():
     assert off.get("a", now) is None
 
 
+def test_an_answer_built_after_a_write_replaces_the_one_before():
+    """In season the fingerprint moves with every booking: the same question asked again keeps
+    one answer, not one per booking (the worker's memory would grow until the cache is full)."""
+    kept: freshness.AnswerCache[str] = freshness.AnswerCache(size=100)
+    now = clock.now()
+    versions = [freshness.Fingerprint(tag=str(n), changes_at=None) for n in range(3)]
+    for number, version in enumerate(versions):
+        kept.put(("programme", "fr", version), f"page {number}", None)
+        kept.put(("programme", "de", version), f"Seite {number}", None)
+    assert kept.get(("programme", "fr", versions[2]), now) == "page 2"
+    assert kept.get(("programme", "de", versions[2]), now) == "Seite 2"
+    assert kept.get(("programme", "fr", versions[0]), now) is None
+    assert kept.get(("programme", "fr", versions[1]), now) is None
+    assert len(kept._entries) == 2
+
+
 async def test_requests_missing_one_answer_together_build_it_once():
     """A booking changes the fingerprint of every answer over its days: the reads arriving
     while the new answer is built wait for that build instead of each building it."""

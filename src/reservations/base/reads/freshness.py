@@ -155,13 +155,18 @@ class _Entry(Generic[Answer]):
 
 
 class AnswerCache(Generic[Answer]):
-    """This worker's last answers, the least recently used dropped past ``size``. A key holds
-    the fingerprint it was built under, so a write elsewhere makes a new key (the old entry
-    ages out); an entry is never served at or after its ``changes_at``."""
+    """This worker's last answers, the least recently used dropped past ``size``. A key ends
+    with the ``Fingerprint`` it was built under, so a write elsewhere makes a new key; the
+    answer under the new key replaces the one under the old (the same question asked before
+    the write, which nobody will be answered again), so in season, a booking a minute, the
+    cache holds one answer a question instead of filling up with outdated ones. An entry is
+    never served at or after its ``changes_at``."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._entries: OrderedDict[Hashable, _Entry[Answer]] = OrderedDict()
+        #: The question (a key without its fingerprint) -> its key now.
+        self._latest: dict[Hashable, Hashable] = {}
         #: The answers being built, by key: their futures.
         self._building: dict[Hashable, asyncio.Future[Answer]] = {}
 
@@ -217,10 +222,27 @@ class AnswerCache(Generic[Answer]):
     def put(self, key: Hashable, answer: Answer, changes_at: datetime | None) -> None:
         if self.size <= 0:
             return
+        question = _question(key)
+        if question is not None:
+            outdated = self._latest.get(question)
+            if outdated is not None and outdated != key:
+                self._entries.pop(outdated, None)
+            self._latest[question] = key
         self._entries[key] = _Entry(answer, changes_at)
         self._entries.move_to_end(key)
         while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
+            dropped, _entry = self._entries.popitem(last=False)
+            question = _question(dropped)
+            if question is not None and self._latest.get(question) == dropped:
+                del self._latest[question]
 
     def clear(self) -> None:
         self._entries.clear()
+        self._latest.clear()
+
+
+def _question(key: Hashable) -> Hashable | None:
+    """What ``key`` asks, without the fingerprint it ends with (None: not such a key)."""
+    if isinstance(key, tuple) and key and isinstance(key[-1], Fingerprint):
+        return key[:-1]
+    return None
