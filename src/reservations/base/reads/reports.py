@@ -378,8 +378,10 @@ def _grouping_mask(keys: tuple[str, ...]) -> int:
 #: LOCAL). JIT compiling the statement's many expressions costs half a second whatever the
 #: rows; parallel workers each aggregate their share of a slot's bookings, then the leader
 #: merges them again (and the 2-core machine has no idle core for them); the default 4 MB of
-#: work_mem sends every sort and hash of a large season to disk.
-POSTGRESQL_SETTINGS = {"jit": "off", "max_parallel_workers_per_gather": "0", "work_mem": "64MB"}
+#: work_mem sends every sort and hash of a large season to disk. work_mem is what one sort may
+#: take before it spills, not what it takes: a season of a few thousand slots uses a few MB;
+#: only a million slots' season reaches it (at 64 MB two sorts still spilled, 1.8x per row).
+POSTGRESQL_SETTINGS = {"jit": "off", "max_parallel_workers_per_gather": "0", "work_mem": "256MB"}
 
 
 def _tuned_for_the_report() -> Select[Any]:
