@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import time, timedelta
 
 import httpx
 import pytest
@@ -101,7 +101,10 @@ async def client(db):
 async def test_a_farms_daily_cap_reaches_an_answer_filtered_to_its_other_slots(db, client):
     """Places left on a capped farm's slot depend on its other slots that day: a booking on a
     slot the filter leaves out still changes the filtered answer."""
-    animation = await make_slot(db, kind=ActivityKind.ANIMATION, capacity=20)
+    # At 10:00 local, so that the farm's other slot (two hours later) is the same day whatever
+    # the hour the test runs at.
+    ten = clock.local_datetime(clock.today() + timedelta(days=3), time(10))
+    animation = await make_slot(db, kind=ActivityKind.ANIMATION, capacity=20, starts_at=ten)
     async with db.writing() as session:
         provider_id = (await session.get(Activity, animation.activity_id)).provider_id  # type: ignore[union-attr]
         await session.execute(
