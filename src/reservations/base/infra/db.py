@@ -204,7 +204,14 @@ class DriverStatement:
             return await pooled.driver_connection.fetchrow(sql, *arguments)
         except asyncpg.IntegrityConstraintViolationError as error:
             raise sa_exc.IntegrityError(sql, arguments, error) from error
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+        # InternalClientError: asyncpg's protocol caught in a state the server's end of the
+        # connection broke ("another operation is in progress"): a lost connection too.
+        except (
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            asyncpg.InternalClientError,
+            OSError,
+        ) as error:
             failure = sa_exc.DBAPIError(sql, arguments, error)
             if isinstance(error, asyncpg.PostgresError) and not is_database_unavailable(failure):
                 raise failure from error
